@@ -1,0 +1,17 @@
+import { main } from './cli.ts';
+
+/** The `paranoid-pipes` executable: real stdio around the in-process CLI. */
+process.exitCode = await main(process.argv.slice(2), {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+  stdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  },
+  writeData: (bytes) =>
+    new Promise<void>((resolve, reject) => {
+      process.stdout.write(bytes, (err) => (err ? reject(err) : resolve()));
+    }),
+});

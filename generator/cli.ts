@@ -1,0 +1,115 @@
+import { Command, CommanderError, Option } from 'commander';
+import { describeFailure, EXIT, usageError } from '../runtime/errors.ts';
+import { runDecryptCommand, type DecryptOptions } from './decrypt-command.ts';
+import { runDemo } from './demo.ts';
+import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
+import { generateKeyPair, writeKeyPair } from './keygen.ts';
+import { ENCRYPTER_OPTIONS, type RawEncrypterOptions } from './options.ts';
+import { VERSION } from './package-info.ts';
+import { readPassphrase, type PassphraseSource } from './passphrase.ts';
+
+export interface CliIo extends CommandIo {
+  readonly stdin: () => Promise<Buffer>;
+  readonly writeData: (bytes: Uint8Array) => Promise<void>;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+const PROGRAM = 'paranoid-pipes';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/**
+ * Builds the CLI. Commands set `result.exitCode`; nothing here calls process.exit, so tests run
+ * the whole CLI in-process with their own output functions.
+ */
+export function createProgram(io: CliIo, result: { exitCode: number }): Command {
+  const program = new Command(PROGRAM)
+    .description('Encrypt server logs as they are written: a named pipe in, an OpenPGP-encrypted log out.')
+    .version(VERSION, '-V, --version')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride()
+    .showSuggestionAfterError(true);
+
+  const encrypter = program
+    .command('encrypter')
+    .description('generate a self-contained encrypter copy for one log source and install it')
+    .helpOption(false)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+  for (const spec of Object.values(ENCRYPTER_OPTIONS)) {
+    const option = new Option(spec.flags, spec.description);
+    if (spec.repeatable === true) option.argParser(collect).default([]);
+    encrypter.addOption(option);
+  }
+  encrypter.action(async (raw: RawEncrypterOptions) => {
+    if (raw.help === true && onlyHelpGiven(raw)) {
+      io.out(encrypter.helpInformation());
+      io.out('\nWith other options, --help is a dry run: it validates them and prints what would be baked.\n');
+      return;
+    }
+    await runEncrypterCommand(raw, io);
+  });
+
+  program
+    .command('decrypt')
+    .description('decrypt an encrypted log (appended messages, torn tails reported) to stdout or a file')
+    .argument('[files...]', 'encrypted logs; standard input when none')
+    .addOption(new Option('--key <file>', 'armored secret key (repeatable)').argParser(collect).default([]))
+    .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
+    .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')
+    .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)')
+    .option('--output <file>', 'write the log here (created with mode 600; must not exist)')
+    .option('--show-control', 'print control records (stream start/end) as JSON on stderr')
+    .action(async (files: string[], options: DecryptOptions) => {
+      result.exitCode = await runDecryptCommand(files, options, io);
+    });
+
+  program
+    .command('keygen')
+    .description('make a GnuPG-compatible key pair: a public key to bake, a passphrase-protected secret key to keep elsewhere')
+    .requiredOption('--email <address>', 'e-mail address of the key')
+    .requiredOption('--out-dir <dir>', 'directory for <email>.pub.asc and <email>.sec.asc')
+    .option('--name <name>', 'name in the user id')
+    .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
+    .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')
+    .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)')
+    .action(async (options: PassphraseSource & { email: string; outDir: string; name?: string }) => {
+      const passphrase = await readPassphrase(options, 'Passphrase for the new secret key: ', io.env);
+      if (passphrase === null) throw usageError('PASSPHRASE_NEEDED', 'give --passphrase-file, --passphrase-fd or --passphrase-env, or run on a terminal');
+      const pair = await generateKeyPair(options.email, options.name, passphrase);
+      const paths = await writeKeyPair(options.outDir, options.email, pair);
+      io.out(`key ${pair.fingerprint}\npublic key (bake this): ${paths.publicPath}\nsecret key (move it off this host): ${paths.secretPath}\n`);
+    });
+
+  program
+    .command('demo')
+    .description('run the whole flow once in a temp dir with a throwaway key, and show the result')
+    .option('--keep', 'keep the temp dir to look at afterwards')
+    .action(async (options: { keep?: boolean }) => {
+      result.exitCode = await runDemo(io, options.keep === true);
+    });
+
+  return program;
+}
+
+function onlyHelpGiven(raw: RawEncrypterOptions): boolean {
+  return Object.entries(raw).every(([key, value]) => key === 'help' || value === undefined || (Array.isArray(value) && value.length === 0));
+}
+
+/** The one exit boundary of the CLI. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const result = { exitCode: EXIT.ok as number };
+  const program = createProgram(io, result);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return result.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage; // commander already printed its message
+    }
+    const { text, exitCode } = describeFailure(err, PROGRAM);
+    io.err(`${text}\n`);
+    return exitCode;
+  }
+}

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { BakedPath } from '../runtime/baked.ts';
+import { errnoCode, PipesError, refusal } from '../runtime/errors.ts';
+import { describeFileType, lstatOrNull } from '../runtime/paths.ts';
+
+/**
+ * Writes the copy so that the target path only ever holds a complete file with its final
+ * owner and mode: written to a fresh temp name beside it (O_EXCL, O_NOFOLLOW, mode 600),
+ * fsynced, chowned and chmodded on the descriptor, then renamed into place.
+ */
+export async function installCopy(bytes: Uint8Array, save: BakedPath, force: boolean): Promise<void> {
+  const existing = lstatOrNull(save.path);
+  if (existing !== null) {
+    if (!force) {
+      throw refusal('SAVE_EXISTS', `--save-path ${JSON.stringify(save.path)} already exists (${describeFileType(existing)}); add --force to replace it`);
+    }
+    if (existing.isDirectory()) throw refusal('SAVE_IS_DIRECTORY', `--save-path ${JSON.stringify(save.path)} is a directory`);
+  }
+  const dir = dirname(save.path);
+  const temp = join(dir, `.${basename(save.path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fsp
+    .open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+    .catch((err: unknown) => {
+      throw new PipesError('SAVE_WRITE', `cannot write in ${JSON.stringify(dir)}: ${errnoCode(err) ?? String(err)}`);
+    });
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+    await handle.chown(save.owner.uid, save.owner.gid);
+    await handle.chmod(save.mode);
+    await handle.close();
+    await fsp.rename(temp, save.path);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await fsp.unlink(temp).catch(() => {});
+    throw new PipesError('SAVE_WRITE', `cannot install the copy at ${JSON.stringify(save.path)}: ${errnoCode(err) ?? String(err)}`);
+  }
+  // Make the rename itself durable.
+  const dirHandle = await fsp.open(dir, constants.O_RDONLY);
+  await dirHandle.sync().finally(() => dirHandle.close());
+}

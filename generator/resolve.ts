@@ -1,0 +1,186 @@
+import { lstatSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import type { BakedOptions, BakedPath, LogLevel, Owner } from '../runtime/baked.ts';
+import { errnoCode, refusal, usageError } from '../runtime/errors.ts';
+import { octal } from '../runtime/paths.ts';
+import { loadRecipients } from './keys.ts';
+import type { RawEncrypterOptions } from './options.ts';
+import { resolveOwner, resolveRunAs } from './owners.ts';
+import { suggest } from './suggest.ts';
+import type { SystemPort } from './system.ts';
+
+/** Everything the generator needs, validated once; nothing downstream re-checks. */
+export interface ResolvedEncrypter {
+  readonly baked: BakedOptions;
+  readonly save: BakedPath;
+  readonly force: boolean;
+  readonly start: boolean;
+  /** --help with other options: print what would be baked, write nothing. */
+  readonly dryRun: boolean;
+  /** Absolute node binary named in the copy's shebang. */
+  readonly nodePath: string;
+}
+
+export interface ResolveContext {
+  readonly system: SystemPort;
+  readonly cwd: string;
+  readonly now: Date;
+  readonly version: string;
+  readonly nodePath: string;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+const COMPRESSIONS = ['zlib', 'none'] as const;
+const MIN_QUIT_LENGTH = 8;
+
+export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: ResolveContext): Promise<ResolvedEncrypter> {
+  if (raw.recipientKey.length === 0 && raw.recipient.length === 0) {
+    throw usageError('NO_RECIPIENT', 'give at least one --recipient-key FILE or --recipient EMAIL: the key the logs are encrypted to');
+  }
+  const pipePath = requiredPath('--pipe', raw.pipe, ctx.cwd);
+  const outputPath = requiredPath('--output', raw.output, ctx.cwd);
+  const savePath = requiredPath('--save-path', raw.savePath, ctx.cwd);
+  assertDistinct({ '--pipe': pipePath, '--output': outputPath, '--save-path': savePath });
+
+  const pipeMode = parseMode('--pipe-mode', raw.pipeMode ?? '600', checkPipeMode);
+  const outputMode = parseMode('--output-mode', raw.outputMode ?? '640', checkOutputMode);
+  const saveMode = parseMode('--save-mode', raw.saveMode ?? '500', checkSaveMode);
+  const compress = oneOf('--compress', raw.compress ?? 'zlib', COMPRESSIONS);
+  const logLevel = oneOf('--log-level', raw.logLevel ?? 'info', LOG_LEVELS);
+  if (raw.armor === true && raw.binary === true) throw usageError('ARMOR_AND_BINARY', '--armor and --binary exclude each other: pick one');
+  const quitString = raw.quitString === undefined ? null : checkQuitString(raw.quitString);
+  const header = raw.header.map((line, i) => checkLine(`--header #${i + 1}`, line));
+
+  const saveOwner = raw.saveOwner === undefined ? currentOwner(ctx.system) : await resolveOwner('--save-owner', raw.saveOwner, ctx.system);
+  const runAs = await resolveRunAs('--run-as', raw.runAs ?? `${saveOwner.uid}:${saveOwner.gid}`, ctx.system);
+  const runAsOwner: Owner = { uid: runAs.uid, gid: runAs.gid, label: runAs.label };
+  const pipeOwner = raw.pipeOwner === undefined ? runAsOwner : await resolveOwner('--pipe-owner', raw.pipeOwner, ctx.system);
+  const outputOwner = raw.outputOwner === undefined ? runAsOwner : await resolveOwner('--output-owner', raw.outputOwner, ctx.system);
+  if (ctx.system.uid !== 0 && saveOwner.uid !== ctx.system.uid) {
+    throw refusal('NEED_ROOT', `--save-owner ${saveOwner.label}: only root can give the copy to another user`);
+  }
+  assertJailedDirectory(savePath);
+  if (/\s/.test(ctx.nodePath) || !ctx.nodePath.startsWith('/')) {
+    throw usageError('NODE_PATH', `the node binary path ${JSON.stringify(ctx.nodePath)} cannot go in a shebang (absolute, no spaces)`);
+  }
+
+  const recipients = await loadRecipients(raw.recipientKey, raw.recipient, ctx.system, ctx.now);
+  const baked: BakedOptions = {
+    format: 1,
+    copyVersion: ctx.version,
+    generatedAt: ctx.now.toISOString(),
+    recipients,
+    pipe: { path: pipePath, owner: pipeOwner, mode: pipeMode },
+    output: { path: outputPath, owner: outputOwner, mode: outputMode },
+    runAs,
+    compress,
+    armor: raw.binary !== true,
+    quitString,
+    header,
+    logLevel,
+  };
+  return {
+    baked,
+    save: { path: savePath, owner: saveOwner, mode: saveMode },
+    force: raw.force === true,
+    start: raw.start === true,
+    dryRun: raw.help === true,
+    nodePath: ctx.nodePath,
+  };
+}
+
+function currentOwner(system: SystemPort): Owner {
+  return { uid: system.uid, gid: system.gid, label: `${system.uid}:${system.gid}` };
+}
+
+function requiredPath(option: string, value: string | undefined, cwd: string): string {
+  if (value === undefined || value === '') throw usageError('MISSING_OPTION', `${option} is required`);
+  if (value.includes('\0') || value.includes('\n')) throw usageError('BAD_PATH', `${option} must not contain NUL or newline characters`);
+  return resolvePath(cwd, value);
+}
+
+function assertDistinct(paths: Record<string, string>): void {
+  const seen = new Map<string, string>();
+  for (const [option, path] of Object.entries(paths)) {
+    const other = seen.get(path);
+    if (other !== undefined) throw usageError('SAME_PATH', `${option} and ${other} name the same path ${JSON.stringify(path)}`);
+    seen.set(path, option);
+  }
+}
+
+function parseMode(option: string, value: string, check: (mode: number) => string | null): number {
+  if (!/^0?[0-7]{3}$/.test(value)) throw usageError('BAD_MODE', `${option} must be an octal mode like 640, got ${JSON.stringify(value)}`);
+  const mode = Number.parseInt(value, 8);
+  const problem = check(mode);
+  if (problem !== null) throw usageError('BAD_MODE', `${option} ${octal(mode)}: ${problem}`);
+  return mode;
+}
+
+/** Reading a FIFO consumes its lines: a group or other reader could steal log lines. */
+function checkPipeMode(mode: number): string | null {
+  if ((mode & 0o400) === 0) return 'the owner (the copy) must be able to read it (e.g. 600, 620)';
+  if ((mode & 0o044) !== 0) return 'group and others may only write: a reader there could take lines before the copy sees them (e.g. 620)';
+  if ((mode & 0o111) !== 0) return 'execute bits mean nothing on a pipe; leave them out (e.g. 620)';
+  return null;
+}
+
+function checkOutputMode(mode: number): string | null {
+  if ((mode & 0o200) === 0) return 'the owner must be able to write it (e.g. 640)';
+  if ((mode & 0o022) !== 0) return 'group and others must not write the encrypted log: they could truncate or forge it (e.g. 640)';
+  if ((mode & 0o111) !== 0) return 'a log is not a program; leave execute bits out (e.g. 640)';
+  return null;
+}
+
+/** The copy runs with root's rights at start: nobody else may be able to change it. */
+function checkSaveMode(mode: number): string | null {
+  if ((mode & 0o100) === 0) return 'the owner must be able to execute it (e.g. 500, or 100 when root starts it)';
+  if ((mode & 0o022) !== 0) return 'group and others must not be able to modify the copy (e.g. 500)';
+  return null;
+}
+
+function oneOf<T extends string>(option: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  const near = suggest(value, allowed);
+  throw usageError(
+    'BAD_CHOICE',
+    `${option} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}${near === null ? '' : ` (did you mean ${near}?)`}`,
+  );
+}
+
+function checkQuitString(value: string): string {
+  checkLine('--quit-string', value);
+  if (value.length < MIN_QUIT_LENGTH) {
+    throw usageError(
+      'WEAK_QUIT_STRING',
+      `--quit-string must be at least ${MIN_QUIT_LENGTH} characters: anyone who can write to the pipe and guesses it stops the logging (try: openssl rand -hex 16)`,
+    );
+  }
+  return value;
+}
+
+function checkLine(option: string, value: string): string {
+  if (value === '') throw usageError('EMPTY_VALUE', `${option} must not be empty`);
+  if (/[\n\r\0]/.test(value)) throw usageError('BAD_LINE', `${option} must be one line (no newline, carriage return or NUL)`);
+  return value;
+}
+
+/**
+ * The copy's directory must be writable by its owner only: another user who can write there
+ * could swap the file root runs. Checked before anything is written.
+ */
+function assertJailedDirectory(savePath: string): void {
+  const dir = dirname(savePath);
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    throw usageError('SAVE_DIR_MISSING', `--save-path: directory ${JSON.stringify(dir)} does not exist (${errnoCode(err) ?? String(err)})`);
+  }
+  if (!st.isDirectory()) throw usageError('SAVE_DIR_MISSING', `--save-path: ${JSON.stringify(dir)} is not a directory (symlinks are refused)`);
+  if ((st.mode & 0o022) !== 0) {
+    throw refusal(
+      'SAVE_DIR_WRITABLE',
+      `--save-path: directory ${JSON.stringify(dir)} has mode ${octal(st.mode & 0o777)}: group or others could replace the copy; use a directory only its owner can write`,
+    );
+  }
+}

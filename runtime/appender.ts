@@ -1,0 +1,102 @@
+import { constants, fstatSync, promises as fsp, type Stats } from 'node:fs';
+import type { BakedPath } from './baked.ts';
+import { errnoCode, PipesError, refusal } from './errors.ts';
+import { assertSafeDirectory, describeFileType, octal } from './paths.ts';
+
+/**
+ * Appends whole encrypted messages to the output log.
+ *
+ * The file is created with O_EXCL and the baked mode while the process umask is 077, then
+ * fchmod/fchown'd on the descriptor: it is never, even for an instant, more open than baked.
+ * An existing file must be a regular file with one link, the baked owner and mode: a hard link
+ * planted by someone else, or a file they made first, is refused rather than written into.
+ */
+export interface Appender {
+  /** Writes every message in order with O_APPEND, then one fdatasync for the batch. */
+  append(messages: readonly Uint8Array[]): Promise<void>;
+  /** Closes and opens the path again (SIGHUP: after logrotate-style moves). */
+  reopen(): Promise<void>;
+  close(): Promise<void>;
+  readonly path: string;
+}
+
+export async function openAppender(output: BakedPath): Promise<Appender> {
+  let handle = await openOutput(output);
+  return {
+    path: output.path,
+    async append(messages) {
+      for (const message of messages) await writeAll(handle, message);
+      await handle.datasync();
+    },
+    async reopen() {
+      const next = await openOutput(output);
+      const previous = handle;
+      handle = next;
+      await previous.close();
+    },
+    async close() {
+      await handle.close();
+    },
+  };
+}
+
+async function openOutput(output: BakedPath): Promise<fsp.FileHandle> {
+  assertSafeDirectory(output.path, 'output');
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW;
+  const where = JSON.stringify(output.path);
+  let handle: fsp.FileHandle;
+  let created = true;
+  try {
+    handle = await fsp.open(output.path, flags | constants.O_CREAT | constants.O_EXCL, output.mode);
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw openError(where, err);
+    created = false;
+    try {
+      handle = await fsp.open(output.path, flags);
+    } catch (err2) {
+      throw openError(where, err2);
+    }
+  }
+  try {
+    if (created) {
+      if (process.getuid?.() === 0) await handle.chown(output.owner.uid, output.owner.gid);
+      await handle.chmod(output.mode);
+    }
+    checkOutputStat(output, fstatSync(handle.fd), where);
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+function openError(where: string, err: unknown): PipesError {
+  const code = errnoCode(err);
+  if (code === 'ELOOP') return refusal('OUTPUT_SYMLINK', `output ${where} is a symlink; refusing to follow it`);
+  return new PipesError('OUTPUT_OPEN', `cannot open output ${where}: ${code ?? String(err)}`);
+}
+
+function checkOutputStat(output: BakedPath, st: Stats, where: string): void {
+  if (!st.isFile()) throw refusal('OUTPUT_NOT_FILE', `output ${where} is ${describeFileType(st)}, not a regular file`);
+  if (st.nlink !== 1) {
+    throw refusal('OUTPUT_LINKED', `output ${where} has ${st.nlink} hard links; someone may have linked it to another file, refusing`);
+  }
+  if (st.uid !== output.owner.uid || st.gid !== output.owner.gid) {
+    throw refusal(
+      'OUTPUT_OWNER',
+      `output ${where} is owned by ${st.uid}:${st.gid}, expected ${output.owner.label} (${output.owner.uid}:${output.owner.gid}); move it aside or fix its owner`,
+    );
+  }
+  if ((st.mode & 0o7777) !== output.mode) {
+    throw refusal('OUTPUT_MODE', `output ${where} has mode ${octal(st.mode & 0o7777)}, expected ${octal(output.mode)}; move it aside or fix its mode`);
+  }
+}
+
+async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, null);
+    if (bytesWritten <= 0) throw new PipesError('OUTPUT_WRITE', 'write to the output returned no progress');
+    offset += bytesWritten;
+  }
+}

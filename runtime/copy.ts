@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { BakedOptions } from './baked.ts';
+import { openAppender, type Appender } from './appender.ts';
+import { describeBaked, optionsDigest } from './describe.ts';
+import { createEncryptor } from './encryptor.ts';
+import { describeFailure, EXIT, usageError } from './errors.ts';
+import { drainNow, fifoSocket, openFifo, removeFifo, type OpenedFifo } from './fifo.ts';
+import { Framer } from './framer.ts';
+import { createLogger, type Logger } from './log.ts';
+import { dropPrivileges } from './privileges.ts';
+import { BlockWriter } from './writer.ts';
+
+/** Every bound of the running copy, with its reason. */
+export const COPY_LIMITS = {
+  /** A block is sealed after the pipe was idle this long: a lone line is on disk within ms. */
+  idleFlushMs: 2,
+  /** Under a steady trickle the pipe is never idle; seal at least this often. */
+  maxBlockAgeMs: 50,
+  /** A line without its newline yet waits this long for the rest before it is sealed as is. */
+  partialLineWaitMs: 200,
+  /** ~1-5 ms to seal with zlib; big enough that a flood costs few messages. */
+  maxBlockBytes: 256 * 1024,
+  maxBatchBytes: 4 * 1024 * 1024,
+  /** Above this much read-but-unsealed data, stop reading: the pipe fills and writers wait. */
+  maxQueuedBytes: 64 * 1024 * 1024,
+  retryMinMs: 100,
+  retryMaxMs: 5000,
+  /** At stop, a failing disk gets this many more tries before the copy exits non-zero. */
+  stopAttempts: 10,
+} as const;
+
+const PROGRAM = 'paranoid-pipes copy';
+
+/**
+ * Entry of a generated copy. The template calls this with the baked options; it returns the
+ * exit code. It takes no option that changes what it does.
+ */
+export async function runCopy(baked: BakedOptions, argv: readonly string[]): Promise<number> {
+  // Diagnostics must never kill the copy: a closed stderr (detached start) is ignored.
+  process.stderr.on('error', () => {});
+  const log = createLogger(baked.logLevel, (line) => process.stderr.write(line));
+  try {
+    const early = handleArgv(baked, argv);
+    if (early !== null) return early;
+    return await serve(baked, log);
+  } catch (err) {
+    const { text, exitCode } = describeFailure(err, PROGRAM);
+    process.stderr.write(`${text}\n`);
+    return exitCode;
+  }
+}
+
+function handleArgv(baked: BakedOptions, argv: readonly string[]): number | null {
+  if (argv.length === 0) return null;
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    process.stdout.write(`${describeBaked(baked)}\nThis copy takes no options: everything above is baked. Stop it with SIGTERM or its quit string; SIGHUP reopens the output.\n`);
+    return EXIT.ok;
+  }
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${baked.copyVersion}\n`);
+    return EXIT.ok;
+  }
+  throw usageError(
+    'COPY_TAKES_NO_OPTIONS',
+    `this copy takes no options (got ${JSON.stringify(argv.join(' '))}); its behaviour is baked: generate a new copy to change it. Only --help and --version are accepted.`,
+  );
+}
+
+async function serve(baked: BakedOptions, log: Logger): Promise<number> {
+  // Everything we create is born private; fchmod then gives the exact baked modes.
+  process.umask(0o077);
+  const streamId = randomBytes(16).toString('hex');
+  const encryptor = await createEncryptor({ armoredKeys: baked.recipients.map((r) => r.armoredKey), compress: baked.compress, armor: baked.armor });
+  const fifo = await openFifo(baked.pipe);
+  let appender: Appender;
+  try {
+    appender = await openAppender(baked.output);
+    dropPrivileges(baked.runAs, log);
+  } catch (err) {
+    if (fifo.created) removeFifo(baked.pipe.path, fifo);
+    throw err;
+  }
+  const session = new CopySession(baked, log, fifo, appender, new BlockWriter({
+    encryptor,
+    appender,
+    streamId,
+    log,
+    limits: COPY_LIMITS,
+    onProgress: () => session.onWriterProgress(),
+  }), streamId);
+  return session.run();
+}
+
+/** One run of the copy: from stream-start to stream-end. */
+class CopySession {
+  private readonly framer: Framer;
+  private readonly socket;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private lastDataAt = 0;
+  private pendingSince: number | null = null;
+  private stopping = false;
+  private paused = false;
+  private finish!: (code: number) => void;
+
+  constructor(
+    private readonly baked: BakedOptions,
+    private readonly log: Logger,
+    private readonly fifo: OpenedFifo,
+    private readonly appender: Appender,
+    private readonly writer: BlockWriter,
+    private readonly streamId: string,
+  ) {
+    this.framer = new Framer({ maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: baked.quitString });
+    this.socket = fifoSocket(fifo.fd);
+  }
+
+  run(): Promise<number> {
+    const done = new Promise<number>((resolve) => {
+      this.finish = resolve;
+    });
+    this.writer.enqueueControl(() => ({
+      type: 'stream-start',
+      streamId: this.streamId,
+      host: hostname(),
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      copyVersion: this.baked.copyVersion,
+      optionsDigest: optionsDigest(this.baked),
+    }));
+    if (this.baked.header.length > 0) {
+      this.writer.enqueueData(Buffer.from(this.baked.header.map((line) => `${line}\n`).join(''), 'utf8'), false);
+    }
+    const onStop = (signal: NodeJS.Signals) => () => void this.stop(`signal ${signal}`);
+    const handlers = { SIGTERM: onStop('SIGTERM'), SIGINT: onStop('SIGINT'), SIGHUP: () => this.writer.requestReopen() };
+    for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
+    void done.then(() => {
+      for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
+    });
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (err) => {
+      this.log.error('PIPE_READ', (err as NodeJS.ErrnoException).code ?? err.message);
+      void this.stop('pipe read error');
+    });
+    this.log.info('STARTED', `stream ${this.streamId}: reading ${this.baked.pipe.path}, appending to ${this.baked.output.path}`);
+    return done;
+  }
+
+  onWriterProgress(): void {
+    if (this.paused && !this.stopping && this.writer.queuedBytes <= COPY_LIMITS.maxQueuedBytes / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    const now = Date.now();
+    this.take(chunk, now);
+    if (this.framer.quitRequested) {
+      void this.stop('quit string');
+      return;
+    }
+    this.lastDataAt = now;
+    if (this.pendingSince === null && this.framer.pendingBytes > 0) this.pendingSince = now;
+    if (this.pendingSince !== null && now - this.pendingSince >= COPY_LIMITS.maxBlockAgeMs) this.flushIdle(now);
+    this.armTimer(COPY_LIMITS.idleFlushMs);
+    if (!this.paused && this.writer.queuedBytes > COPY_LIMITS.maxQueuedBytes) {
+      // Backpressure: the kernel pipe buffer fills and writers block; nothing is dropped.
+      this.paused = true;
+      this.socket.pause();
+      this.log.warn('BACKPRESSURE', `${this.writer.queuedBytes} bytes waiting for encryption; pausing reads`);
+    }
+  }
+
+  private take(chunk: Buffer, now: number): void {
+    const { blocks } = this.framer.push(chunk, now);
+    for (const block of blocks) this.writer.enqueueData(block);
+  }
+
+  private armTimer(ms: number): void {
+    if (this.idleTimer !== null) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      const now = Date.now();
+      if (now - this.lastDataAt < COPY_LIMITS.idleFlushMs) {
+        this.armTimer(COPY_LIMITS.idleFlushMs);
+        return;
+      }
+      this.flushIdle(now);
+      if (this.framer.quitRequested) {
+        void this.stop('quit string');
+        return;
+      }
+      // Only a partial line can still be pending: come back when its wait is over.
+      if (this.framer.pendingBytes > 0) this.armTimer(COPY_LIMITS.partialLineWaitMs);
+    }, ms);
+  }
+
+  private flushIdle(now: number): void {
+    const block = this.framer.flushIdle(now);
+    if (block !== null) this.writer.enqueueData(block);
+    this.pendingSince = this.framer.pendingBytes > 0 ? now : null;
+  }
+
+  private async stop(reason: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.socket.pause();
+    let code: number = EXIT.ok;
+    try {
+      // Lines already in the kernel's pipe buffer were written before the stop: keep them.
+      drainNow(this.fifo.fd, (chunk) => this.take(chunk, Date.now()));
+      const rest = this.framer.flushAll();
+      if (rest !== null) this.writer.enqueueData(rest);
+      this.writer.boundRetries(COPY_LIMITS.stopAttempts);
+      await this.writer.idle();
+      this.writer.enqueueControl((seq) => ({
+        type: 'stream-end',
+        streamId: this.streamId,
+        endedAt: new Date().toISOString(),
+        lastSeq: seq,
+        lines: this.writer.stats.lines,
+        bytes: this.writer.stats.bytes,
+        reason,
+      }));
+      await this.writer.idle();
+    } catch (err) {
+      const lost = this.writer.unwritten();
+      this.log.error('STOP_INCOMPLETE', `could not write everything before stopping: ${lost.lines} lines, ${lost.bytes} bytes not on disk (${(err as Error).message})`);
+      code = EXIT.failed;
+    }
+    this.socket.destroy();
+    await this.appender.close().catch(() => {});
+    if (this.fifo.created) {
+      try {
+        removeFifo(this.baked.pipe.path, this.fifo);
+      } catch (err) {
+        this.log.warn('PIPE_REMOVE', `could not remove ${this.baked.pipe.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+    }
+    this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}`);
+    this.finish(code);
+  }
+}

@@ -1,0 +1,135 @@
+import * as openpgp from 'openpgp';
+import { decodeControl, parseMetadata, type BlockMetadata, type ControlRecord } from '../metadata.ts';
+import { countNewlines } from '../writer.ts';
+import { findMessageStart, nextPiece } from './split.ts';
+
+/**
+ * Decrypts every message of an appended log, in file order, and checks each stream as it goes:
+ * - a repeated (stream, sequence) pair (a retried append) is dropped, so each block counts once;
+ * - a jump in a stream's sequence numbers is reported as missing blocks;
+ * - a stream-end record is checked against the lines and bytes actually decrypted.
+ * Problems are reported with the byte offset where they are; decryption goes on after them.
+ */
+export type ProblemKind = 'torn' | 'garbage' | 'undecryptable' | 'missing-blocks' | 'count-mismatch' | 'bad-control';
+
+export interface Problem {
+  readonly source: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly kind: ProblemKind;
+  readonly detail: string;
+}
+
+export interface DecryptSink {
+  data(bytes: Uint8Array, meta: BlockMetadata | null): void | Promise<void>;
+  control(record: ControlRecord, meta: BlockMetadata): void | Promise<void>;
+  problem(problem: Problem): void;
+}
+
+export interface DecryptSummary {
+  messages: number;
+  duplicates: number;
+  problems: number;
+}
+
+interface StreamState {
+  lastSeq: number;
+  lines: number;
+  bytes: number;
+}
+
+export class LogDecrypter {
+  readonly summary: DecryptSummary = { messages: 0, duplicates: 0, problems: 0 };
+  private readonly streams = new Map<string, StreamState>();
+
+  constructor(
+    private readonly keys: readonly openpgp.PrivateKey[],
+    private readonly sink: DecryptSink,
+  ) {}
+
+  async decryptBuffer(buf: Buffer, source: string): Promise<void> {
+    let pos = 0;
+    for (let piece = nextPiece(buf, pos); piece !== null; piece = nextPiece(buf, pos)) {
+      if (piece.kind !== 'message') {
+        this.report({ source, offset: piece.offset, length: piece.end - piece.offset, kind: piece.kind, detail: piece.reason });
+        pos = piece.end;
+        continue;
+      }
+      const bytes = buf.subarray(piece.offset, piece.end);
+      const opened = await this.open(bytes, piece.armored).catch((err: unknown) => err as Error);
+      if (opened instanceof Error) {
+        this.report({ source, offset: piece.offset, length: bytes.length, kind: 'undecryptable', detail: opened.message });
+        // A binary message whose length was cut by a torn write can swallow the next message:
+        // look for a message start inside it rather than skipping all of it.
+        pos = piece.armored ? piece.end : (findMessageStart(buf, piece.offset + 1) ?? buf.length);
+        continue;
+      }
+      this.summary.messages += 1;
+      await this.deliver(opened.data, parseMetadata(opened.filename), source, piece.offset);
+      pos = piece.end;
+    }
+  }
+
+  private async open(bytes: Buffer, armored: boolean): Promise<{ data: Uint8Array; filename: string }> {
+    const message = armored
+      ? await openpgp.readMessage({ armoredMessage: bytes.toString('latin1') })
+      : await openpgp.readMessage({ binaryMessage: new Uint8Array(bytes) });
+    const result = await openpgp.decrypt({ message, decryptionKeys: [...this.keys], format: 'binary' });
+    return { data: result.data as Uint8Array, filename: result.filename };
+  }
+
+  private async deliver(data: Uint8Array, meta: BlockMetadata | null, source: string, offset: number): Promise<void> {
+    if (meta === null) {
+      await this.sink.data(data, null); // a message from another tool: plain data, unchecked
+      return;
+    }
+    let stream = this.streams.get(meta.streamId);
+    if (stream === undefined) {
+      stream = { lastSeq: -1, lines: 0, bytes: 0 };
+      this.streams.set(meta.streamId, stream);
+    }
+    if (meta.seq <= stream.lastSeq) {
+      this.summary.duplicates += 1;
+      return;
+    }
+    if (meta.seq > stream.lastSeq + 1) {
+      const missing = meta.seq - stream.lastSeq - 1;
+      this.report({
+        source,
+        offset,
+        length: 0,
+        kind: 'missing-blocks',
+        detail: `stream ${meta.streamId}: ${missing} block(s) missing before sequence ${meta.seq}`,
+      });
+    }
+    stream.lastSeq = meta.seq;
+    if (meta.kind === 'control') {
+      const record = decodeControl(data);
+      if (record === null) {
+        this.report({ source, offset, length: 0, kind: 'bad-control', detail: `stream ${meta.streamId}: unreadable control block ${meta.seq}` });
+        return;
+      }
+      if (record.type === 'stream-end' && (record.lines !== stream.lines || record.bytes !== stream.bytes)) {
+        this.report({
+          source,
+          offset,
+          length: 0,
+          kind: 'count-mismatch',
+          detail: `stream ${meta.streamId}: the copy wrote ${record.lines} lines / ${record.bytes} bytes, decrypted ${stream.lines} / ${stream.bytes}`,
+        });
+      }
+      await this.sink.control(record, meta);
+      return;
+    }
+    if (meta.kind === 'data') {
+      stream.lines += countNewlines(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      stream.bytes += data.byteLength;
+    }
+    await this.sink.data(data, meta);
+  }
+
+  private report(problem: Problem): void {
+    this.summary.problems += 1;
+    this.sink.problem(problem);
+  }
+}

@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto';
+import type { BakedOptions } from './baked.ts';
+import { octal } from './paths.ts';
+
+/** SHA-256 of the baked options as baked: recorded in every stream-start block. */
+export function optionsDigest(baked: BakedOptions): string {
+  return createHash('sha256').update(JSON.stringify(baked)).digest('hex');
+}
+
+/**
+ * What a copy will do, for humans: the generator's dry run and the copy's --help print this.
+ * The quit string is a secret (whoever knows it can stop the logging): only its presence shows.
+ */
+export function describeBaked(baked: BakedOptions): string {
+  const lines = [
+    `paranoid-pipes encrypter copy, version ${baked.copyVersion}, options digest ${optionsDigest(baked).slice(0, 16)}`,
+    'recipients:',
+    ...baked.recipients.map((r) => `  ${r.fingerprint}  ${r.userIds.join(', ') || '(no user id)'}`),
+    `pipe:         ${baked.pipe.path}  owner ${baked.pipe.owner.label} (${baked.pipe.owner.uid}:${baked.pipe.owner.gid})  mode ${octal(baked.pipe.mode)}`,
+    `output:       ${baked.output.path}  owner ${baked.output.owner.label} (${baked.output.owner.uid}:${baked.output.owner.gid})  mode ${octal(baked.output.mode)}`,
+    `run as:       ${baked.runAs.label} (${baked.runAs.uid}:${baked.runAs.gid}, groups ${baked.runAs.groups.join(',') || 'none'})`,
+    `compression:  ${baked.compress}`,
+    `encoding:     ${baked.armor ? 'armored' : 'binary'}`,
+    `quit string:  ${baked.quitString === null ? 'none (stops on SIGTERM/SIGINT only)' : '<redacted>'}`,
+    `header lines: ${baked.header.length}`,
+    `log level:    ${baked.logLevel}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,118 @@
+import { execFile } from 'node:child_process';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync, readSync, unlinkSync, type Stats } from 'node:fs';
+import { Socket } from 'node:net';
+import { promisify } from 'node:util';
+import type { BakedPath } from './baked.ts';
+import { errnoCode, PipesError, refusal } from './errors.ts';
+import { assertSafeDirectory, describeFileType, lstatOrNull, octal } from './paths.ts';
+
+const execFileAsync = promisify(execFile);
+
+export interface OpenedFifo {
+  readonly fd: number;
+  /** True when this process made the FIFO, so it removes it at stop. */
+  readonly created: boolean;
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/**
+ * Makes sure `pipe.path` is a FIFO owned and moded as baked, creating it if missing, and opens
+ * it. An existing path of any other kind or owner or mode is refused and left untouched.
+ *
+ * O_RDWR: the copy holds a write end itself, so it never reads EOF when the last writer closes
+ * (writers come and go). O_NONBLOCK: reads go through the event loop (net.Socket, epoll), never
+ * the fs thread pool, which a blocked FIFO read would starve. O_NOFOLLOW: a symlink swapped in
+ * after the lstat check fails the open instead of being followed.
+ */
+export async function openFifo(pipe: BakedPath): Promise<OpenedFifo> {
+  assertSafeDirectory(pipe.path, 'pipe');
+  let created = false;
+  const before = lstatOrNull(pipe.path);
+  if (before === null) {
+    // Node has no mkfifo(3); coreutils' mkfifo with an argument array (no shell).
+    await execFileAsync('mkfifo', ['-m', octal(pipe.mode), '--', pipe.path]).catch((err: unknown) => {
+      throw new PipesError('PIPE_CREATE', `cannot create pipe ${JSON.stringify(pipe.path)}: ${(err as Error).message.trim()}`);
+    });
+    created = true;
+  } else {
+    assertExpectedFifo(pipe, before, 'exists but is');
+  }
+  let fd: number;
+  try {
+    fd = openSync(pipe.path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ELOOP') throw refusal('PIPE_SYMLINK', `pipe ${JSON.stringify(pipe.path)} was replaced by a symlink; refusing to follow it`);
+    throw new PipesError('PIPE_OPEN', `cannot open pipe ${JSON.stringify(pipe.path)}: ${code ?? String(err)}`);
+  }
+  try {
+    if (created) {
+      // On the descriptor, not the path: whatever sits at the path now, these reach our FIFO.
+      fchownSync(fd, pipe.owner.uid, pipe.owner.gid);
+      fchmodSync(fd, pipe.mode);
+    }
+    const st = fstatSync(fd);
+    assertExpectedFifo(pipe, st, 'was replaced by');
+    return { fd, created, dev: st.dev, ino: st.ino };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+function assertExpectedFifo(
+  pipe: BakedPath,
+  st: Stats,
+  verb: string,
+): void {
+  const where = JSON.stringify(pipe.path);
+  if (!st.isFIFO()) {
+    throw refusal(
+      st.isSymbolicLink() ? 'PIPE_SYMLINK' : 'PIPE_NOT_FIFO',
+      `pipe ${where} ${verb} ${describeFileType(st)}, not a named pipe; remove it or choose another --pipe (nothing was changed)`,
+    );
+  }
+  if (st.uid !== pipe.owner.uid || st.gid !== pipe.owner.gid) {
+    throw refusal(
+      'PIPE_OWNER',
+      `pipe ${where} is owned by ${st.uid}:${st.gid}, expected ${pipe.owner.label} (${pipe.owner.uid}:${pipe.owner.gid}); nothing was changed`,
+    );
+  }
+  if ((st.mode & 0o7777) !== pipe.mode) {
+    throw refusal('PIPE_MODE', `pipe ${where} has mode ${octal(st.mode & 0o7777)}, expected ${octal(pipe.mode)}; nothing was changed`);
+  }
+}
+
+/** A readable stream over the FIFO that uses epoll, not the fs thread pool. */
+export function fifoSocket(fd: number): Socket {
+  return new Socket({ fd, readable: true, writable: false, allowHalfOpen: true });
+}
+
+/**
+ * Reads what is already in the pipe's kernel buffer without waiting (the fd is non-blocking).
+ * Used at stop, after the socket is paused, so lines written before the stop are not dropped
+ * with the pipe.
+ */
+export function drainNow(fd: number, onChunk: (chunk: Buffer) => void): void {
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      if (errnoCode(err) === 'EAGAIN') return;
+      throw err;
+    }
+    if (n <= 0) return;
+    onChunk(Buffer.from(buf.subarray(0, n)));
+  }
+}
+
+/** Removes the FIFO at stop, only if it is still the one we made (same device and inode). */
+export function removeFifo(path: string, opened: OpenedFifo): boolean {
+  const st = lstatOrNull(path);
+  if (st === null || !st.isFIFO() || st.dev !== opened.dev || st.ino !== opened.ino) return false;
+  unlinkSync(path);
+  return true;
+}

@@ -1,0 +1,214 @@
+import type { Appender } from './appender.ts';
+import { errnoCode } from './errors.ts';
+import type { Encryptor } from './encryptor.ts';
+import type { Logger } from './log.ts';
+import { encodeControl, type ControlRecord } from './metadata.ts';
+
+/**
+ * The block writer: a FIFO queue of blocks that one worker seals and appends, in order.
+ *
+ * - Adaptive batching: while the worker is busy, data blocks queue up; when it comes back it
+ *   merges consecutive queued data blocks up to `maxBlockBytes`, so a flood becomes few large
+ *   messages and a trickle stays one small message per line.
+ * - Sequence numbers are given at sealing time, so a stream's numbers have no gaps.
+ * - A failed seal or append is retried with backoff; the batch is kept. A retried append may
+ *   repeat messages already on disk: the decrypter drops a repeated (stream, sequence) pair.
+ *   So a line is on disk at least once and decrypted exactly once.
+ */
+export interface WriterLimits {
+  readonly maxBlockBytes: number;
+  /** Bytes sealed per append + fdatasync: bounds the memory of one batch. */
+  readonly maxBatchBytes: number;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+}
+
+type Item =
+  | { readonly kind: 'data'; readonly bytes: Buffer; readonly counted: boolean }
+  | { readonly kind: 'control'; readonly make: (seq: number) => ControlRecord };
+
+export interface WriterStats {
+  /** Newlines in counted data blocks that reached the disk. */
+  lines: number;
+  bytes: number;
+  /** Sequence number of the last block on disk, -1 before the first. */
+  lastSeq: number;
+}
+
+export interface BlockWriterDeps {
+  readonly encryptor: Encryptor;
+  readonly appender: Appender;
+  readonly streamId: string;
+  readonly limits: WriterLimits;
+  readonly log: Logger;
+  readonly now?: () => Date;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Called whenever queued bytes drop, so the reader can resume. */
+  readonly onProgress?: () => void;
+}
+
+export class BlockWriter {
+  readonly stats: WriterStats = { lines: 0, bytes: 0, lastSeq: -1 };
+  private readonly queue: Item[] = [];
+  private queued = 0;
+  private running: Promise<void> | null = null;
+  private reopenRequested = false;
+  /** After stop, retries are bounded so a dead disk cannot hold the process forever. */
+  private maxAttempts = Number.POSITIVE_INFINITY;
+  private failure: Error | null = null;
+  private readonly deps: BlockWriterDeps;
+  private readonly now: () => Date;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(deps: BlockWriterDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? (() => new Date());
+    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  enqueueData(bytes: Buffer, counted = true): void {
+    if (bytes.length === 0) return;
+    this.queue.push({ kind: 'data', bytes, counted });
+    this.queued += bytes.length;
+    this.kick();
+  }
+
+  enqueueControl(make: (seq: number) => ControlRecord): void {
+    this.queue.push({ kind: 'control', make });
+    this.kick();
+  }
+
+  requestReopen(): void {
+    this.reopenRequested = true;
+    this.kick();
+  }
+
+  /** Resolves when everything queued so far is on disk; rejects if the writer gave up. */
+  async idle(): Promise<void> {
+    while (this.running !== null) await this.running;
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** From now on, give up a batch after `attempts` failures instead of retrying forever. */
+  boundRetries(attempts: number): void {
+    this.maxAttempts = attempts;
+  }
+
+  private kick(): void {
+    if (this.running !== null) return;
+    this.running = this.work().finally(() => {
+      this.running = null;
+      if (this.queue.length > 0 && this.failure === null) this.kick();
+    });
+  }
+
+  private async work(): Promise<void> {
+    while (this.queue.length > 0 || this.reopenRequested) {
+      if (this.reopenRequested) {
+        this.reopenRequested = false;
+        await this.withRetry('OUTPUT_REOPEN', () => this.deps.appender.reopen());
+        this.deps.log.info('OUTPUT_REOPENED', `reopened ${this.deps.appender.path}`);
+        continue;
+      }
+      const batch = this.takeBatch();
+      const ok = await this.withRetry('APPEND_FAILED', async () => {
+        const date = this.now();
+        const messages: Uint8Array[] = [];
+        let seq = this.stats.lastSeq;
+        for (const item of batch.items) {
+          seq += 1;
+          const bytes = item.kind === 'data' ? item.bytes : encodeControl(item.make(seq));
+          const kind = item.kind === 'control' ? 'control' : item.counted ? 'data' : 'header';
+          messages.push(await this.deps.encryptor.seal(bytes, { streamId: this.deps.streamId, seq, kind }, date));
+        }
+        await this.deps.appender.append(messages);
+        this.stats.lastSeq = seq;
+      });
+      if (!ok) {
+        // Put the batch back so a caller can count what is lost; stop working.
+        this.queue.unshift(...batch.items);
+        return;
+      }
+      for (const item of batch.items) {
+        if (item.kind === 'data' && item.counted) {
+          this.stats.bytes += item.bytes.length;
+          this.stats.lines += countNewlines(item.bytes);
+        }
+      }
+      this.queued -= batch.dataBytes;
+      this.deps.onProgress?.();
+    }
+  }
+
+  /** Pending bytes and lines that never reached the disk (after a give-up). */
+  unwritten(): { bytes: number; lines: number } {
+    let bytes = 0;
+    let lines = 0;
+    for (const item of this.queue) {
+      if (item.kind === 'data') {
+        bytes += item.bytes.length;
+        lines += countNewlines(item.bytes);
+      }
+    }
+    return { bytes, lines };
+  }
+
+  /** Merges consecutive data items up to the block cap; stops at the batch cap. */
+  private takeBatch(): { items: Item[]; dataBytes: number } {
+    const items: Item[] = [];
+    let dataBytes = 0;
+    while (this.queue.length > 0 && dataBytes < this.deps.limits.maxBatchBytes) {
+      const first = this.queue.shift() as Item;
+      if (first.kind === 'control') {
+        items.push(first);
+        continue;
+      }
+      const parts = [first.bytes];
+      let size = first.bytes.length;
+      let next = this.queue[0];
+      while (next !== undefined && next.kind === 'data' && next.counted === first.counted && size + next.bytes.length <= this.deps.limits.maxBlockBytes) {
+        this.queue.shift();
+        parts.push(next.bytes);
+        size += next.bytes.length;
+        next = this.queue[0];
+      }
+      items.push({ kind: 'data', bytes: parts.length === 1 ? first.bytes : Buffer.concat(parts, size), counted: first.counted });
+      dataBytes += size;
+    }
+    return { items, dataBytes };
+  }
+
+  private async withRetry(code: string, op: () => Promise<void>): Promise<boolean> {
+    let delay = this.deps.limits.retryMinMs;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await op();
+        if (attempt > 1) this.deps.log.warn(`${code}_RECOVERED`, `succeeded after ${attempt} attempts`);
+        return true;
+      } catch (err) {
+        // The message names the errno or the library's reason; it never carries block bytes.
+        this.deps.log.error(code, `attempt ${attempt}: ${errnoCode(err) ?? (err as Error).message}`);
+        if (attempt >= this.maxAttempts) {
+          this.failure = err instanceof Error ? err : new Error(String(err));
+          return false;
+        }
+        await this.sleep(delay);
+        delay = Math.min(delay * 2, this.deps.limits.retryMaxMs);
+      }
+    }
+  }
+}
+
+export function countNewlines(bytes: Buffer): number {
+  let n = 0;
+  let at = bytes.indexOf(0x0a);
+  while (at >= 0) {
+    n += 1;
+    at = bytes.indexOf(0x0a, at + 1);
+  }
+  return n;
+}
