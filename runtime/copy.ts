@@ -197,23 +197,43 @@ class CopySession {
   }
 
   private flushIdle(now: number): void {
-    const block = this.framer.flushIdle(now);
-    if (block !== null) this.writer.enqueueData(block);
+    for (const block of this.framer.flushIdle(now)) this.writer.enqueueData(block);
     this.pendingSince = this.framer.pendingBytes > 0 ? now : null;
+  }
+
+  /**
+   * Takes every byte read so far, synchronously: first what the paused socket already holds in
+   * its own buffer (a chunk libuv read before the pause), then what is in the kernel's pipe
+   * buffer. Skipping the first would drop a chunk from the middle of the stream.
+   */
+  private pullEverything(): number {
+    let total = 0;
+    for (let chunk = this.socket.read() as Buffer | null; chunk !== null; chunk = this.socket.read() as Buffer | null) {
+      total += chunk.length;
+      this.take(chunk, Date.now());
+    }
+    return total + drainNow(this.fifo.fd, (chunk) => this.take(chunk, Date.now()));
   }
 
   private async stop(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    // From here the stop loop alone takes data: read() would also emit 'data' for each chunk.
+    this.socket.removeAllListeners('data');
     this.socket.pause();
     let code: number = EXIT.ok;
+    this.writer.boundRetries(COPY_LIMITS.stopAttempts);
     try {
       // Lines already in the kernel's pipe buffer were written before the stop: keep them.
-      drainNow(this.fifo.fd, (chunk) => this.take(chunk, Date.now()));
-      const rest = this.framer.flushAll();
-      if (rest !== null) this.writer.enqueueData(rest);
-      this.writer.boundRetries(COPY_LIMITS.stopAttempts);
+      // Writers may go on writing while we wait for the disk, so drain again until a drain finds
+      // nothing, and close in that same synchronous step: from then on a write fails with EPIPE
+      // (the writer knows) instead of landing in a buffer nobody will read.
+      while (this.pullEverything() > 0) {
+        await this.writer.idle();
+      }
+      this.socket.destroy();
+      for (const block of this.framer.flushAll()) this.writer.enqueueData(block);
       await this.writer.idle();
       this.writer.enqueueControl((seq) => ({
         type: 'stream-end',
@@ -230,7 +250,7 @@ class CopySession {
       this.log.error('STOP_INCOMPLETE', `could not write everything before stopping: ${lost.lines} lines, ${lost.bytes} bytes not on disk (${(err as Error).message})`);
       code = EXIT.failed;
     }
-    this.socket.destroy();
+    this.socket.destroy(); // no-op when already closed above
     await this.appender.close().catch(() => {});
     if (this.fifo.created) {
       try {

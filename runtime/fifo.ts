@@ -90,21 +90,23 @@ export function fifoSocket(fd: number): Socket {
 }
 
 /**
- * Reads what is already in the pipe's kernel buffer without waiting (the fd is non-blocking).
- * Used at stop, after the socket is paused, so lines written before the stop are not dropped
- * with the pipe.
+ * Reads what is already in the pipe's kernel buffer without waiting (the fd is non-blocking),
+ * and returns how many bytes it read. Used at stop, after the socket is paused, so lines written
+ * before the stop are not dropped with the pipe.
  */
-export function drainNow(fd: number, onChunk: (chunk: Buffer) => void): void {
+export function drainNow(fd: number, onChunk: (chunk: Buffer) => void): number {
   const buf = Buffer.allocUnsafe(64 * 1024);
+  let total = 0;
   for (;;) {
     let n: number;
     try {
       n = readSync(fd, buf, 0, buf.length, null);
     } catch (err) {
-      if (errnoCode(err) === 'EAGAIN') return;
+      if (errnoCode(err) === 'EAGAIN') return total;
       throw err;
     }
-    if (n <= 0) return;
+    if (n <= 0) return total;
+    total += n;
     onChunk(Buffer.from(buf.subarray(0, n)));
   }
 }

@@ -5,6 +5,7 @@
  * Guarantees, for any input:
  * - The concatenation of every block it returns equals the bytes pushed, minus quit lines. Binary
  *   data, NUL bytes and invalid UTF-8 pass through untouched; only `\n` is looked at.
+ * - No block is larger than `maxBlockBytes`.
  * - Blocks end at a line end, except for a partial line (no `\n` yet) that has waited longer than
  *   `partialLineWaitMs`, and a single line longer than `maxBlockBytes`, which is cut into pieces of
  *   `maxBlockBytes`. Consecutive blocks concatenate back to the original line.
@@ -69,10 +70,10 @@ export class Framer {
       this.tailAtLineStart = true;
       if (this.tail.length > 0) this.tailSince = now;
     }
-    // A ready list over the cap is emitted at once; a partial line over the cap is cut.
-    if (this.readyBytes >= this.maxBlockBytes) blocks.push(this.takeReady());
+    // Whole lines over the cap are emitted at once; a partial line over the cap is cut.
+    if (this.readyBytes >= this.maxBlockBytes) blocks.push(...this.cut(this.takeReady()));
     while (this.tail.length >= this.maxBlockBytes) {
-      if (this.readyBytes > 0) blocks.push(this.takeReady());
+      if (this.readyBytes > 0) blocks.push(...this.cut(this.takeReady()));
       blocks.push(Buffer.from(this.tail.subarray(0, this.maxBlockBytes)));
       this.tail = this.tail.subarray(this.maxBlockBytes);
       this.tailAtLineStart = false;
@@ -85,17 +86,17 @@ export class Framer {
    * Called when the pipe has been idle: whole lines become a block; a partial line joins it only
    * once it has waited `partialLineWaitMs` (its writer may still be finishing it).
    */
-  flushIdle(now: number): Buffer | null {
+  flushIdle(now: number): Buffer[] {
     const tailDue = this.tail.length > 0 && now - this.tailSince >= this.partialLineWaitMs;
     return this.take(tailDue);
   }
 
   /** Everything pending, partial line included: on stop. */
-  flushAll(): Buffer | null {
+  flushAll(): Buffer[] {
     return this.take(true);
   }
 
-  private take(withTail: boolean): Buffer | null {
+  private take(withTail: boolean): Buffer[] {
     if (withTail && this.tail.length > 0) {
       if (this.quit !== null && this.tailAtLineStart && this.tail.equals(this.quit)) {
         this.quitSeen = true;
@@ -105,7 +106,24 @@ export class Framer {
       }
       this.tail = Buffer.alloc(0);
     }
-    return this.readyBytes > 0 ? this.takeReady() : null;
+    return this.readyBytes > 0 ? this.cut(this.takeReady()) : [];
+  }
+
+  /**
+   * Splits whole lines into blocks of at most `maxBlockBytes`, at the last line end that fits;
+   * a single line longer than the cap is cut at the cap.
+   */
+  private cut(lines: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let rest = lines;
+    while (rest.length > this.maxBlockBytes) {
+      const nl = rest.lastIndexOf(NL, this.maxBlockBytes - 1);
+      const at = nl >= 0 ? nl + 1 : this.maxBlockBytes;
+      out.push(rest.subarray(0, at));
+      rest = rest.subarray(at);
+    }
+    if (rest.length > 0) out.push(rest);
+    return out;
   }
 
   private takeReady(): Buffer {

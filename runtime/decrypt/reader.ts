@@ -59,9 +59,9 @@ export class LogDecrypter {
       const opened = await this.open(bytes, piece.armored).catch((err: unknown) => err as Error);
       if (opened instanceof Error) {
         this.report({ source, offset: piece.offset, length: bytes.length, kind: 'undecryptable', detail: opened.message });
-        // A binary message whose length was cut by a torn write can swallow the next message:
+        // A binary message whose length field outlived a torn write swallows the next message:
         // look for a message start inside it rather than skipping all of it.
-        pos = piece.armored ? piece.end : (findMessageStart(buf, piece.offset + 1) ?? buf.length);
+        pos = findMessageStart(buf, piece.offset + 1) ?? buf.length;
         continue;
       }
       this.summary.messages += 1;

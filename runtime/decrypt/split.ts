@@ -38,7 +38,7 @@ export function nextPiece(buf: Buffer, pos: number): Piece | null {
 }
 
 function armoredAt(buf: Buffer, p: number): Piece {
-  const endAt = buf.indexOf(END, p + BEGIN.length);
+  const endAt = findEndLine(buf, p + BEGIN.length);
   const nextBegin = buf.indexOf(BEGIN, p + BEGIN.length);
   if (endAt >= 0 && (nextBegin < 0 || endAt < nextBegin)) {
     return { kind: 'message', offset: p, end: endAt + END.length, armored: true };
@@ -49,6 +49,20 @@ function armoredAt(buf: Buffer, p: number): Piece {
     end: nextBegin >= 0 ? nextBegin : buf.length,
     reason: 'armored message without its END line',
   };
+}
+
+/**
+ * The END line must stand alone: after a line break and before a line break or the end of input.
+ * A message torn inside its END line and followed by a new BEGIN would otherwise form a false
+ * END out of the two halves ("-----END PGP MESSAGE---" + "-----BEGIN ...") and swallow it.
+ */
+function findEndLine(buf: Buffer, from: number): number {
+  for (let at = buf.indexOf(END, from); at >= 0; at = buf.indexOf(END, at + 1)) {
+    const before = buf[at - 1];
+    const after = buf[at + END.length];
+    if ((before === 0x0a || before === 0x0d) && (after === undefined || after === 0x0a || after === 0x0d)) return at;
+  }
+  return -1;
 }
 
 /**

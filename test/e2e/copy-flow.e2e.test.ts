@@ -1,0 +1,112 @@
+import { openSync, closeSync, writeSync, existsSync, lstatSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForReader } from '../../generator/start.ts';
+import { writerProcess } from '../helpers/cli.ts';
+import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
+
+const fx = new E2eFixture();
+beforeAll(() => fx.setup());
+afterAll(() => fx.dispose());
+
+function writeQuit(pipe: string): void {
+  const fd = openSync(pipe, 'w');
+  writeSync(fd, `${QUIT}\n`);
+  closeSync(fd);
+}
+
+describe('encrypter copy, end to end', () => {
+  it('concurrent writers, quit string: every line exactly once, in order per writer; gpg opens every block', async () => {
+    const paths = await fx.generate(['--quit-string', QUIT, '--header', '# e2e vhost']);
+    const copy = fx.start(paths);
+    await waitForReader(paths.pipe, 10_000);
+    const writers = ['a', 'b', 'c', 'd'];
+    const accepted = await Promise.all(writers.map((id) => writerProcess(paths.pipe, id, 3000)));
+    expect(accepted).toEqual([3000, 3000, 3000, 3000]);
+    writeQuit(paths.pipe);
+    expect(await copy.exited).toBe(0);
+    expect(existsSync(paths.pipe)).toBe(false); // it removes the pipe it created
+
+    const r = await fx.decrypt([paths.output], ['--show-control']);
+    expect(r.stderr).toMatch(/"type":"stream-start"/);
+    expect(r.stderr).toMatch(/"type":"stream-end".*"lines":12000.*"reason":"quit string"/);
+    expect(r.code).toBe(0);
+    const text = r.stdout.toString();
+    expect(text.startsWith('# e2e vhost\n')).toBe(true);
+    expect(text).not.toContain(QUIT);
+    const by = linesByWriter(text);
+    for (const id of writers) expect(by.get(id)).toEqual(range(3000));
+
+    // Each block alone is a standard OpenPGP message that stock gpg opens.
+    const viaGpg = fx.gpgBlocks(paths.output);
+    expect(viaGpg.data.equals(r.stdout)).toBe(true);
+    expect(viaGpg.controls.map((c) => c.type)).toEqual(['stream-start', 'stream-end']);
+
+    // The copy's diagnostics never carry logged data, and the log holds no plaintext.
+    expect(copy.stderr()).not.toMatch(/writer=/);
+    expect(readFileSync(paths.output, 'utf8')).not.toMatch(/writer=|e2e vhost/);
+  });
+
+  it('SIGTERM after the writers: drains, writes stream-end, exits 0 (binary messages)', async () => {
+    const paths = await fx.generate(['--binary']);
+    const copy = fx.start(paths);
+    await waitForReader(paths.pipe, 10_000);
+    await Promise.all(['x', 'y'].map((id) => writerProcess(paths.pipe, id, 5000, 200)));
+    copy.child.kill('SIGTERM');
+    expect(await copy.exited).toBe(0);
+
+    const r = await fx.decrypt([paths.output], ['--show-control']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/"reason":"signal SIGTERM"/);
+    const by = linesByWriter(r.stdout.toString());
+    expect(by.get('x')).toEqual(range(5000));
+    expect(by.get('y')).toEqual(range(5000));
+    expect(readFileSync(paths.output).subarray(0, 30).toString('latin1')).not.toContain('BEGIN PGP');
+    expect(fx.gpgBlocks(paths.output).data.equals(r.stdout)).toBe(true);
+  });
+
+  it('SIGTERM while writers are still writing: every accepted line kept, whole, gap-free, in order', async () => {
+    const paths = await fx.generate();
+    const copy = fx.start(paths);
+    await waitForReader(paths.pipe, 10_000);
+    const writing = ['p', 'q', 'r'].map((id) => writerProcess(paths.pipe, id, 200_000));
+    await new Promise((r) => setTimeout(r, 300));
+    copy.child.kill('SIGTERM');
+    expect(await copy.exited).toBe(0);
+    const accepted = await Promise.all(writing);
+
+    const r = await fx.decrypt([paths.output]);
+    expect(r.code).toBe(0);
+    const by = linesByWriter(r.stdout.toString());
+    ['p', 'q', 'r'].forEach((id, i) => {
+      const got = by.get(id) ?? [];
+      expect(got.length).toBeGreaterThan(0);
+      expect(got).toEqual(range(got.length));
+      // Every line the kernel accepted is there, but for one possible exception: a write that
+      // lands between the copy's final empty read and its close() (microseconds). Such a writer's
+      // next write fails with EPIPE, so at most its last line can miss.
+      expect(got.length).toBeLessThanOrEqual(accepted[i]!);
+      expect(accepted[i]! - got.length).toBeLessThanOrEqual(1);
+    });
+    // Every line that came back is whole: nothing torn or interleaved.
+    const stray = r.stdout.toString().split('\n').filter((l) => l !== '' && !/^writer=[pqr] seq=\d+ x{40}$/.test(l));
+    expect(stray).toEqual([]);
+  });
+
+  it('a restarted copy appends a new stream after the old one; both decrypt', async () => {
+    const paths = await fx.generate(['--quit-string', QUIT]);
+    for (const id of ['first', 'second']) {
+      const copy = fx.start(paths);
+      await waitForReader(paths.pipe, 10_000);
+      await writerProcess(paths.pipe, id, 100);
+      writeQuit(paths.pipe);
+      expect(await copy.exited).toBe(0);
+    }
+    expect(lstatSync(paths.output).mode & 0o777).toBe(0o640);
+    const r = await fx.decrypt([paths.output], ['--show-control']);
+    expect(r.code).toBe(0);
+    expect(r.stderr.match(/"type":"stream-start"/g)).toHaveLength(2);
+    const by = linesByWriter(r.stdout.toString());
+    expect(by.get('first')).toEqual(range(100));
+    expect(by.get('second')).toEqual(range(100));
+  });
+});

@@ -1,0 +1,58 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const CLI = join(ROOT, 'dist', 'cli.mjs');
+export const WRITER = join(ROOT, 'test', 'helpers', 'writer.mjs');
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: Buffer;
+  readonly stderr: string;
+}
+
+/** Runs a program to completion with an argument array (no shell). */
+export function run(file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: Buffer; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = execFile(file, [...args], { env: options.env ?? process.env, encoding: 'buffer', maxBuffer: 512 * 1024 * 1024, cwd: options.cwd }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1;
+      resolvePromise({ code, stdout, stderr: stderr.toString('utf8') });
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    else child.stdin?.end();
+  });
+}
+
+export function cli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: Buffer; cwd?: string } = {}): Promise<RunResult> {
+  return run(process.execPath, [CLI, ...args], options);
+}
+
+/** A temp dir that only root (or the test user) can write: what the generator requires. */
+export function tempDir(prefix = 'pp-test-'): { path: string; dispose: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface RunningCopy {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  stderr(): string;
+}
+
+export function startCopy(copyPath: string, args: readonly string[] = []): RunningCopy {
+  const child = spawn(copyPath, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.setEncoding('utf8').on('data', (t: string) => (err += t));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, exited, stderr: () => err };
+}
+
+/** Runs test/helpers/writer.mjs; resolves with how many lines the kernel accepted. */
+export function writerProcess(pipe: string, id: string, count: number, pad = 40): Promise<number> {
+  return run(process.execPath, [WRITER, pipe, id, String(count), String(pad)]).then((r) => {
+    if (r.code !== 0) throw new Error(`writer ${id} failed (${r.code}): ${r.stderr}`);
+    return Number(r.stdout.toString().trim());
+  });
+}

@@ -1,0 +1,32 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+
+export interface TestKey {
+  readonly publicArmored: string;
+  readonly privateArmored: string;
+  readonly fingerprint: string;
+  readonly privateKey: openpgp.PrivateKey;
+}
+
+/** A GnuPG-compatible test key without a passphrase (fixtures only; real keys use keygen). */
+export async function makeKey(email: string, extra: Partial<Parameters<typeof openpgp.generateKey>[0]> = {}): Promise<TestKey> {
+  const { privateKey, publicKey } = await openpgp.generateKey({
+    type: 'ecc',
+    curve: 'curve25519Legacy',
+    userIDs: [{ email }],
+    format: 'armored',
+    config: { aeadProtect: false },
+    ...extra,
+  } as Parameters<typeof openpgp.generateKey>[0] & { format: 'armored' });
+  const key = await openpgp.readPrivateKey({ armoredKey: privateKey });
+  return { publicArmored: publicKey, privateArmored: privateKey, fingerprint: key.getFingerprint().toUpperCase(), privateKey: key };
+}
+
+export function writeKeyFiles(dir: string, name: string, key: TestKey): { pub: string; sec: string } {
+  const pub = join(dir, `${name}.pub.asc`);
+  const sec = join(dir, `${name}.sec.asc`);
+  writeFileSync(pub, key.publicArmored);
+  writeFileSync(sec, key.privateArmored, { mode: 0o600 });
+  return { pub, sec };
+}

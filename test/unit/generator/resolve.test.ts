@@ -1,0 +1,171 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RawEncrypterOptions } from '../../../generator/options.ts';
+import { resolveEncrypterOptions } from '../../../generator/resolve.ts';
+import { PipesError } from '../../../runtime/errors.ts';
+import { tempDir } from '../../helpers/cli.ts';
+import { fakeSystem } from '../../helpers/fake-system.ts';
+import { makeKey, type TestKey } from '../../helpers/keys.ts';
+
+const tmp = tempDir();
+let good: TestKey;
+let keyFile: string;
+const now = new Date();
+
+function raw(over: Partial<RawEncrypterOptions> = {}): RawEncrypterOptions {
+  return {
+    recipientKey: [keyFile],
+    recipient: [],
+    header: [],
+    pipe: join(tmp.path, 'p.pipe'),
+    output: join(tmp.path, 'p.log'),
+    savePath: join(tmp.path, 'copy.mjs'),
+    ...over,
+  };
+}
+
+const ctx = (system = fakeSystem()) => ({ system, cwd: tmp.path, now, version: '9.9.9', nodePath: '/usr/bin/node' });
+
+async function errorOf(over: Partial<RawEncrypterOptions>, system = fakeSystem()): Promise<PipesError> {
+  const err = await resolveEncrypterOptions(raw(over), ctx(system)).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof PipesError)) throw new Error(`expected a PipesError, got ${String(err)}`);
+  return err;
+}
+
+async function keyFileOf(name: string, armored: string): Promise<string> {
+  const path = join(tmp.path, name);
+  writeFileSync(path, armored);
+  return path;
+}
+
+beforeAll(async () => {
+  good = await makeKey('good@example.org');
+  keyFile = await keyFileOf('good.asc', good.publicArmored);
+});
+afterAll(() => tmp.dispose());
+
+describe('resolveEncrypterOptions', () => {
+  it('resolves defaults into one baked object with only public key material', async () => {
+    const r = await resolveEncrypterOptions(raw({ quitString: 'a-long-secret', header: ['# vhost a'] }), ctx());
+    expect(r.baked.pipe.mode).toBe(0o600);
+    expect(r.baked.output.mode).toBe(0o640);
+    expect(r.save.mode).toBe(0o500);
+    expect(r.baked.compress).toBe('zlib');
+    expect(r.baked.armor).toBe(true);
+    expect(r.baked.recipients).toHaveLength(1);
+    expect(r.baked.recipients[0]!.fingerprint).toBe(good.fingerprint);
+    expect(r.baked.recipients[0]!.armoredKey).toContain('BEGIN PGP PUBLIC KEY BLOCK');
+    expect(JSON.stringify(r.baked)).not.toContain('PRIVATE KEY');
+    expect(r.dryRun).toBe(false);
+  });
+
+  it('resolves owners by name, with the run-as user supplementary groups', async () => {
+    const r = await resolveEncrypterOptions(raw({ runAs: 'pplog', pipeOwner: 'pplog:www-data', pipeMode: '620', outputOwner: 'pplog:adm' }), ctx());
+    expect(r.baked.runAs).toMatchObject({ uid: 990, gid: 990, groups: [990, 4] });
+    expect(r.baked.pipe.owner).toMatchObject({ uid: 990, gid: 33 });
+    expect(r.baked.output.owner).toMatchObject({ uid: 990, gid: 4 });
+  });
+
+  const cases: Array<[string, Partial<RawEncrypterOptions>, string, RegExp]> = [
+    ['no recipient', { recipientKey: [] }, 'NO_RECIPIENT', /--recipient-key/],
+    ['missing --pipe', { pipe: undefined }, 'MISSING_OPTION', /--pipe is required/],
+    ['missing --output', { output: undefined }, 'MISSING_OPTION', /--output is required/],
+    ['missing --save-path', { savePath: undefined }, 'MISSING_OPTION', /--save-path is required/],
+    ['same path twice', { output: join(tmp.path, 'p.pipe') }, 'SAME_PATH', /--output and --pipe/],
+    ['non-octal mode', { pipeMode: 'rw-r--r--' }, 'BAD_MODE', /--pipe-mode must be an octal mode like 640, got "rw-r--r--"/],
+    ['readable pipe', { pipeMode: '644' }, 'BAD_MODE', /--pipe-mode 644: group and others may only write/],
+    ['pipe owner cannot read', { pipeMode: '220' }, 'BAD_MODE', /owner \(the copy\) must be able to read/],
+    ['group-writable log', { outputMode: '660' }, 'BAD_MODE', /--output-mode 660/],
+    ['copy others can modify', { saveMode: '777' }, 'BAD_MODE', /--save-mode 777/],
+    ['copy not executable', { saveMode: '400' }, 'BAD_MODE', /must be able to execute/],
+    ['unknown compression', { compress: 'zlb' }, 'BAD_CHOICE', /--compress must be one of zlib, none, got "zlb" \(did you mean zlib\?\)/],
+    ['unknown log level', { logLevel: 'verbose' }, 'BAD_CHOICE', /--log-level must be one of error, warn, info, debug/],
+    ['armor and binary', { armor: true, binary: true }, 'ARMOR_AND_BINARY', /exclude each other/],
+    ['short quit string', { quitString: 'quit' }, 'WEAK_QUIT_STRING', /at least 8/],
+    ['multi-line quit string', { quitString: 'stop\nnow-please' }, 'BAD_LINE', /--quit-string must be one line/],
+    ['multi-line header', { header: ['ok', 'a\nb'] }, 'BAD_LINE', /--header #2/],
+    ['bad owner syntax', { saveOwner: 'a:b:c' }, 'BAD_OWNER', /--save-owner must be USER:GROUP/],
+    ['unknown user', { runAs: 'nosuchuser' }, 'UNKNOWN_USER', /--run-as: no user "nosuchuser"/],
+    ['unknown group', { pipeOwner: 'pplog:nosuchgroup' }, 'UNKNOWN_GROUP', /no group "nosuchgroup"/],
+    ['missing key file', { recipientKey: ['/nonexistent/key.asc'] }, 'KEY_FILE_UNREADABLE', /ENOENT/],
+    ['save dir missing', { savePath: '/nonexistent-dir/copy.mjs' }, 'SAVE_DIR_MISSING', /does not exist/],
+  ];
+  for (const [name, over, code, message] of cases) {
+    it(`refuses ${name} with ${code}`, async () => {
+      const err = await errorOf(over);
+      expect(err.code).toBe(code);
+      expect(err.message).toMatch(message);
+    });
+  }
+
+  it('refuses a save directory others can write', async () => {
+    const dir = join(tmp.path, 'open');
+    mkdirSync(dir, { mode: 0o777 });
+    const { chmodSync } = await import('node:fs');
+    chmodSync(dir, 0o777);
+    const err = await errorOf({ savePath: join(dir, 'copy.mjs') });
+    expect(err.code).toBe('SAVE_DIR_WRITABLE');
+    expect(err.exitCode).toBe(3);
+  });
+
+  it('refuses to give the copy to another user when not root', async () => {
+    const err = await errorOf({ saveOwner: 'www-data' }, fakeSystem({}, 1000));
+    expect(err.code).toBe('NEED_ROOT');
+  });
+
+  describe('key refusals', () => {
+    it('refuses a secret key file, armored or binary, and says how to export the public key', async () => {
+      const armored = await keyFileOf('secret.asc', good.privateArmored);
+      const binaryPath = join(tmp.path, 'secret.gpg');
+      writeFileSync(binaryPath, good.privateKey.write());
+      for (const file of [armored, binaryPath]) {
+        const err = await errorOf({ recipientKey: [file] });
+        expect(err.code).toBe('SECRET_KEY');
+        expect(err.exitCode).toBe(3);
+        expect(err.message).toMatch(/gpg --export --armor/);
+      }
+    });
+
+    it('refuses an expired key', async () => {
+      const k = await makeKey('old@example.org', { date: new Date(Date.now() - 10 * 86400_000), keyExpirationTime: 86400 });
+      expect((await errorOf({ recipientKey: [await keyFileOf('expired.asc', k.publicArmored)] })).code).toBe('KEY_EXPIRED');
+    });
+
+    it('refuses a revoked key', async () => {
+      const { publicKey } = await openpgp.revokeKey({ key: good.privateKey, format: 'armored' });
+      expect((await errorOf({ recipientKey: [await keyFileOf('revoked.asc', publicKey)] })).code).toBe('KEY_REVOKED');
+    });
+
+    it('refuses a key with no encryption subkey', async () => {
+      const k = await makeKey('signonly@example.org', { subkeys: [] });
+      const err = await errorOf({ recipientKey: [await keyFileOf('signonly.asc', k.publicArmored)] });
+      expect(err.code).toBe('KEY_NO_ENCRYPTION');
+    });
+
+    it('refuses a v6 key, which GnuPG 2.2/2.4 cannot use', async () => {
+      const { publicKey } = await openpgp.generateKey({ type: 'curve25519', userIDs: [{ email: 'v6@example.org' }], config: { v6Keys: true }, format: 'armored' });
+      expect((await errorOf({ recipientKey: [await keyFileOf('v6.asc', publicKey)] })).code).toBe('KEY_VERSION');
+    });
+
+    it('refuses a file that is no key', async () => {
+      expect((await errorOf({ recipientKey: [await keyFileOf('junk.asc', 'hello')] })).code).toBe('KEY_UNREADABLE');
+    });
+
+    it('takes --recipient from the GnuPG keyring, and refuses an unknown or ambiguous one', async () => {
+      const other = await makeKey('other@example.org');
+      const keyring = {
+        'good@example.org': Buffer.from(good.publicArmored),
+        both: Buffer.concat([(await openpgp.readKey({ armoredKey: good.publicArmored })).write(), (await openpgp.readKey({ armoredKey: other.publicArmored })).write()]),
+      };
+      const r = await resolveEncrypterOptions(raw({ recipientKey: [], recipient: ['good@example.org'] }), ctx(fakeSystem(keyring)));
+      expect(r.baked.recipients.map((x) => x.fingerprint)).toEqual([good.fingerprint]);
+      expect((await errorOf({ recipientKey: [], recipient: ['nobody@example.org'] }, fakeSystem(keyring))).code).toBe('KEY_NOT_IN_KEYRING');
+      expect((await errorOf({ recipientKey: [], recipient: ['both'] }, fakeSystem(keyring))).code).toBe('KEY_AMBIGUOUS');
+    });
+  });
+});

@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Framer } from '../../../runtime/framer.ts';
+
+const opts = (over: Partial<{ maxBlockBytes: number; partialLineWaitMs: number; quitString: string | null }> = {}) => ({
+  maxBlockBytes: 1024,
+  partialLineWaitMs: 100,
+  quitString: null,
+  ...over,
+});
+
+/** Feeds chunks, flushing on idle after each, and returns every block plus the final flush. */
+function frame(framer: Framer, chunks: Buffer[], idleEvery = 3): Buffer[] {
+  const out: Buffer[] = [];
+  let now = 0;
+  chunks.forEach((chunk, i) => {
+    now += 1;
+    out.push(...framer.push(chunk, now).blocks);
+    if (i % idleEvery === 0) out.push(...framer.flushIdle(now));
+  });
+  out.push(...framer.flushAll());
+  return out;
+}
+
+function randomChunks(total: Buffer): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < total.length; ) {
+    const n = 1 + Math.floor(Math.random() * 3000);
+    chunks.push(total.subarray(at, at + n));
+    at += n;
+  }
+  return chunks;
+}
+
+describe('Framer', () => {
+  it('reproduces any byte stream exactly: binary, NUL, invalid UTF-8, CRLF, long lines', () => {
+    for (let round = 0; round < 50; round += 1) {
+      const parts = [randomBytes(5000), Buffer.from('\r\n\n\n\0\xff\xfe line\n', 'latin1'), Buffer.alloc(4000, 0x61), randomBytes(100)];
+      const input = Buffer.concat(parts.sort(() => Math.random() - 0.5));
+      const blocks = frame(new Framer(opts()), randomChunks(input));
+      expect(Buffer.concat(blocks).equals(input)).toBe(true);
+      for (const b of blocks) expect(b.length).toBeLessThanOrEqual(1024);
+    }
+  });
+
+  it('never exceeds the block cap: many short lines are cut at the last line end that fits', () => {
+    const framer = new Framer(opts({ maxBlockBytes: 10 }));
+    const { blocks } = framer.push(Buffer.from('aaa\nbbb\nccc\nddd\n'), 0);
+    expect([...blocks, ...framer.flushAll()].map(String)).toEqual(['aaa\nbbb\n', 'ccc\nddd\n']);
+  });
+
+  it('ends blocks at line ends while lines are short', () => {
+    const framer = new Framer(opts());
+    const blocks = frame(framer, [Buffer.from('a\nbb\nccc'), Buffer.from('c\ndd'), Buffer.from('d\n')], 1);
+    expect(blocks.map(String)).toEqual(['a\nbb\n', 'cccc\n', 'ddd\n']);
+  });
+
+  it('holds a partial line until it has waited partialLineWaitMs, then emits it', () => {
+    const framer = new Framer(opts({ partialLineWaitMs: 100 }));
+    framer.push(Buffer.from('whole\npart'), 0);
+    expect(framer.flushIdle(10).map(String)).toEqual(['whole\n']);
+    expect(framer.flushIdle(50)).toEqual([]);
+    expect(framer.flushIdle(100).map(String)).toEqual(['part']);
+    expect(framer.pendingBytes).toBe(0);
+  });
+
+  it('cuts a line longer than the block cap into cap-sized pieces that rejoin', () => {
+    const framer = new Framer(opts({ maxBlockBytes: 100 }));
+    const line = Buffer.alloc(350, 0x62);
+    const { blocks } = framer.push(Buffer.concat([Buffer.from('x\n'), line, Buffer.from('\n')]), 0);
+    const all = [...blocks, ...framer.flushAll()];
+    expect(all.map((b) => b.length)).toEqual([2, 100, 100, 100, 51]);
+    expect(Buffer.concat(all).toString()).toBe(`x\n${line.toString()}\n`);
+  });
+
+  it('removes a quit line, keeps lines before and after it, and reports quit', () => {
+    const framer = new Framer(opts({ quitString: 'STOP-NOW-please' }));
+    const r = framer.push(Buffer.from('one\nSTOP-NOW-please\ntwo\n'), 0);
+    expect(r.quit).toBe(true);
+    expect(framer.flushAll().map(String)).toEqual(['one\ntwo\n']);
+  });
+
+  it('finds a quit line split across reads and at the very start', () => {
+    const a = new Framer(opts({ quitString: 'STOP-NOW-please' }));
+    expect(a.push(Buffer.from('STOP-NO'), 0).quit).toBe(false);
+    expect(a.push(Buffer.from('W-please\n'), 1).quit).toBe(true);
+    expect(a.flushAll()).toEqual([]);
+  });
+
+  it('does not take a line that merely contains the quit string, or a continuation of a cut line', () => {
+    const framer = new Framer(opts({ quitString: 'STOP-NOW-please', maxBlockBytes: 8 }));
+    expect(framer.push(Buffer.from('xSTOP-NOW-please\nSTOP-NOW-pleasey\n'), 0).quit).toBe(false);
+    // 'abcdefgh' is cut at the cap; what follows continues that line, it is not a line of its own.
+    const r = framer.push(Buffer.from('abcdefghSTOP-NOW-please\n'), 1);
+    expect(r.quit).toBe(false);
+  });
+
+  it('takes a partial line equal to the quit string as quit when it is flushed (printf without newline)', () => {
+    const framer = new Framer(opts({ quitString: 'STOP-NOW-please', partialLineWaitMs: 5 }));
+    framer.push(Buffer.from('keep\nSTOP-NOW-please'), 0);
+    expect(framer.flushIdle(10).map(String)).toEqual(['keep\n']);
+    expect(framer.quitRequested).toBe(true);
+  });
+});

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { decodeControl, encodeControl, formatMetadata, parseMetadata } from '../../../runtime/metadata.ts';
+
+describe('block metadata', () => {
+  const streamId = '0123456789abcdef0123456789abcdef';
+
+  it('round-trips every kind and stays far below the 255-byte filename limit', () => {
+    for (const kind of ['data', 'header', 'control'] as const) {
+      const text = formatMetadata({ streamId, seq: 9007199254740, kind });
+      expect(text.length).toBeLessThan(100);
+      expect(parseMetadata(text)).toEqual({ streamId, seq: 9007199254740, kind });
+    }
+  });
+
+  it('treats foreign or malformed filenames as not ours', () => {
+    for (const bad of ['', 'msg.txt', `pp1.${streamId}.1`, `pp1.${streamId}.01.d`, `pp1.${streamId}.-1.d`, `pp1.XYZ.1.d`, `pp2.${streamId}.1.d`, `pp1.${streamId}.1.x`]) {
+      expect(parseMetadata(bad)).toBeNull();
+    }
+  });
+
+  it('ignores extra parts so a later MAC can be appended', () => {
+    expect(parseMetadata(`pp1.${streamId}.5.d.mac-goes-here`)).toEqual({ streamId, seq: 5, kind: 'data' });
+  });
+
+  it('encodes control records as one JSON line and rejects garbage', () => {
+    const rec = { type: 'event', streamId, at: 't', event: 'e', detail: 'd' } as const;
+    expect(decodeControl(encodeControl(rec))).toEqual(rec);
+    expect(decodeControl(Buffer.from('not json'))).toBeNull();
+    expect(decodeControl(Buffer.from('42'))).toBeNull();
+  });
+});
