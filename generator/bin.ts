@@ -1,5 +1,12 @@
 import { main } from './cli.ts';
 
+// `paranoid-pipes decrypt log | head`: when the reader of stdout goes away, stop quietly, as a
+// Unix filter killed by SIGPIPE does. This is the bin's edge; nothing is left to flush or save.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 /** The `paranoid-pipes` executable: real stdio around the in-process CLI. */
 process.exitCode = await main(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),

@@ -4,7 +4,7 @@ import { runDecryptCommand, type DecryptOptions } from './decrypt-command.ts';
 import { runDemo } from './demo.ts';
 import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
 import { generateKeyPair, writeKeyPair } from './keygen.ts';
-import { ENCRYPTER_OPTIONS, type RawEncrypterOptions } from './options.ts';
+import { describeOption, ENCRYPTER_OPTIONS, type RawEncrypterOptions } from './options.ts';
 import { VERSION } from './package-info.ts';
 import { readPassphrase, type PassphraseSource } from './passphrase.ts';
 
@@ -16,7 +16,7 @@ export interface CliIo extends CommandIo {
 
 const PROGRAM = 'paranoid-pipes';
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /**
  * Builds the CLI. Commands set `result.exitCode`; nothing here calls process.exit, so tests run
@@ -37,11 +37,12 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   for (const spec of Object.values(ENCRYPTER_OPTIONS)) {
-    const option = new Option(spec.flags, spec.description);
-    if (spec.repeatable === true) option.argParser(collect).default([]);
+    const option = new Option(spec.flags, describeOption(spec));
+    if (spec.repeatable === true) option.argParser(collect);
     encrypter.addOption(option);
   }
-  encrypter.action(async (raw: RawEncrypterOptions) => {
+  encrypter.action(async (given: Partial<RawEncrypterOptions>) => {
+    const raw: RawEncrypterOptions = { ...given, recipientKey: given.recipientKey ?? [], recipient: given.recipient ?? [], header: given.header ?? [] };
     if (raw.help === true && onlyHelpGiven(raw)) {
       io.out(encrypter.helpInformation());
       io.out('\nWith other options, --help is a dry run: it validates them and prints what would be baked.\n');

@@ -70,14 +70,16 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   help: { flags: '-h, --help', description: 'alone: this help; with other options: dry run that prints what would be baked and writes nothing' },
 };
 
+/** An option's description with its default and repeatability: for --help and the README. */
+export function describeOption(spec: OptionSpec): string {
+  const extra = [spec.repeatable === true ? 'repeatable' : '', spec.defaultText !== undefined ? `default: ${spec.defaultText}` : '']
+    .filter(Boolean)
+    .join('; ');
+  return `${spec.description}${extra ? ` (${extra})` : ''}`;
+}
+
 /** The README's options table, generated from the table above. */
 export function optionsMarkdownTable(): string {
-  const rows = Object.values(ENCRYPTER_OPTIONS).map((spec) => {
-    const flags = `\`${spec.flags}\``;
-    const extra = [spec.repeatable ? 'repeatable' : '', spec.defaultText !== undefined ? `default: ${spec.defaultText}` : '']
-      .filter(Boolean)
-      .join('; ');
-    return `| ${flags} | ${spec.description}${extra ? ` (${extra})` : ''} |`;
-  });
+  const rows = Object.values(ENCRYPTER_OPTIONS).map((spec) => `| \`${spec.flags}\` | ${describeOption(spec).replace(/\|/g, '\\|')} |`);
   return ['| option | meaning |', '| --- | --- |', ...rows].join('\n');
 }

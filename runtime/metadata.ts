@@ -27,8 +27,12 @@ export function formatMetadata(meta: BlockMetadata): string {
   return [METADATA_TAG, meta.streamId, String(meta.seq), KIND_LETTER[meta.kind]].join('.');
 }
 
-/** null for a filename that is not ours (a block written by another tool is plain data). */
-export function parseMetadata(filename: string): BlockMetadata | null {
+/**
+ * null for a filename that is not ours: a block written by another tool is plain data. gpg
+ * leaves the field empty for stdin, which openpgp.js reports as null.
+ */
+export function parseMetadata(filename: string | null | undefined): BlockMetadata | null {
+  if (typeof filename !== 'string') return null;
   const [tag, streamId, seq, kind] = filename.split('.');
   if (tag !== METADATA_TAG || streamId === undefined || seq === undefined || kind === undefined) return null;
   const blockKind = LETTER_KIND[kind];

@@ -70,12 +70,12 @@ export class LogDecrypter {
     }
   }
 
-  private async open(bytes: Buffer, armored: boolean): Promise<{ data: Uint8Array; filename: string }> {
+  private async open(bytes: Buffer, armored: boolean): Promise<{ data: Uint8Array; filename: string | null }> {
     const message = armored
       ? await openpgp.readMessage({ armoredMessage: bytes.toString('latin1') })
       : await openpgp.readMessage({ binaryMessage: new Uint8Array(bytes) });
     const result = await openpgp.decrypt({ message, decryptionKeys: [...this.keys], format: 'binary' });
-    return { data: result.data as Uint8Array, filename: result.filename };
+    return { data: result.data as Uint8Array, filename: (result.filename as string | null | undefined) ?? null };
   }
 
   private async deliver(data: Uint8Array, meta: BlockMetadata | null, source: string, offset: number): Promise<void> {

@@ -1,7 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import tmp from 'tmp';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli.mjs');
@@ -29,10 +28,10 @@ export function cli(args: readonly string[], options: { env?: NodeJS.ProcessEnv;
   return run(process.execPath, [CLI, ...args], options);
 }
 
-/** A temp dir that only root (or the test user) can write: what the generator requires. */
+/** A temp dir (mode 700) that only its owner can write: what the generator requires. */
 export function tempDir(prefix = 'pp-test-'): { path: string; dispose: () => void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, dispose: () => rmSync(path, { recursive: true, force: true }) };
+  const dir = tmp.dirSync({ prefix, mode: 0o700, unsafeCleanup: true });
+  return { path: dir.name, dispose: () => dir.removeCallback() };
 }
 
 export interface RunningCopy {

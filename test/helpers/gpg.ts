@@ -1,14 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { tempDir } from './cli.ts';
 
 /** Real GnuPG in a throwaway GNUPGHOME, so tests never touch the user's keyring. */
 export class TempGpg {
   readonly home: string;
+  private readonly dir = tempDir('pp-gnupg-');
 
   constructor() {
-    this.home = mkdtempSync(join(tmpdir(), 'pp-gnupg-'));
+    this.home = this.dir.path;
   }
 
   get env(): NodeJS.ProcessEnv {
@@ -33,6 +32,6 @@ export class TempGpg {
     } catch {
       // no agent was started
     }
-    rmSync(this.home, { recursive: true, force: true });
+    this.dir.dispose();
   }
 }

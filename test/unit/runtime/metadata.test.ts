@@ -13,6 +13,7 @@ describe('block metadata', () => {
   });
 
   it('treats foreign or malformed filenames as not ours', () => {
+    expect(parseMetadata(null)).toBeNull();
     for (const bad of ['', 'msg.txt', `pp1.${streamId}.1`, `pp1.${streamId}.01.d`, `pp1.${streamId}.-1.d`, `pp1.XYZ.1.d`, `pp2.${streamId}.1.d`, `pp1.${streamId}.1.x`]) {
       expect(parseMetadata(bad)).toBeNull();
     }
