@@ -56,6 +56,14 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   const runAsOwner: Owner = { uid: runAs.uid, gid: runAs.gid, label: runAs.label };
   const pipeOwner = raw.pipeOwner === undefined ? runAsOwner : await resolveOwner('--pipe-owner', raw.pipeOwner, ctx.system);
   const outputOwner = raw.outputOwner === undefined ? runAsOwner : await resolveOwner('--output-owner', raw.outputOwner, ctx.system);
+  if (runAs.uid !== 0 && (outputOwner.uid !== runAs.uid || !runAs.groups.includes(outputOwner.gid))) {
+    // After the privilege drop, SIGHUP (and rotation) create the output as the run-as user, who
+    // can only give it to themselves and to groups they belong to.
+    throw usageError(
+      'OUTPUT_OWNER_NOT_RUN_AS',
+      `--output-owner ${outputOwner.label} must be the run-as user ${runAs.label} and one of its groups (${runAs.groups.join(',')}): the copy recreates the log after dropping privileges`,
+    );
+  }
   if (ctx.system.uid !== 0 && saveOwner.uid !== ctx.system.uid) {
     throw refusal('NEED_ROOT', `--save-owner ${saveOwner.label}: only root can give the copy to another user`);
   }

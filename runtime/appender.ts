@@ -59,14 +59,17 @@ async function openOutput(output: BakedPath): Promise<fsp.FileHandle> {
   }
   try {
     if (created) {
-      if (process.getuid?.() === 0) await handle.chown(output.owner.uid, output.owner.gid);
+      // Root gives it to anyone; the run-as user (after the drop) to itself and its groups.
+      await handle.chown(output.owner.uid, output.owner.gid);
       await handle.chmod(output.mode);
     }
     checkOutputStat(output, fstatSync(handle.fd), where);
     return handle;
   } catch (err) {
     await handle.close();
-    throw err;
+    // A file we just made but could not give its baked owner would be refused at every start.
+    if (created) await fsp.unlink(output.path).catch(() => {});
+    throw err instanceof PipesError ? err : new PipesError('OUTPUT_OWNER', `cannot give output ${where} its baked owner and mode: ${errnoCode(err) ?? String(err)}`);
   }
 }
 

@@ -64,10 +64,14 @@ describe('encrypter copy, end to end', () => {
     expect(fx.gpgBlocks(paths.output).data.equals(r.stdout)).toBe(true);
   });
 
-  it('SIGTERM while writers are still writing: every accepted line kept, whole, gap-free, in order', async () => {
+  it('SIGTERM while writers are still writing: lines from before the stop all kept; the rest whole, in order, loss within one pipe buffer', async () => {
     const paths = await fx.generate();
     const copy = fx.start(paths);
     await waitForReader(paths.pipe, 10_000);
+    // Written and finished before the stop: every one of these must come back.
+    const before = await Promise.all(['a', 'b'].map((id) => writerProcess(paths.pipe, id, 2000)));
+    expect(before).toEqual([2000, 2000]);
+    // Still writing when the stop comes.
     const writing = ['p', 'q', 'r'].map((id) => writerProcess(paths.pipe, id, 200_000));
     await new Promise((r) => setTimeout(r, 300));
     copy.child.kill('SIGTERM');
@@ -77,18 +81,22 @@ describe('encrypter copy, end to end', () => {
     const r = await fx.decrypt([paths.output]);
     expect(r.code).toBe(0);
     const by = linesByWriter(r.stdout.toString());
+    expect(by.get('a')).toEqual(range(2000));
+    expect(by.get('b')).toEqual(range(2000));
+    let lostBytes = 0;
     ['p', 'q', 'r'].forEach((id, i) => {
       const got = by.get(id) ?? [];
       expect(got.length).toBeGreaterThan(0);
-      expect(got).toEqual(range(got.length));
-      // Every line the kernel accepted is there, but for one possible exception: a write that
-      // lands between the copy's final empty read and its close() (microseconds). Such a writer's
-      // next write fails with EPIPE, so at most its last line can miss.
+      expect(got).toEqual(range(got.length)); // a gap-free prefix, in order, no repeats
       expect(got.length).toBeLessThanOrEqual(accepted[i]!);
-      expect(accepted[i]! - got.length).toBeLessThanOrEqual(1);
+      for (let seq = got.length; seq < accepted[i]!; seq += 1) lostBytes += `writer=${id} seq=${seq} ${'x'.repeat(40)}\n`.length;
     });
+    // After the copy's last read the pipe was empty: writers can add at most one pipe buffer
+    // (64 KiB on Linux) before they block, and blocked writers then get EPIPE. Only those bytes,
+    // written while the copy stops, can miss (README: stop the writers first).
+    expect(lostBytes).toBeLessThanOrEqual(65536);
     // Every line that came back is whole: nothing torn or interleaved.
-    const stray = r.stdout.toString().split('\n').filter((l) => l !== '' && !/^writer=[pqr] seq=\d+ x{40}$/.test(l));
+    const stray = r.stdout.toString().split('\n').filter((l) => l !== '' && !/^writer=[abpqr] seq=\d+ x{40}$/.test(l));
     expect(stray).toEqual([]);
   });
 

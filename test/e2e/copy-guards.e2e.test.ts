@@ -136,8 +136,13 @@ describe('owners, modes and privileges', () => {
     const paths = await fx.generate(['--run-as', 'nobody', '--quit-string', QUIT, '--pipe-mode', '620'], 'dropped');
     const copy = fx.start(paths);
     await waitForReader(paths.pipe, 10_000);
-    const status = readFileSync(`/proc/${copy.child.pid}/status`, 'utf8');
+    // The copy opens the pipe as root, then drops before its first read: wait for the drop.
+    let status = '';
     const ids = (field: string) => (new RegExp(`^${field}:\\s+(.*)$`, 'm').exec(status)?.[1] ?? '').trim().split(/\s+/).map(Number);
+    for (let i = 0; i < 250 && ids('Uid')[0] !== nobody!.uid; i += 1) {
+      await new Promise((r) => setTimeout(r, 20));
+      status = readFileSync(`/proc/${copy.child.pid}/status`, 'utf8');
+    }
     expect(ids('Uid')).toEqual([nobody!.uid, nobody!.uid, nobody!.uid, nobody!.uid]);
     expect(ids('Gid')).toEqual([nobody!.gid, nobody!.gid, nobody!.gid, nobody!.gid]);
     expect(ids('Groups')).not.toContain(0);

@@ -92,6 +92,8 @@ describe('resolveEncrypterOptions', () => {
     ['bad owner syntax', { saveOwner: 'a:b:c' }, 'BAD_OWNER', /--save-owner must be USER:GROUP/],
     ['unknown user', { runAs: 'nosuchuser' }, 'UNKNOWN_USER', /--run-as: no user "nosuchuser"/],
     ['unknown group', { pipeOwner: 'pplog:nosuchgroup' }, 'UNKNOWN_GROUP', /no group "nosuchgroup"/],
+    ['a log the run-as user could not recreate', { runAs: 'pplog', outputOwner: 'www-data:adm' }, 'OUTPUT_OWNER_NOT_RUN_AS', /--output-owner www-data:adm must be the run-as user pplog/],
+    ['a log group the run-as user is not in', { runAs: 'pplog', outputOwner: 'pplog:www-data' }, 'OUTPUT_OWNER_NOT_RUN_AS', /one of its groups \(990,4\)/],
     ['missing key file', { recipientKey: ['/nonexistent/key.asc'] }, 'KEY_FILE_UNREADABLE', /ENOENT/],
     ['save dir missing', { savePath: '/nonexistent-dir/copy.mjs' }, 'SAVE_DIR_MISSING', /does not exist/],
   ];
