@@ -4,7 +4,7 @@ import { runDecryptCommand, type DecryptOptions } from './decrypt-command.ts';
 import { runDemo } from './demo.ts';
 import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
 import { generateKeyPair, writeKeyPair } from './keygen.ts';
-import { describeOption, ENCRYPTER_OPTIONS, type RawEncrypterOptions } from './options.ts';
+import { describeOption, ENCRYPTER_OPTIONS, rawOptions, type RawEncrypterOptions } from './options.ts';
 import { VERSION } from './package-info.ts';
 import { readPassphrase, type PassphraseSource } from './passphrase.ts';
 
@@ -42,7 +42,7 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     encrypter.addOption(option);
   }
   encrypter.action(async (given: Partial<RawEncrypterOptions>) => {
-    const raw: RawEncrypterOptions = { ...given, recipientKey: given.recipientKey ?? [], recipient: given.recipient ?? [], header: given.header ?? [] };
+    const raw = rawOptions(given);
     if (raw.help === true && onlyHelpGiven(raw)) {
       io.out(encrypter.helpInformation());
       io.out('\nWith other options, --help is a dry run: it validates them and prints what would be baked.\n');
@@ -55,7 +55,9 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .command('decrypt')
     .description('decrypt an encrypted log (appended messages, torn tails reported) to stdout or a file')
     .argument('[files...]', 'encrypted logs; standard input when none')
-    .addOption(new Option('--key <file>', 'armored secret key (repeatable)').argParser(collect).default([]))
+    .addOption(new Option('--key <file>', 'armored secret key of the log (repeatable)').argParser(collect).default([]))
+    .addOption(new Option('--archive-key <file>', 'armored secret key of the archives, if not the log key (repeatable)').argParser(collect))
+    .option('--archive-dir <dir>', 'decrypt every archive (*.gz.gpg) in this directory, before the logs, in rotation order')
     .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
     .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')
     .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)')

@@ -9,6 +9,7 @@ import type { CliIo } from './cli.ts';
 import { runDecryptCommand } from './decrypt-command.ts';
 import { runEncrypterCommand } from './encrypter-command.ts';
 import { generateKeyPair } from './keygen.ts';
+import { rawOptions } from './options.ts';
 import { waitForReader } from './start.ts';
 
 const SAMPLE_LINES = 12;
@@ -35,7 +36,7 @@ export async function runDemo(io: CliIo, keep: boolean): Promise<number> {
     const paths = { pipe: join(dir, 'access.log.pipe'), output: join(dir, 'access.log.asc'), copy: join(dir, 'encrypt-access-log.mjs') };
     io.out('3. generating the encrypter copy:\n');
     await runEncrypterCommand(
-      { recipientKey: [publicKey], recipient: [], pipe: paths.pipe, output: paths.output, savePath: paths.copy, quitString: quit, header: ['# demo vhost www.example.org'] },
+      rawOptions({ recipientKey: [publicKey], pipe: paths.pipe, output: paths.output, savePath: paths.copy, quitString: quit, header: ['# demo vhost www.example.org'] }),
       { out: (t) => io.out(indent(t)), err: io.err },
     );
 

@@ -25,6 +25,18 @@ export interface RawEncrypterOptions {
   binary?: boolean;
   runAs?: string;
   logLevel?: string;
+  rotateSize?: string;
+  rotateCheckEvery?: string;
+  rotateInterval?: string;
+  rotateActions?: string;
+  rotateRecipientKey: string[];
+  rotateRecipient: string[];
+  archiveDir?: string;
+  archiveOwner?: string;
+  archiveMode?: string;
+  mailTo: string[];
+  mailFrom?: string;
+  mailTransport?: string;
   start?: boolean;
   help?: boolean;
 }
@@ -66,9 +78,37 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   binary: { flags: '--binary', description: 'write binary messages (smaller) instead of armored' },
   runAs: { flags: '--run-as <user:group>', description: 'user the copy drops to when started as root', defaultText: 'save owner' },
   logLevel: { flags: '--log-level <level>', description: "copy's own diagnostics on stderr: error, warn, info, debug (never logged data)", defaultText: 'info' },
+  rotateSize: { flags: '--rotate-size <size>', description: 'rotate the log when it reaches this size, e.g. 8M, 512K, 1G (off when absent)' },
+  rotateCheckEvery: { flags: '--rotate-check-every <n>', description: 'check the size every n appends', defaultText: '100' },
+  rotateInterval: { flags: '--rotate-interval <duration>', description: 'also check on a timer, e.g. 30s, 10m, 1h' },
+  rotateActions: {
+    flags: '--rotate-actions <list>',
+    description: 'comma-separated: compress-encrypt (gzip, encrypt to the rotation key, into --archive-dir), encrypted-email (mail that archive), remove-old (delete the rotated log once the others succeeded)',
+    defaultText: 'compress-encrypt,remove-old',
+  },
+  rotateRecipientKey: { flags: '--rotate-recipient-key <file>', description: 'public key file archives are encrypted to', defaultText: 'the log recipients', repeatable: true },
+  rotateRecipient: { flags: '--rotate-recipient <email>', description: 'archive key from the local GnuPG keyring', repeatable: true },
+  archiveDir: { flags: '--archive-dir <dir>', description: 'directory for archives (needed by compress-encrypt)' },
+  archiveOwner: { flags: '--archive-owner <user:group>', description: 'owner of archive files', defaultText: 'the output owner' },
+  archiveMode: { flags: '--archive-mode <octal>', description: 'mode of archive files', defaultText: '640' },
+  mailTo: { flags: '--mail-to <address>', description: 'recipient of encrypted-email', repeatable: true },
+  mailFrom: { flags: '--mail-from <address>', description: 'sender of encrypted-email' },
+  mailTransport: { flags: '--mail-transport <how>', description: 'sendmail, a sendmail path, or smtp://host:port', defaultText: 'sendmail' },
   start: { flags: '--start', description: 'start the copy detached after installing it' },
   help: { flags: '-h, --help', description: 'alone: this help; with other options: dry run that prints what would be baked and writes nothing' },
 };
+
+type RepeatableKey = { [K in keyof RawEncrypterOptions]-?: RawEncrypterOptions[K] extends string[] ? K : never }[keyof RawEncrypterOptions];
+
+/** Options as parsed (a repeatable option never given is absent) completed with empty lists. */
+export function rawOptions(given: Partial<RawEncrypterOptions>): RawEncrypterOptions {
+  const lists = Object.fromEntries(
+    Object.entries(ENCRYPTER_OPTIONS)
+      .filter(([, spec]) => spec.repeatable === true)
+      .map(([key]) => [key, given[key as RepeatableKey] ?? []]),
+  ) as Pick<RawEncrypterOptions, RepeatableKey>;
+  return { ...given, ...lists };
+}
 
 /** An option's description with its default and repeatability: for --help and the README. */
 export function describeOption(spec: OptionSpec): string {

@@ -6,6 +6,7 @@ import { octal } from '../runtime/paths.ts';
 import { loadRecipients } from './keys.ts';
 import type { RawEncrypterOptions } from './options.ts';
 import { resolveOwner, resolveRunAs } from './owners.ts';
+import { resolveRotation } from './rotation-options.ts';
 import { suggest } from './suggest.ts';
 import type { SystemPort } from './system.ts';
 
@@ -73,6 +74,17 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   }
 
   const recipients = await loadRecipients(raw.recipientKey, raw.recipient, ctx.system, ctx.now);
+  const rotation = await resolveRotation(
+    raw,
+    { system: ctx.system, now: ctx.now, resolvePath: (option, value) => requiredPath(option, value, ctx.cwd), parseMode: (option, value) => parseMode(option, value, checkOutputMode) },
+    recipients,
+    outputOwner,
+    outputPath,
+  );
+  const archiveOwner = rotation?.archive?.owner;
+  if (archiveOwner !== undefined && runAs.uid !== 0 && (archiveOwner.uid !== runAs.uid || !runAs.groups.includes(archiveOwner.gid))) {
+    throw usageError('ARCHIVE_OWNER_NOT_RUN_AS', `--archive-owner ${archiveOwner.label} must be the run-as user ${runAs.label} and one of its groups: the copy writes archives after dropping privileges`);
+  }
   const baked: BakedOptions = {
     format: 1,
     copyVersion: ctx.version,
@@ -86,6 +98,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     quitString,
     header,
     logLevel,
+    rotation,
   };
   return {
     baked,

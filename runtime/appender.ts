@@ -16,6 +16,14 @@ export interface Appender {
   append(messages: readonly Uint8Array[]): Promise<void>;
   /** Closes and opens the path again (SIGHUP: after logrotate-style moves). */
   reopen(): Promise<void>;
+  /**
+   * Rotation: renames the live log to `aside` and goes on in a fresh log at the baked path.
+   * When the fresh log cannot be made, the rename is undone, so the aside file is only ever
+   * handed on once nothing writes to it any more.
+   */
+  moveAside(aside: string): Promise<void>;
+  /** Current size of the live log. */
+  size(): Promise<number>;
   close(): Promise<void>;
   readonly path: string;
 }
@@ -33,6 +41,22 @@ export async function openAppender(output: BakedPath): Promise<Appender> {
       const previous = handle;
       handle = next;
       await previous.close();
+    },
+    async moveAside(aside) {
+      await fsp.rename(output.path, aside);
+      let next: fsp.FileHandle;
+      try {
+        next = await openOutput(output);
+      } catch (err) {
+        await fsp.rename(aside, output.path);
+        throw err;
+      }
+      const previous = handle;
+      handle = next;
+      await previous.close();
+    },
+    async size() {
+      return (await handle.stat()).size;
     },
     async close() {
       await handle.close();
@@ -95,7 +119,8 @@ function checkOutputStat(output: BakedPath, st: Stats, where: string): void {
   }
 }
 
-async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void> {
+/** Writes every byte, looping over short writes. */
+export async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) {
     const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, null);

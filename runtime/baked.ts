@@ -30,6 +30,31 @@ export interface BakedPath {
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
+export const ROTATE_ACTIONS = ['compress-encrypt', 'encrypted-email', 'remove-old'] as const;
+export type RotateAction = (typeof ROTATE_ACTIONS)[number];
+
+export type MailTransport = { readonly kind: 'sendmail'; readonly path: string } | { readonly kind: 'smtp'; readonly url: string };
+
+export interface BakedMail {
+  readonly to: readonly string[];
+  readonly from: string;
+  readonly transport: MailTransport;
+}
+
+export interface BakedRotation {
+  /** Rotate when the log is at least this big at a check; null: never by size. */
+  readonly maxBytes: number | null;
+  /** Check the size every this many appended batches. */
+  readonly checkEvery: number;
+  /** Also check on this timer; null: no timer. */
+  readonly intervalMs: number | null;
+  readonly actions: readonly RotateAction[];
+  /** Archives are encrypted to these (the rotation key; by default the log recipients). */
+  readonly recipients: readonly BakedRecipient[];
+  readonly archive: BakedPath | null;
+  readonly mail: BakedMail | null;
+}
+
 export interface BakedOptions {
   readonly format: 1;
   readonly copyVersion: string;
@@ -44,4 +69,5 @@ export interface BakedOptions {
   readonly quitString: string | null;
   readonly header: readonly string[];
   readonly logLevel: LogLevel;
+  readonly rotation: BakedRotation | null;
 }

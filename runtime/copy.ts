@@ -1,14 +1,21 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { BakedOptions } from './baked.ts';
 import { openAppender, type Appender } from './appender.ts';
 import { describeBaked, optionsDigest } from './describe.ts';
-import { createEncryptor } from './encryptor.ts';
+import { createEncryptor, readUsableKeys } from './encryptor.ts';
 import { describeFailure, EXIT, usageError } from './errors.ts';
 import { drainNow, fifoSocket, openFifo, removeFifo, type OpenedFifo } from './fifo.ts';
 import { Framer } from './framer.ts';
 import { createLogger, type Logger } from './log.ts';
+import { assertSafeDirectory } from './paths.ts';
 import { dropPrivileges } from './privileges.ts';
+import { createMailer } from './rotation/mail.ts';
+import { asideFilesOf } from './rotation/names.ts';
+import { Rotator } from './rotation/rotator.ts';
+import { RotationTrigger } from './rotation/trigger.ts';
 import { BlockWriter } from './writer.ts';
 
 /** Every bound of the running copy, with its reason. */
@@ -28,6 +35,8 @@ export const COPY_LIMITS = {
   retryMaxMs: 5000,
   /** At stop, a failing disk gets this many more tries before the copy exits non-zero. */
   stopAttempts: 10,
+  /** At stop, unfinished rotations get this long; what is left is finished at the next start. */
+  stopRotationWaitMs: 30_000,
 } as const;
 
 const PROGRAM = 'paranoid-pipes copy';
@@ -72,6 +81,8 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   process.umask(0o077);
   const streamId = randomBytes(16).toString('hex');
   const encryptor = await createEncryptor({ armoredKeys: baked.recipients.map((r) => r.armoredKey), compress: baked.compress, armor: baked.armor });
+  const archiveKeys = baked.rotation === null ? [] : await readUsableKeys(baked.rotation.recipients.map((r) => r.armoredKey));
+  if (baked.rotation?.archive) assertSafeDirectory(join(baked.rotation.archive.path, 'archive'), 'archive');
   const fifo = await openFifo(baked.pipe);
   let appender: Appender;
   try {
@@ -81,15 +92,38 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     if (fifo.created) removeFifo(baked.pipe.path, fifo);
     throw err;
   }
-  const session = new CopySession(baked, log, fifo, appender, new BlockWriter({
+  // Late-bound: the writer, the trigger and the rotator each need one of the others.
+  let session: CopySession | null = null;
+  const record = (event: string, detail: string) => session?.recordEvent(event, detail);
+  let rotation: Rotation | null = null;
+  const writer = new BlockWriter({
     encryptor,
     appender,
     streamId,
     log,
     limits: COPY_LIMITS,
-    onProgress: () => session.onWriterProgress(),
-  }), streamId);
+    onProgress: () => session?.onWriterProgress(),
+    afterAppend: () => rotation?.trigger.afterAppend() ?? Promise.resolve(),
+  });
+  if (baked.rotation !== null) {
+    const rotator = new Rotator({
+      rotation: baked.rotation,
+      log: baked.output.path,
+      keys: archiveKeys,
+      mailer: baked.rotation.mail === null ? null : createMailer(baked.rotation.mail),
+      logger: log,
+      record,
+    });
+    rotation = { rotator, trigger: new RotationTrigger(baked.rotation, appender, (aside) => rotator.enqueue(aside), log, record), intervalMs: baked.rotation.intervalMs };
+  }
+  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation);
   return session.run();
+}
+
+interface Rotation {
+  readonly rotator: Rotator;
+  readonly trigger: RotationTrigger;
+  readonly intervalMs: number | null;
 }
 
 /** One run of the copy: from stream-start to stream-end. */
@@ -100,7 +134,9 @@ class CopySession {
   private lastDataAt = 0;
   private pendingSince: number | null = null;
   private stopping = false;
+  private ended = false;
   private paused = false;
+  private rotationTimer: NodeJS.Timeout | null = null;
   private finish!: (code: number) => void;
 
   constructor(
@@ -110,6 +146,7 @@ class CopySession {
     private readonly appender: Appender,
     private readonly writer: BlockWriter,
     private readonly streamId: string,
+    private readonly rotation: Rotation | null,
   ) {
     this.framer = new Framer({ maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: baked.quitString });
     this.socket = fifoSocket(fifo.fd);
@@ -142,8 +179,26 @@ class CopySession {
       this.log.error('PIPE_READ', (err as NodeJS.ErrnoException).code ?? err.message);
       void this.stop('pipe read error');
     });
+    this.startRotation();
     this.log.info('STARTED', `stream ${this.streamId}: reading ${this.baked.pipe.path}, appending to ${this.baked.output.path}`);
     return done;
+  }
+
+  /** An event in the encrypted log; after stream-end only in the diagnostics. */
+  recordEvent(event: string, detail: string): void {
+    if (this.ended) return;
+    this.writer.enqueueControl(() => ({ type: 'event', streamId: this.streamId, at: new Date().toISOString(), event, detail }));
+  }
+
+  private startRotation(): void {
+    if (this.rotation === null) return;
+    const { rotator, trigger, intervalMs } = this.rotation;
+    // Rotations an earlier run left unfinished (killed mid-rotation) are finished first.
+    const dir = dirname(this.baked.output.path);
+    for (const aside of asideFilesOf(this.baked.output.path, readdirSync(dir))) rotator.enqueue(aside);
+    if (intervalMs !== null) {
+      this.rotationTimer = setInterval(() => this.writer.runBetweenBatches(() => trigger.onTimer()), intervalMs);
+    }
   }
 
   onWriterProgress(): void {
@@ -235,6 +290,14 @@ class CopySession {
       this.socket.destroy();
       for (const block of this.framer.flushAll()) this.writer.enqueueData(block);
       await this.writer.idle();
+      if (this.rotationTimer !== null) clearInterval(this.rotationTimer);
+      if (this.rotation !== null) {
+        const settled = await this.rotation.rotator.settle(COPY_LIMITS.stopRotationWaitMs);
+        this.rotation.rotator.stop();
+        if (!settled) this.log.warn('ROTATION_UNFINISHED', `${this.rotation.rotator.pending} rotation(s) left as .aside files; the next start finishes them`);
+        await this.writer.idle();
+      }
+      this.ended = true;
       this.writer.enqueueControl((seq) => ({
         type: 'stream-end',
         streamId: this.streamId,

@@ -24,6 +24,19 @@ export function describeBaked(baked: BakedOptions): string {
     `quit string:  ${baked.quitString === null ? 'none (stops on SIGTERM/SIGINT only)' : '<redacted>'}`,
     `header lines: ${baked.header.length}`,
     `log level:    ${baked.logLevel}`,
+    ...describeRotation(baked),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function describeRotation(baked: BakedOptions): string[] {
+  const r = baked.rotation;
+  if (r === null) return ['rotation:     off'];
+  const when = [r.maxBytes === null ? '' : `at ${r.maxBytes} bytes (checked every ${r.checkEvery} appends)`, r.intervalMs === null ? '' : `checked every ${r.intervalMs / 1000} s`].filter(Boolean).join(', ');
+  return [
+    `rotation:     ${when}; ${r.actions.join(', ')}`,
+    ...r.recipients.map((k) => `  archive key ${k.fingerprint}  ${k.userIds.join(', ')}`),
+    ...(r.archive === null ? [] : [`  archives in ${r.archive.path}  owner ${r.archive.owner.label}  mode ${octal(r.archive.mode)}`]),
+    ...(r.mail === null ? [] : [`  mail from ${r.mail.from} to ${r.mail.to.join(', ')} via ${r.mail.transport.kind === 'smtp' ? r.mail.transport.url : r.mail.transport.path}`]),
+  ];
 }

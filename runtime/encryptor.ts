@@ -31,8 +31,9 @@ export async function readPublicKeys(armoredKeys: readonly string[]): Promise<op
   return keys;
 }
 
-export async function createEncryptor(options: EncryptorOptions): Promise<Encryptor> {
-  const keys = await readPublicKeys(options.armoredKeys);
+/** Public keys that can encrypt now; a clear error names the first that cannot. */
+export async function readUsableKeys(armoredKeys: readonly string[]): Promise<openpgp.PublicKey[]> {
+  const keys = await readPublicKeys(armoredKeys);
   for (const key of keys) {
     try {
       await key.getEncryptionKey();
@@ -43,6 +44,11 @@ export async function createEncryptor(options: EncryptorOptions): Promise<Encryp
       );
     }
   }
+  return keys;
+}
+
+export async function createEncryptor(options: EncryptorOptions): Promise<Encryptor> {
+  const keys = await readUsableKeys(options.armoredKeys);
   const config = {
     aeadProtect: false,
     preferredCompressionAlgorithm:

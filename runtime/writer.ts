@@ -45,6 +45,8 @@ export interface BlockWriterDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Called whenever queued bytes drop, so the reader can resume. */
   readonly onProgress?: () => void;
+  /** Runs in the worker after every successful append batch (rotation checks). */
+  readonly afterAppend?: () => Promise<void>;
 }
 
 export class BlockWriter {
@@ -52,7 +54,8 @@ export class BlockWriter {
   private readonly queue: Item[] = [];
   private queued = 0;
   private running: Promise<void> | null = null;
-  private reopenRequested = false;
+  /** Work that must not overlap an append (reopen, rotation checks), run between batches. */
+  private readonly tasks: Array<() => Promise<void>> = [];
   /** After stop, retries are bounded so a dead disk cannot hold the process forever. */
   private maxAttempts = Number.POSITIVE_INFINITY;
   private failure: Error | null = null;
@@ -83,7 +86,14 @@ export class BlockWriter {
   }
 
   requestReopen(): void {
-    this.reopenRequested = true;
+    this.runBetweenBatches(async () => {
+      await this.withRetry('OUTPUT_REOPEN', () => this.deps.appender.reopen());
+      this.deps.log.info('OUTPUT_REOPENED', `reopened ${this.deps.appender.path}`);
+    });
+  }
+
+  runBetweenBatches(task: () => Promise<void>): void {
+    this.tasks.push(task);
     this.kick();
   }
 
@@ -102,16 +112,15 @@ export class BlockWriter {
     if (this.running !== null) return;
     this.running = this.work().finally(() => {
       this.running = null;
-      if (this.queue.length > 0 && this.failure === null) this.kick();
+      if ((this.queue.length > 0 || this.tasks.length > 0) && this.failure === null) this.kick();
     });
   }
 
   private async work(): Promise<void> {
-    while (this.queue.length > 0 || this.reopenRequested) {
-      if (this.reopenRequested) {
-        this.reopenRequested = false;
-        await this.withRetry('OUTPUT_REOPEN', () => this.deps.appender.reopen());
-        this.deps.log.info('OUTPUT_REOPENED', `reopened ${this.deps.appender.path}`);
+    while (this.queue.length > 0 || this.tasks.length > 0) {
+      const task = this.tasks.shift();
+      if (task !== undefined) {
+        await task();
         continue;
       }
       const batch = this.takeBatch();
@@ -141,6 +150,9 @@ export class BlockWriter {
       }
       this.queued -= batch.dataBytes;
       this.deps.onProgress?.();
+      if (this.deps.afterAppend !== undefined) {
+        await this.deps.afterAppend().catch((err: unknown) => this.deps.log.error('AFTER_APPEND', (err as Error).message));
+      }
     }
   }
 

@@ -128,6 +128,11 @@ export class LogDecrypter {
     await this.sink.data(data, meta);
   }
 
+  /** A problem found outside the log itself (an archive's outer layer). */
+  reportProblem(problem: Problem): void {
+    this.report(problem);
+  }
+
   private report(problem: Problem): void {
     this.summary.problems += 1;
     this.sink.problem(problem);

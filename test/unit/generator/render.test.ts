@@ -16,6 +16,7 @@ const baked: BakedOptions = {
   quitString: 'stop-7f3a9c2e1b',
   header: ['# vhost www.example.org'],
   logLevel: 'info',
+  rotation: null,
 };
 
 /** Evaluates the BAKED literal of a rendered entry, the way the copy would see it. */

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RawEncrypterOptions } from '../../../generator/options.ts';
+import { rawOptions, type RawEncrypterOptions } from '../../../generator/options.ts';
 import { resolveEncrypterOptions } from '../../../generator/resolve.ts';
 import { PipesError } from '../../../runtime/errors.ts';
 import { tempDir } from '../../helpers/cli.ts';
@@ -15,15 +15,13 @@ let keyFile: string;
 const now = new Date();
 
 function raw(over: Partial<RawEncrypterOptions> = {}): RawEncrypterOptions {
-  return {
+  return rawOptions({
     recipientKey: [keyFile],
-    recipient: [],
-    header: [],
     pipe: join(tmp.path, 'p.pipe'),
     output: join(tmp.path, 'p.log'),
     savePath: join(tmp.path, 'copy.mjs'),
     ...over,
-  };
+  });
 }
 
 const ctx = (system = fakeSystem()) => ({ system, cwd: tmp.path, now, version: '9.9.9', nodePath: '/usr/bin/node' });
@@ -94,6 +92,20 @@ describe('resolveEncrypterOptions', () => {
     ['unknown group', { pipeOwner: 'pplog:nosuchgroup' }, 'UNKNOWN_GROUP', /no group "nosuchgroup"/],
     ['a log the run-as user could not recreate', { runAs: 'pplog', outputOwner: 'www-data:adm' }, 'OUTPUT_OWNER_NOT_RUN_AS', /--output-owner www-data:adm must be the run-as user pplog/],
     ['a log group the run-as user is not in', { runAs: 'pplog', outputOwner: 'pplog:www-data' }, 'OUTPUT_OWNER_NOT_RUN_AS', /one of its groups \(990,4\)/],
+    ['a size with a space', { rotateSize: '8 MB' }, 'BAD_SIZE', /--rotate-size must be a size like 8M, 512K or 1G, got "8 MB"/],
+    ['a tiny rotate size', { rotateSize: '100' }, 'BAD_SIZE', /at least 4K/],
+    ['a bad interval', { rotateSize: '8M', rotateInterval: '1 hour' }, 'BAD_DURATION', /--rotate-interval must be a duration like 30s/],
+    ['a bad check count', { rotateSize: '8M', rotateCheckEvery: '0' }, 'BAD_NUMBER', /--rotate-check-every must be a whole number/],
+    ['an unknown action', { rotateSize: '8M', rotateActions: 'compress-encrypt,remove-olds', archiveDir: '/var/archive' }, 'BAD_ACTION', /unknown action "remove-olds".*did you mean remove-old\?/],
+    ['remove-old alone', { rotateSize: '8M', rotateActions: 'remove-old' }, 'REMOVE_WITHOUT_COPY', /remove-old needs compress-encrypt or encrypted-email/],
+    ['compress-encrypt without archive dir', { rotateSize: '8M' }, 'MISSING_OPTION', /--archive-dir is required by the compress-encrypt action/],
+    ['archives in the log directory', { rotateSize: '8M', archiveDir: tmp.path }, 'SAME_PATH', /--archive-dir must not be the directory of --output/],
+    ['e-mail without addresses', { rotateSize: '8M', rotateActions: 'encrypted-email' }, 'MISSING_OPTION', /needs --mail-to and --mail-from/],
+    ['a bad mail address', { rotateSize: '8M', rotateActions: 'encrypted-email', mailTo: ['ops'], mailFrom: 'pp@example.org' }, 'BAD_EMAIL', /--mail-to must be an address/],
+    ['a bad transport', { rotateSize: '8M', rotateActions: 'encrypted-email', mailTo: ['ops@example.org'], mailFrom: 'pp@example.org', mailTransport: 'http://x' }, 'BAD_TRANSPORT', /--mail-transport must be sendmail/],
+    ['mail options without the e-mail action', { rotateSize: '8M', archiveDir: '/var/archive', mailTo: ['ops@example.org'] }, 'UNUSED_OPTION', /go with the encrypted-email action/],
+    ['rotation options without a size or interval', { archiveDir: '/var/archive' }, 'ROTATION_OFF', /need --rotate-size/],
+    ['archives the run-as user could not write', { runAs: 'pplog', rotateSize: '8M', archiveDir: '/var/archive', archiveOwner: 'www-data' }, 'ARCHIVE_OWNER_NOT_RUN_AS', /--archive-owner www-data/],
     ['missing key file', { recipientKey: ['/nonexistent/key.asc'] }, 'KEY_FILE_UNREADABLE', /ENOENT/],
     ['save dir missing', { savePath: '/nonexistent-dir/copy.mjs' }, 'SAVE_DIR_MISSING', /does not exist/],
   ];
@@ -104,6 +116,31 @@ describe('resolveEncrypterOptions', () => {
       expect(err.message).toMatch(message);
     });
   }
+
+  it('resolves rotation: sizes, intervals, actions, the archive key defaulting to the log key', async () => {
+    const r = await resolveEncrypterOptions(raw({ rotateSize: '8M', rotateInterval: '1h', archiveDir: '/var/archive/www' }), ctx());
+    expect(r.baked.rotation).toMatchObject({
+      maxBytes: 8 * 1024 * 1024,
+      intervalMs: 3_600_000,
+      checkEvery: 100,
+      actions: ['compress-encrypt', 'remove-old'],
+      archive: { path: '/var/archive/www', mode: 0o640 },
+      mail: null,
+    });
+    expect(r.baked.rotation!.recipients.map((k) => k.fingerprint)).toEqual([good.fingerprint]);
+    const mail = await resolveEncrypterOptions(
+      raw({ rotateSize: '512K', rotateActions: 'encrypted-email', mailTo: ['a@example.org', 'b@example.org'], mailFrom: 'pp@example.org', mailTransport: 'smtp://127.0.0.1:2525' }),
+      ctx(),
+    );
+    expect(mail.baked.rotation).toMatchObject({ maxBytes: 512 * 1024, archive: null, mail: { to: ['a@example.org', 'b@example.org'], transport: { kind: 'smtp', url: 'smtp://127.0.0.1:2525' } } });
+    expect((await resolveEncrypterOptions(raw(), ctx())).baked.rotation).toBeNull();
+  });
+
+  it('refuses a secret key as the rotation key too', async () => {
+    const err = await errorOf({ rotateSize: '8M', archiveDir: '/var/archive', rotateRecipientKey: [await keyFileOf('rot-secret.asc', good.privateArmored)] });
+    expect(err.code).toBe('SECRET_KEY');
+    expect(err.message).toMatch(/--rotate-recipient-key/);
+  });
 
   it('refuses a save directory others can write', async () => {
     const dir = join(tmp.path, 'open');
