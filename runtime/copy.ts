@@ -292,6 +292,7 @@ class CopySession {
       await this.writer.idle();
       if (this.rotationTimer !== null) clearInterval(this.rotationTimer);
       if (this.rotation !== null) {
+        this.rotation.trigger.stop();
         const settled = await this.rotation.rotator.settle(COPY_LIMITS.stopRotationWaitMs);
         this.rotation.rotator.stop();
         if (!settled) this.log.warn('ROTATION_UNFINISHED', `${this.rotation.rotator.pending} rotation(s) left as .aside files; the next start finishes them`);

@@ -1,9 +1,10 @@
+import { readdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Appender } from '../appender.ts';
 import type { BakedRotation } from '../baked.ts';
 import { errnoCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { asidePath, nextRotationId } from './names.ts';
+import { asidePath, nextRotationId, type RotationId } from './names.ts';
 
 /**
  * Decides when to rotate and moves the live log aside. Runs inside the block writer's worker,
@@ -12,7 +13,8 @@ import { asidePath, nextRotationId } from './names.ts';
  */
 export class RotationTrigger {
   private appends = 0;
-  private counter = 0;
+  private last: RotationId | null = null;
+  private stopped = false;
 
   constructor(
     private readonly rotation: BakedRotation,
@@ -21,6 +23,14 @@ export class RotationTrigger {
     private readonly logger: Logger,
     private readonly record: (event: string, detail: string) => void,
   ) {}
+
+  /**
+   * At stop: the last appends (stream-end, rotation records) must not start a rotation that
+   * nothing is left to finish.
+   */
+  stop(): void {
+    this.stopped = true;
+  }
 
   /** After every append batch: every `checkEvery` appends, look at the size. */
   async afterAppend(): Promise<void> {
@@ -34,12 +44,13 @@ export class RotationTrigger {
   }
 
   private async check(timer: boolean): Promise<void> {
+    if (this.stopped) return;
     const size = await this.appender.size();
     if (size === 0) return;
     const due = this.rotation.maxBytes === null ? timer : size >= this.rotation.maxBytes;
     if (!due) return;
-    const id = nextRotationId(this.appender.path, this.rotation.archive?.path ?? null, new Date(), this.counter);
-    this.counter = id.counter;
+    const id = nextRotationId(this.appender.path, this.rotation.archive?.path ?? null, new Date(), this.last, (dir) => readdirSync(dir));
+    this.last = id;
     const aside = asidePath(this.appender.path, id);
     try {
       await this.appender.moveAside(aside);

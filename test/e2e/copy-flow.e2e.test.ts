@@ -1,4 +1,5 @@
 import { openSync, closeSync, writeSync, existsSync, lstatSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { writerProcess } from '../helpers/cli.ts';
@@ -71,9 +72,14 @@ describe('encrypter copy, end to end', () => {
     // Written and finished before the stop: every one of these must come back.
     const before = await Promise.all(['a', 'b'].map((id) => writerProcess(paths.pipe, id, 2000)));
     expect(before).toEqual([2000, 2000]);
-    // Still writing when the stop comes.
-    const writing = ['p', 'q', 'r'].map((id) => writerProcess(paths.pipe, id, 200_000));
-    await new Promise((r) => setTimeout(r, 300));
+    // Still writing when the stop comes: signal once each has had a line accepted.
+    const ready = (id: string) => join(fx.tmp.path, `ready-${id}`);
+    const writing = ['p', 'q', 'r'].map((id) => writerProcess(paths.pipe, id, 200_000, 40, 0, ready(id)));
+    for (const id of ['p', 'q', 'r']) {
+      for (let i = 0; i < 1000 && !existsSync(ready(id)); i += 1) await new Promise((r) => setTimeout(r, 10));
+      expect(existsSync(ready(id))).toBe(true);
+    }
+    await new Promise((r) => setTimeout(r, 100));
     copy.child.kill('SIGTERM');
     expect(await copy.exited).toBe(0);
     const accepted = await Promise.all(writing);

@@ -47,10 +47,17 @@ const leftovers = (paths: CopyPaths, dir: string) => [
   ...readdirSync(dir).filter((n) => n.endsWith('.tmp')),
 ];
 
-async function runOnce(paths: CopyPaths, writers: Record<string, number>): Promise<void> {
+/**
+ * One run of the copy: the writers write their lines in `bursts` rounds with a pause between,
+ * so each round is appended (and size-checked) on its own, however the machine batches a flood.
+ */
+async function runOnce(paths: CopyPaths, writers: Record<string, number>, bursts = 1): Promise<void> {
   const copy = fx.start(paths);
   await waitForReader(paths.pipe, 10_000);
-  await Promise.all(Object.entries(writers).map(([id, n]) => writerProcess(paths.pipe, id, n)));
+  for (let round = 0; round < bursts; round += 1) {
+    await Promise.all(Object.entries(writers).map(([id, n]) => writerProcess(paths.pipe, `${id}`, n / bursts, 40, round * (n / bursts))));
+    await new Promise((r) => setTimeout(r, 20));
+  }
   quit(paths.pipe);
   expect(await copy.exited).toBe(0);
 }
@@ -59,12 +66,12 @@ describe('rotation', () => {
   it('rotates many times under concurrent writers: no line lost or repeated; archives open with our decrypt and with gpg | gunzip', async () => {
     const dir = archiveDir('flow');
     const paths = await fx.generate(rotating(dir));
-    await runOnce(paths, { a: 20_000, b: 20_000 });
+    await runOnce(paths, { a: 20_000, b: 20_000 }, 8);
     const archives = readdirSync(dir).filter((n) => n.endsWith('.gz.gpg')).sort();
     expect(archives.length).toBeGreaterThanOrEqual(3);
     expect(leftovers(paths, dir)).toEqual([]);
     for (const a of archives) expect(statSync(join(dir, a)).mode & 0o777).toBe(0o640);
-    expect(archives[0]).toMatch(new RegExp(`^c\\d+\\.log\\.\\d{8}T\\d{6}Z\\.\\d+\\.gz\\.gpg$`));
+    expect(archives[0]).toMatch(/^c\d+\.log\.\d{8}T\d{6}\.\d{3}Z\.\d+\.gz\.gpg$/);
 
     const r = await decryptAll(paths, dir, ['--show-control']);
     expect(r.stderr).not.toMatch(/missing-blocks|torn|undecryptable/); // sequence numbers run on across rotations
@@ -85,8 +92,8 @@ describe('rotation', () => {
   it('without remove-old, rotated logs are kept beside the live log and decrypt in order', async () => {
     const dir = archiveDir('keep');
     const paths = await fx.generate(rotating(dir, ['--rotate-actions', 'compress-encrypt']));
-    await runOnce(paths, { k: 10_000 });
-    const kept = readdirSync(paths.dir).filter((n) => /^c\d+\.log\.\d{8}T\d{6}Z\.\d+$/.test(n));
+    await runOnce(paths, { k: 10_000 }, 5);
+    const kept = readdirSync(paths.dir).filter((n) => /^c\d+\.log\.\d{8}T\d{6}\.\d{3}Z\.\d+$/.test(n));
     expect(kept.length).toBeGreaterThanOrEqual(2);
     // The kept rotated logs alone, with the live log: the same lines as the archives.
     const r = await fx.decrypt([paths.output, ...kept.map((n) => join(paths.dir, n))]);
@@ -124,7 +131,7 @@ describe('rotation', () => {
     it('during the archive write (a partial temp archive is left)', async () => {
       const dir = archiveDir('k2');
       const { paths, aside } = await killedAfterRename('k2', dir);
-      const stamp = /\.(\d{8}T\d{6}Z\.\d+)\.aside$/.exec(aside)![1];
+      const stamp = /\.(\d{8}T\d{6}\.\d{3}Z\.\d+)\.aside$/.exec(aside)![1];
       writeFileSync(join(dir, `.k2.log.${stamp}.gz.gpg.tmp`), 'half an archive');
       await restartAndCheck(paths, dir);
     });
@@ -151,8 +158,12 @@ describe('rotation', () => {
       const paths = await fx.generate(rotating(dir, ['--rotate-size', '4K']), 'k4');
       const copy = fx.start(paths);
       await waitForReader(paths.pipe, 10_000);
-      const writing = writerProcess(paths.pipe, 'w', 1_000_000);
-      await new Promise((r) => setTimeout(r, 700));
+      const ready = join(fx.tmp.path, 'k4-ready');
+      const writing = writerProcess(paths.pipe, 'w', 1_000_000, 40, 0, ready);
+      // Kill only once the writer is writing (a writer still opening would wait for a reader forever).
+      for (let i = 0; i < 1000 && !existsSync(ready); i += 1) await new Promise((r) => setTimeout(r, 10));
+      expect(existsSync(ready)).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
       copy.child.kill('SIGKILL');
       await copy.exited;
       await writing; // EPIPE: the writer stops when the reader dies
@@ -192,7 +203,7 @@ describe('rotation', () => {
         const paths = await fx.generate(
           rotating(dir, ['--rotate-size', '16K', '--rotate-actions', 'compress-encrypt,encrypted-email,remove-old', '--mail-to', 'ops@example.org', '--mail-from', 'pp@example.org', '--mail-transport', `smtp://127.0.0.1:${port}`]),
         );
-        await runOnce(paths, { m: 10_000 });
+        await runOnce(paths, { m: 10_000 }, 4);
         const archives = readdirSync(dir).filter((n) => n.endsWith('.gz.gpg'));
         expect(mails.length).toBe(archives.length);
         expect(mails.length).toBeGreaterThanOrEqual(1);
@@ -221,7 +232,7 @@ describe('rotation', () => {
         '--quit-string', QUIT, '--rotate-size', '8K', '--rotate-check-every', '1', '--rotate-recipient-key', archiveKey.pub,
         '--rotate-actions', 'encrypted-email,remove-old', '--mail-to', 'ops@example.org', '--mail-from', 'pp@example.org', '--mail-transport', fake,
       ]);
-      await runOnce(paths, { s: 5000 });
+      await runOnce(paths, { s: 5000 }, 4);
       const mails = readdirSync(spool).filter((n) => n.startsWith('mail.'));
       expect(mails.length).toBeGreaterThanOrEqual(1);
       const args = readFileSync(join(spool, readdirSync(spool).find((n) => n.startsWith('args.'))!), 'utf8');

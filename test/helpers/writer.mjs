@@ -1,17 +1,20 @@
 // A log writer process: opens the pipe like a service would (blocking, write-only) and writes
 // `count` lines, one write(2) per line, each tagged with its writer id and sequence number.
 // Prints how many lines the kernel accepted; stops early (exit 0) when the reader goes away (EPIPE).
-// Usage: node writer.mjs PIPE WRITER_ID COUNT [PAD_BYTES]
-import { closeSync, openSync, writeSync } from 'node:fs';
+// With READY_FILE, creates that file once its first line was accepted.
+// Usage: node writer.mjs PIPE WRITER_ID COUNT [PAD_BYTES] [FIRST_SEQ] [READY_FILE]
+import { closeSync, constants, openSync, writeFileSync, writeSync } from 'node:fs';
 
-const [pipe, id, count, pad = '40'] = process.argv.slice(2);
-const fd = openSync(pipe, 'w');
+const [pipe, id, count, pad = '40', first = '0', ready] = process.argv.slice(2);
+// No O_CREAT: if the pipe is gone, fail instead of writing into a new regular file.
+const fd = openSync(pipe, constants.O_WRONLY);
 const padding = 'x'.repeat(Number(pad));
 let written = 0;
 try {
-  for (let i = 0; i < Number(count); i += 1) {
+  for (let i = Number(first); i < Number(first) + Number(count); i += 1) {
     writeSync(fd, `writer=${id} seq=${i} ${padding}\n`);
     written += 1;
+    if (written === 1 && ready) writeFileSync(ready, '');
   }
 } catch (err) {
   if (err.code !== 'EPIPE') throw err;
