@@ -89,7 +89,9 @@ export class Rotator {
         this.queue.shift();
         delay = ROTATION_RETRY.minMs;
       } catch (err) {
-        const reason = errnoCode(err) ?? (err as Error).message;
+        // The code alone can be generic (nodemailer: EMESSAGE); the message carries the server's
+        // reply or the path. Neither holds log content: the archive is ciphertext.
+        const reason = [errnoCode(err), err instanceof Error ? err.message : String(err)].filter(Boolean).join(': ');
         this.deps.logger.error('ROTATION_ACTION_FAILED', `${basename(aside)}: ${reason}; retrying in ${delay} ms`);
         if (delay === ROTATION_RETRY.minMs) this.deps.record('rotation-action-failed', `${basename(aside)}: ${reason}`);
         await this.sleep(delay);

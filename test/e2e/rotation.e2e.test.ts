@@ -223,6 +223,51 @@ describe('rotation', () => {
       }
     });
 
+    it('a failing mail server: the aside file is kept, the action retried with backoff and recorded, then delivered', async () => {
+      let refusals = 2;
+      const mails: string[] = [];
+      const server = new SMTPServer({
+        authOptional: true,
+        disabledCommands: ['STARTTLS', 'AUTH'],
+        logger: false,
+        onData(stream, _session, callback) {
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            if (refusals > 0) {
+              refusals -= 1;
+              const err = Object.assign(new Error('mailbox busy, try later'), { responseCode: 451 });
+              callback(err);
+              return;
+            }
+            mails.push(Buffer.concat(chunks).toString('latin1'));
+            callback();
+          });
+        },
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.server.address() as { port: number }).port;
+      try {
+        const dir = archiveDir('retry');
+        const paths = await fx.generate(
+          rotating(dir, ['--rotate-actions', 'compress-encrypt,encrypted-email,remove-old', '--mail-to', 'ops@example.org', '--mail-from', 'pp@example.org', '--mail-transport', `smtp://127.0.0.1:${port}`]),
+        );
+        await runOnce(paths, { f: 8000 }, 4);
+        expect(refusals).toBe(0);
+        const archives = readdirSync(dir).filter((n) => n.endsWith('.gz.gpg'));
+        expect(archives.length).toBeGreaterThanOrEqual(1);
+        expect(mails.length).toBe(archives.length); // each delivered once, after the refusals
+        expect(leftovers(paths, dir)).toEqual([]);
+        const r = await decryptAll(paths, dir, ['--show-control']);
+        expect(r.code).toBe(0);
+        expect(r.stderr).toMatch(/"event":"rotation-action-failed","detail":"[^"]+\.aside: [^"]*451/);
+        expect(r.stderr.indexOf('rotation-action-failed')).toBeLessThan(r.stderr.lastIndexOf('rotation-finished'));
+        expect(linesByWriter(r.stdout.toString()).get('f')).toEqual(range(8000));
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
     it('sendmail transport: hands the mail to the sendmail program, without an archive dir', async () => {
       const spool = join(fx.tmp.path, 'spool');
       mkdirSync(spool);
