@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { asidePath, utcStamp } from '../../runtime/rotation/names.ts';
@@ -10,6 +9,7 @@ import { cli, writerProcess } from '../helpers/cli.ts';
 import { E2eFixture, linesByWriter, QUIT, range, type CopyPaths } from '../helpers/e2e.ts';
 import { makeKey, writeKeyFiles } from '../helpers/keys.ts';
 import { attachmentOf } from '../helpers/mime.ts';
+import { startSmtp } from '../helpers/smtp.ts';
 
 const fx = new E2eFixture();
 let archiveKey: { pub: string; sec: string };
@@ -182,22 +182,8 @@ describe('rotation', () => {
 
   describe('encrypted e-mail', () => {
     it('sends each archive to a real SMTP server; the attachment decrypts to the lines; the body holds no log content', async () => {
-      const mails: string[] = [];
-      const server = new SMTPServer({
-        authOptional: true,
-        disabledCommands: ['STARTTLS', 'AUTH'],
-        logger: false,
-        onData(stream, _session, callback) {
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => {
-            mails.push(Buffer.concat(chunks).toString('latin1'));
-            callback();
-          });
-        },
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const port = (server.server.address() as { port: number }).port;
+      const smtp = await startSmtp();
+      const { mails, port } = smtp;
       try {
         const dir = archiveDir('smtp');
         const paths = await fx.generate(
@@ -219,41 +205,20 @@ describe('rotation', () => {
         const r = await cli(['decrypt', '--key', fx.keyFiles.sec], { input: inner });
         expect(r.stdout.toString()).toMatch(/^writer=m seq=0 /m);
       } finally {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await smtp.close();
       }
     });
 
     it('a failing mail server: the aside file is kept, the action retried with backoff and recorded, then delivered', async () => {
-      let refusals = 2;
-      const mails: string[] = [];
-      const server = new SMTPServer({
-        authOptional: true,
-        disabledCommands: ['STARTTLS', 'AUTH'],
-        logger: false,
-        onData(stream, _session, callback) {
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => {
-            if (refusals > 0) {
-              refusals -= 1;
-              const err = Object.assign(new Error('mailbox busy, try later'), { responseCode: 451 });
-              callback(err);
-              return;
-            }
-            mails.push(Buffer.concat(chunks).toString('latin1'));
-            callback();
-          });
-        },
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const port = (server.server.address() as { port: number }).port;
+      const smtp = await startSmtp(2);
+      const { mails, port } = smtp;
       try {
         const dir = archiveDir('retry');
         const paths = await fx.generate(
           rotating(dir, ['--rotate-actions', 'compress-encrypt,encrypted-email,remove-old', '--mail-to', 'ops@example.org', '--mail-from', 'pp@example.org', '--mail-transport', `smtp://127.0.0.1:${port}`]),
         );
         await runOnce(paths, { f: 8000 }, 4);
-        expect(refusals).toBe(0);
+        expect(smtp.refusalsLeft()).toBe(0);
         const archives = readdirSync(dir).filter((n) => n.endsWith('.gz.gpg'));
         expect(archives.length).toBeGreaterThanOrEqual(1);
         expect(mails.length).toBe(archives.length); // each delivered once, after the refusals
@@ -264,7 +229,7 @@ describe('rotation', () => {
         expect(r.stderr.indexOf('rotation-action-failed')).toBeLessThan(r.stderr.lastIndexOf('rotation-finished'));
         expect(linesByWriter(r.stdout.toString()).get('f')).toEqual(range(8000));
       } finally {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await smtp.close();
       }
     });
 
