@@ -101,6 +101,32 @@ describe('rotation', () => {
     expect(linesByWriter(r.stdout.toString()).get('k')).toEqual(range(10_000));
   });
 
+  it('--rotate-interval alone rotates on the timer whatever the size', async () => {
+    const dir = archiveDir('timer');
+    const paths = await fx.generate(['--quit-string', QUIT, '--rotate-interval', '1s', '--archive-dir', dir]);
+    const copy = fx.start(paths);
+    await waitForReader(paths.pipe, 10_000);
+    await writerProcess(paths.pipe, 't', 10);
+    for (let i = 0; i < 300 && readdirSync(dir).filter((n) => n.endsWith('.gz.gpg')).length === 0; i += 1) await new Promise((r) => setTimeout(r, 20));
+    await writerProcess(paths.pipe, 't', 10, 40, 10);
+    quit(paths.pipe);
+    expect(await copy.exited).toBe(0);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.gz.gpg')).length).toBeGreaterThanOrEqual(1);
+    const r = await fx.decrypt([paths.output], ['--archive-dir', dir]); // archive key defaults to the log key
+    expect(r.code).toBe(0);
+    expect(linesByWriter(r.stdout.toString()).get('t')).toEqual(range(20));
+  });
+
+  it('refuses to start when the archive dir is missing, and creates nothing', async () => {
+    const paths = await fx.generate(['--rotate-size', '1M', '--archive-dir', join(fx.tmp.path, 'no-such-archive')]);
+    const { run } = await import('../helpers/cli.ts');
+    const r = await run(paths.copy, []);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/\[DIR_MISSING\].*archive directory/);
+    expect(existsSync(paths.pipe)).toBe(false);
+    expect(existsSync(paths.output)).toBe(false);
+  });
+
   describe('a copy killed mid-rotation is finished by the next start, every line exactly once', () => {
     /** Leaves the live log renamed aside, as a kill right after the rename does. */
     async function killedAfterRename(name: string, dir: string): Promise<{ paths: CopyPaths; aside: string }> {

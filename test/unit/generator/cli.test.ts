@@ -51,6 +51,16 @@ describe('paranoid-pipes CLI', () => {
     expect(readdirSync(tmp.path).sort()).toEqual(before);
   });
 
+  it('the dry run shows rotation: when, actions, the archive key and where archives and mail go', async () => {
+    const r = await runCli([...base(), '--rotate-size', '8M', '--rotate-actions', 'compress-encrypt,encrypted-email,remove-old', '--archive-dir', '/var/archive/www',
+      '--mail-to', 'ops@example.org', '--mail-from', 'pp@example.org', '--mail-transport', 'smtp://127.0.0.1:25', '--help']);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/rotation: +at 8388608 bytes \(checked every 100 appends\); compress-encrypt, encrypted-email, remove-old/);
+    expect(r.out).toMatch(/archive key [0-9A-F]{40}/);
+    expect(r.out).toContain('archives in /var/archive/www  owner');
+    expect(r.out).toContain('mail from pp@example.org to ops@example.org via smtp://127.0.0.1:25');
+  });
+
   it('--help alone prints usage', async () => {
     const r = await runCli(['encrypter', '--help']);
     expect(r.code).toBe(0);
