@@ -75,6 +75,13 @@ async function checkKey(key: openpgp.Key, where: string, now: Date): Promise<Bak
   if (key.keyPacket.version !== 4) {
     throw refusal('KEY_VERSION', `${named} is a version ${key.keyPacket.version} key; GnuPG 2.2/2.4 read only version 4 keys`);
   }
+  if (key.getCreationTime().getTime() > now.getTime()) {
+    // openpgp.js would only say "no valid encryption key": name the real cause.
+    throw refusal(
+      'KEY_FROM_THE_FUTURE',
+      `${named} was created ${key.getCreationTime().toISOString()}, after this host's clock (${now.toISOString()}); check the clocks of both machines`,
+    );
+  }
   if (await key.isRevoked(undefined, undefined, now)) throw refusal('KEY_REVOKED', `${named} is revoked`);
   const expires = await key.getExpirationTime().catch(() => null);
   if (expires instanceof Date && expires.getTime() <= now.getTime()) {

@@ -12,7 +12,6 @@ import { makeKey, type TestKey } from '../../helpers/keys.ts';
 const tmp = tempDir();
 let good: TestKey;
 let keyFile: string;
-const now = new Date();
 
 function raw(over: Partial<RawEncrypterOptions> = {}): RawEncrypterOptions {
   return rawOptions({
@@ -24,7 +23,8 @@ function raw(over: Partial<RawEncrypterOptions> = {}): RawEncrypterOptions {
   });
 }
 
-const ctx = (system = fakeSystem()) => ({ system, cwd: tmp.path, now, version: '9.9.9', nodePath: '/usr/bin/node' });
+// The clock is read at each call, like the CLI does: a key made in beforeAll is never in the future.
+const ctx = (system = fakeSystem()) => ({ system, cwd: tmp.path, now: new Date(), version: '9.9.9', nodePath: '/usr/bin/node' });
 
 async function errorOf(over: Partial<RawEncrypterOptions>, system = fakeSystem()): Promise<PipesError> {
   const err = await resolveEncrypterOptions(raw(over), ctx(system)).then(
@@ -173,6 +173,13 @@ describe('resolveEncrypterOptions', () => {
     it('refuses an expired key', async () => {
       const k = await makeKey('old@example.org', { date: new Date(Date.now() - 10 * 86400_000), keyExpirationTime: 86400 });
       expect((await errorOf({ recipientKey: [await keyFileOf('expired.asc', k.publicArmored)] })).code).toBe('KEY_EXPIRED');
+    });
+
+    it('refuses a key created after the host clock, naming the clock as the cause', async () => {
+      const k = await makeKey('future@example.org', { date: new Date(Date.now() + 3600_000) });
+      const err = await errorOf({ recipientKey: [await keyFileOf('future.asc', k.publicArmored)] });
+      expect(err.code).toBe('KEY_FROM_THE_FUTURE');
+      expect(err.message).toMatch(/check the clocks/);
     });
 
     it('refuses a revoked key', async () => {
