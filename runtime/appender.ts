@@ -12,8 +12,13 @@ import { assertSafeDirectory, describeFileType, octal } from './paths.ts';
  * planted by someone else, or a file they made first, is refused rather than written into.
  */
 export interface Appender {
-  /** Writes every message in order with O_APPEND, then one fdatasync for the batch. */
-  append(messages: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Writes every message in order with O_APPEND, then one fdatasync for the batch. First it
+   * checks that the path still names the file it has open: a log deleted or moved away by
+   * someone else would otherwise swallow every later block (an unlinked file is lost on close).
+   * Then it opens a fresh log and returns why; null when nothing had happened.
+   */
+  append(messages: readonly Uint8Array[]): Promise<string | null>;
   /** Closes and opens the path again (SIGHUP: after logrotate-style moves). */
   reopen(): Promise<void>;
   /**
@@ -33,8 +38,15 @@ export async function openAppender(output: BakedPath): Promise<Appender> {
   return {
     path: output.path,
     async append(messages) {
+      const gone = await replacedReason(output.path, handle);
+      if (gone !== null) {
+        const previous = handle;
+        handle = await openOutput(output);
+        await previous.close();
+      }
       for (const message of messages) await writeAll(handle, message);
       await handle.datasync();
+      return gone;
     },
     async reopen() {
       const next = await openOutput(output);
@@ -95,6 +107,19 @@ async function openOutput(output: BakedPath): Promise<fsp.FileHandle> {
     if (created) await fsp.unlink(output.path).catch(() => {});
     throw err instanceof PipesError ? err : new PipesError('OUTPUT_OWNER', `cannot give output ${where} its baked owner and mode: ${errnoCode(err) ?? String(err)}`);
   }
+}
+
+/** Why the path no longer names the open log, or null when it still does. One lstat per batch. */
+async function replacedReason(path: string, handle: fsp.FileHandle): Promise<string | null> {
+  const open = await handle.stat();
+  let atPath;
+  try {
+    atPath = await fsp.lstat(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return `${path} was deleted or moved away`;
+    throw err;
+  }
+  return atPath.ino === open.ino && atPath.dev === open.dev ? null : `${path} was replaced by another file`;
 }
 
 function openError(where: string, err: unknown): PipesError {

@@ -104,6 +104,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     limits: COPY_LIMITS,
     onProgress: () => session?.onWriterProgress(),
     afterAppend: () => rotation?.trigger.afterAppend() ?? Promise.resolve(),
+    onOutputReplaced: (reason) => record('output-replaced', reason),
   });
   if (baked.rotation !== null) {
     const rotator = new Rotator({

@@ -74,6 +74,30 @@ describe('encrypter copy behaviour', () => {
     expect(linesByWriter((await fx.decrypt([paths.output])).stdout.toString()).get('before')).toBeUndefined();
   });
 
+  for (const how of ['deleted', 'moved away'] as const) {
+    it(`a log ${how} behind its back: a fresh log is opened, the event recorded, nothing later lost`, async () => {
+      const paths = await fx.generate(['--quit-string', QUIT]);
+      const copy = fx.start(paths);
+      await waitForReader(paths.pipe, 10_000);
+      await writerProcess(paths.pipe, 'one', 200);
+      await until(() => existsSync(paths.output) && (readFileSync(paths.output, 'utf8').match(/END PGP MESSAGE/g) ?? []).length >= 2, 'the first blocks');
+      const moved = `${paths.output}.moved`;
+      if (how === 'deleted') (await import('node:fs')).unlinkSync(paths.output);
+      else renameSync(paths.output, moved);
+      await writerProcess(paths.pipe, 'two', 200);
+      writeLines(paths.pipe, `${QUIT}\n`);
+      expect(await copy.exited).toBe(0);
+      expect(copy.stderr()).toMatch(/OUTPUT_REPLACED/);
+      const fresh = await fx.decrypt([paths.output], ['--show-control']);
+      expect(fresh.stderr).toMatch(new RegExp(`"event":"output-replaced","detail":"[^"]*deleted or moved away`));
+      expect(linesByWriter(fresh.stdout.toString()).get('two')).toEqual(range(200));
+      if (how === 'moved away') {
+        const both = await fx.decrypt([moved, paths.output]);
+        expect(linesByWriter(both.stdout.toString()).get('one')).toEqual(range(200));
+      }
+    });
+  }
+
   it('SIGINT stops it like SIGTERM', async () => {
     const paths = await fx.generate();
     const copy = fx.start(paths);
