@@ -33,12 +33,27 @@ export interface Appender {
   readonly path: string;
 }
 
-export async function openAppender(output: BakedPath): Promise<Appender> {
+export async function openAppender(output: BakedPath, onUncheckable: (reason: string) => void = () => {}): Promise<Appender> {
   let handle = await openOutput(output);
+  let checkable = true;
+  const replacedReason = async (): Promise<string | null> => {
+    if (!checkable) return null;
+    try {
+      return await pathReplacedReason(output.path, handle);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code !== 'EACCES' && code !== 'EPERM') throw err;
+      // After the privilege drop the directory may be closed to the run-as user: the open
+      // descriptor still works, only the check cannot be made. Say so once.
+      checkable = false;
+      onUncheckable(`cannot check whether ${output.path} is deleted or moved (${code}): its directory is closed to the run-as user`);
+      return null;
+    }
+  };
   return {
     path: output.path,
     async append(messages) {
-      const gone = await replacedReason(output.path, handle);
+      const gone = await replacedReason();
       if (gone !== null) {
         const previous = handle;
         handle = await openOutput(output);
@@ -110,7 +125,7 @@ async function openOutput(output: BakedPath): Promise<fsp.FileHandle> {
 }
 
 /** Why the path no longer names the open log, or null when it still does. One lstat per batch. */
-async function replacedReason(path: string, handle: fsp.FileHandle): Promise<string | null> {
+async function pathReplacedReason(path: string, handle: fsp.FileHandle): Promise<string | null> {
   const open = await handle.stat();
   let atPath;
   try {

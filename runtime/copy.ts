@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { accessSync, constants, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { BakedOptions } from './baked.ts';
 import { openAppender, type Appender } from './appender.ts';
 import { describeBaked, optionsDigest } from './describe.ts';
 import { createEncryptor, readUsableKeys } from './encryptor.ts';
-import { describeFailure, EXIT, usageError } from './errors.ts';
+import { describeFailure, EXIT, refusal, usageError } from './errors.ts';
 import { drainNow, fifoSocket, openFifo, removeFifo, type OpenedFifo } from './fifo.ts';
 import { Framer } from './framer.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -86,10 +86,19 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   const fifo = await openFifo(baked.pipe);
   let appender: Appender;
   try {
-    appender = await openAppender(baked.output);
+    appender = await openAppender(baked.output, (reason) => log.warn('OUTPUT_UNCHECKED', reason));
     dropPrivileges(baked.runAs, log);
+    if (baked.rotation !== null) assertRotationDirsWritable(baked);
   } catch (err) {
-    if (fifo.created) removeFifo(baked.pipe.path, fifo);
+    // Best effort: after the privilege drop the pipe's directory may be closed to us, and a
+    // failed cleanup must not hide the reason we stop. A pipe left behind is reused next start.
+    if (fifo.created) {
+      try {
+        removeFifo(baked.pipe.path, fifo);
+      } catch (cleanupErr) {
+        log.warn('PIPE_REMOVE', `could not remove ${baked.pipe.path}: ${(cleanupErr as NodeJS.ErrnoException).code ?? String(cleanupErr)}`);
+      }
+    }
     throw err;
   }
   // Late-bound: the writer, the trigger and the rotator each need one of the others.
@@ -119,6 +128,24 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   }
   session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation);
   return session.run();
+}
+
+/**
+ * Rotation creates files as the run-as user: in the log's directory (the fresh log, the aside
+ * rename) and in the archive dir. Found out at start, not at the first rotation hours later.
+ */
+function assertRotationDirsWritable(baked: BakedOptions): void {
+  const dirs = [dirname(baked.output.path), ...(baked.rotation?.archive ? [baked.rotation.archive.path] : [])];
+  for (const dir of dirs) {
+    try {
+      accessSync(dir, constants.W_OK | constants.X_OK);
+    } catch (err) {
+      throw refusal(
+        'ROTATION_DIR_ACCESS',
+        `rotation needs to create files in ${JSON.stringify(dir)} as ${baked.runAs.label}, who cannot (${(err as NodeJS.ErrnoException).code ?? String(err)}); give that user write access to it`,
+      );
+    }
+  }
 }
 
 interface Rotation {

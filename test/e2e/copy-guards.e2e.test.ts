@@ -152,10 +152,23 @@ describe('owners, modes and privileges', () => {
     writeSync(fd, `line as nobody\n${QUIT}\n`);
     closeSync(fd);
     expect(await copy.exited).toBe(0);
+    // The log's directory is root's (700): the copy keeps appending to its open descriptor and
+    // says once that it cannot watch the path.
+    expect(copy.stderr()).toMatch(/OUTPUT_UNCHECKED/);
     const outStat = statSync(paths.output);
     expect([outStat.uid, outStat.mode & 0o777]).toEqual([nobody!.uid, 0o640]);
     const r = await fx.decrypt([paths.output]);
     expect(r.stdout.toString()).toBe('line as nobody\n');
+  });
+
+  it.skipIf(!isRoot || nobody === null)('with rotation, refuses at start a log directory the run-as user cannot write (root only)', async () => {
+    const arch = join(fx.tmp.path, 'rot-archive');
+    mkdirSync(arch, { mode: 0o700 });
+    const paths = await fx.generate(['--run-as', 'nobody', '--rotate-size', '1M', '--archive-dir', arch], 'rotdrop');
+    const r = await run(paths.copy, []);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/\[ROTATION_DIR_ACCESS\].*as nobody/);
+    expect(r.stderr).not.toMatch(/internal error/);
   });
 
   it.skipIf(isRoot)('privilege tests need root: skipped', () => {

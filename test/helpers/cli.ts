@@ -15,7 +15,8 @@ export interface RunResult {
 /** Runs a program to completion with an argument array (no shell). */
 export function run(file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: Buffer; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolvePromise) => {
-    const child = execFile(file, [...args], { env: options.env ?? process.env, encoding: 'buffer', maxBuffer: 512 * 1024 * 1024, cwd: options.cwd }, (err, stdout, stderr) => {
+    // A hard bound: a helper stuck (say, a writer opening a pipe nobody reads) must not outlive the test.
+    const child = execFile(file, [...args], { env: options.env ?? process.env, encoding: 'buffer', maxBuffer: 512 * 1024 * 1024, cwd: options.cwd, timeout: 120_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1;
       resolvePromise({ code, stdout, stderr: stderr.toString('utf8') });
     });

@@ -30,7 +30,11 @@ export class E2eFixture {
     return this;
   }
 
+  private readonly started: RunningCopy[] = [];
+
+  /** Kills any copy a failed test left running, then removes everything. */
   dispose(): void {
+    for (const copy of this.started) if (copy.child.exitCode === null && copy.child.signalCode === null) copy.child.kill('SIGKILL');
     this.gpg.dispose();
     this.tmp.dispose();
   }
@@ -47,7 +51,9 @@ export class E2eFixture {
   }
 
   start(paths: CopyPaths, args: readonly string[] = []): RunningCopy {
-    return startCopy(paths.copy, args);
+    const copy = startCopy(paths.copy, args);
+    this.started.push(copy);
+    return copy;
   }
 
   /** `paranoid-pipes decrypt` on the given files. */
