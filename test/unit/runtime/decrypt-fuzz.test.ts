@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LogDecrypter, type Problem } from '../../../runtime/decrypt/reader.ts';
 import { nextPiece } from '../../../runtime/decrypt/split.ts';
 import { createEncryptor } from '../../../runtime/encryptor.ts';
+import { decryptCollect } from '../../helpers/decrypt.ts';
 import { makeKey, type TestKey } from '../../helpers/keys.ts';
 
 /**
@@ -14,17 +14,7 @@ import { makeKey, type TestKey } from '../../helpers/keys.ts';
 let key: TestKey;
 const logs: Record<'armored' | 'binary', { buf: Buffer; ends: number[]; plain: Buffer[] }> = {} as never;
 
-async function decryptAll(buf: Buffer): Promise<{ data: Buffer[]; problems: Problem[] }> {
-  const data: Buffer[] = [];
-  const problems: Problem[] = [];
-  const decrypter = new LogDecrypter([key.privateKey], {
-    data: (b) => void data.push(Buffer.from(b)),
-    control: () => {},
-    problem: (p) => void problems.push(p),
-  });
-  await decrypter.decryptBuffer(buf, 'fuzz');
-  return { data, problems };
-}
+const decryptAll = (buf: Buffer) => decryptCollect([key.privateKey], buf);
 
 function splitsCleanly(buf: Buffer): void {
   let pos = 0;

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEncryptor } from '../../../runtime/encryptor.ts';
-import { LogDecrypter, type Problem } from '../../../runtime/decrypt/reader.ts';
 import { nextPiece, type Piece } from '../../../runtime/decrypt/split.ts';
+import { decryptCollect } from '../../helpers/decrypt.ts';
 import { TempGpg } from '../../helpers/gpg.ts';
 import { makeKey, type TestKey } from '../../helpers/keys.ts';
 
@@ -55,14 +55,7 @@ describe('splitter', () => {
       const second = msgs[1]!;
       for (const cut of [1, 5, Math.floor(second.length / 2), second.length - 2, second.length - 1]) {
         const buf = Buffer.concat([msgs[0]!, second.subarray(0, cut), msgs[2]!]);
-        const got: Buffer[] = [];
-        const problems: Problem[] = [];
-        const decrypter = new LogDecrypter([key.privateKey], {
-          data: (b) => void got.push(Buffer.from(b)),
-          control: () => {},
-          problem: (p) => void problems.push(p),
-        });
-        await decrypter.decryptBuffer(buf, 'log');
+        const { data: got, problems } = await decryptCollect([key.privateKey], buf);
         expect(got, `cut at ${cut}`).toEqual([plain[0], plain[2]]);
         expect(problems.length, `cut at ${cut}`).toBeGreaterThan(0);
         expect(problems[0]!.offset, `cut at ${cut}`).toBe(msgs[0]!.length);
