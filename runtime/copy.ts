@@ -1,21 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { BakedOptions } from './baked.ts';
 import { openAppender, type Appender } from './appender.ts';
 import { describeBaked, optionsDigest } from './describe.ts';
 import { createEncryptor, readUsableKeys } from './encryptor.ts';
-import { describeFailure, EXIT, refusal, usageError } from './errors.ts';
+import { describeFailure, EXIT, usageError } from './errors.ts';
 import { drainNow, fifoSocket, openFifo, removeFifo, type OpenedFifo } from './fifo.ts';
 import { Framer } from './framer.ts';
 import { createLogger, type Logger } from './log.ts';
 import { assertSafeDirectory } from './paths.ts';
 import { dropPrivileges } from './privileges.ts';
-import { createMailer } from './rotation/mail.ts';
-import { asideFilesOf } from './rotation/names.ts';
-import { Rotator } from './rotation/rotator.ts';
-import { RotationTrigger } from './rotation/trigger.ts';
+import { assertRotationDirsWritable, createRotation, resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
 
 /** Every bound of the running copy, with its reason. */
@@ -115,43 +111,9 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     afterAppend: () => rotation?.trigger.afterAppend() ?? Promise.resolve(),
     onOutputReplaced: (reason) => record('output-replaced', reason),
   });
-  if (baked.rotation !== null) {
-    const rotator = new Rotator({
-      rotation: baked.rotation,
-      log: baked.output.path,
-      keys: archiveKeys,
-      mailer: baked.rotation.mail === null ? null : createMailer(baked.rotation.mail),
-      logger: log,
-      record,
-    });
-    rotation = { rotator, trigger: new RotationTrigger(baked.rotation, appender, (aside) => rotator.enqueue(aside), log, record), intervalMs: baked.rotation.intervalMs };
-  }
+  rotation = createRotation(baked, appender, archiveKeys, log, record);
   session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation);
   return session.run();
-}
-
-/**
- * Rotation creates files as the run-as user: in the log's directory (the fresh log, the aside
- * rename) and in the archive dir. Found out at start, not at the first rotation hours later.
- */
-function assertRotationDirsWritable(baked: BakedOptions): void {
-  const dirs = [dirname(baked.output.path), ...(baked.rotation?.archive ? [baked.rotation.archive.path] : [])];
-  for (const dir of dirs) {
-    try {
-      accessSync(dir, constants.W_OK | constants.X_OK);
-    } catch (err) {
-      throw refusal(
-        'ROTATION_DIR_ACCESS',
-        `rotation needs to create files in ${JSON.stringify(dir)} as ${baked.runAs.label}, who cannot (${(err as NodeJS.ErrnoException).code ?? String(err)}); give that user write access to it`,
-      );
-    }
-  }
-}
-
-interface Rotation {
-  readonly rotator: Rotator;
-  readonly trigger: RotationTrigger;
-  readonly intervalMs: number | null;
 }
 
 /** One run of the copy: from stream-start to stream-end. */
@@ -220,10 +182,8 @@ class CopySession {
 
   private startRotation(): void {
     if (this.rotation === null) return;
-    const { rotator, trigger, intervalMs } = this.rotation;
-    // Rotations an earlier run left unfinished (killed mid-rotation) are finished first.
-    const dir = dirname(this.baked.output.path);
-    for (const aside of asideFilesOf(this.baked.output.path, readdirSync(dir))) rotator.enqueue(aside);
+    const { trigger, intervalMs } = this.rotation;
+    resumeUnfinished(this.rotation, this.baked.output.path);
     if (intervalMs !== null) {
       this.rotationTimer = setInterval(() => this.writer.runBetweenBatches(() => trigger.onTimer()), intervalMs);
     }
