@@ -16,9 +16,9 @@ export interface Appender {
    * Writes every message in order with O_APPEND, then one fdatasync for the batch. First it
    * checks that the path still names the file it has open: a log deleted or moved away by
    * someone else would otherwise swallow every later block (an unlinked file is lost on close).
-   * Then it opens a fresh log and returns why; null when nothing had happened.
+   * Then it opens a fresh log and tells `onReplaced`.
    */
-  append(messages: readonly Uint8Array[]): Promise<string | null>;
+  append(messages: readonly Uint8Array[]): Promise<void>;
   /** Closes and opens the path again (SIGHUP: after logrotate-style moves). */
   reopen(): Promise<void>;
   /**
@@ -33,20 +33,40 @@ export interface Appender {
   readonly path: string;
 }
 
-export async function openAppender(output: BakedPath, onUncheckable: (reason: string) => void = () => {}): Promise<Appender> {
-  let handle = await openOutput(output);
+export interface AppenderEvents {
+  /** The log was deleted, moved or replaced behind the copy's back; a fresh one is open. */
+  readonly onReplaced?: (reason: string) => void;
+  /** The path cannot be watched (directory closed to the run-as user); said once. */
+  readonly onUncheckable?: (reason: string) => void;
+}
+
+/** An open log and the identity it had when opened (an open file keeps its device and inode). */
+interface OpenLog {
+  readonly handle: fsp.FileHandle;
+  readonly dev: number;
+  readonly ino: number;
+}
+
+export async function openAppender(output: BakedPath, events: AppenderEvents = {}): Promise<Appender> {
+  let current = await openOutput(output);
   let checkable = true;
+  /** Makes `next` the live log and closes the one before it. */
+  const switchTo = async (next: OpenLog) => {
+    const previous = current;
+    current = next;
+    await previous.handle.close();
+  };
   const replacedReason = async (): Promise<string | null> => {
     if (!checkable) return null;
     try {
-      return await pathReplacedReason(output.path, handle);
+      return await pathReplacedReason(output.path, current);
     } catch (err) {
       const code = errnoCode(err);
       if (code !== 'EACCES' && code !== 'EPERM') throw err;
       // After the privilege drop the directory may be closed to the run-as user: the open
       // descriptor still works, only the check cannot be made. Say so once.
       checkable = false;
-      onUncheckable(`cannot check whether ${output.path} is deleted or moved (${code}): its directory is closed to the run-as user`);
+      events.onUncheckable?.(`cannot check whether ${output.path} is deleted or moved (${code}): its directory is closed to the run-as user`);
       return null;
     }
   };
@@ -55,43 +75,37 @@ export async function openAppender(output: BakedPath, onUncheckable: (reason: st
     async append(messages) {
       const gone = await replacedReason();
       if (gone !== null) {
-        const previous = handle;
-        handle = await openOutput(output);
-        await previous.close();
+        await switchTo(await openOutput(output));
+        // Told here, where it is found: a write failing after the reopen must not lose the news.
+        events.onReplaced?.(gone);
       }
-      for (const message of messages) await writeAll(handle, message);
-      await handle.datasync();
-      return gone;
+      for (const message of messages) await writeAll(current.handle, message);
+      await current.handle.datasync();
     },
     async reopen() {
-      const next = await openOutput(output);
-      const previous = handle;
-      handle = next;
-      await previous.close();
+      await switchTo(await openOutput(output));
     },
     async moveAside(aside) {
       await fsp.rename(output.path, aside);
-      let next: fsp.FileHandle;
+      let next: OpenLog;
       try {
         next = await openOutput(output);
       } catch (err) {
         await fsp.rename(aside, output.path);
         throw err;
       }
-      const previous = handle;
-      handle = next;
-      await previous.close();
+      await switchTo(next);
     },
     async size() {
-      return (await handle.stat()).size;
+      return (await current.handle.stat()).size;
     },
     async close() {
-      await handle.close();
+      await current.handle.close();
     },
   };
 }
 
-async function openOutput(output: BakedPath): Promise<fsp.FileHandle> {
+async function openOutput(output: BakedPath): Promise<OpenLog> {
   assertSafeDirectory(output.path, 'output');
   const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW;
   const where = JSON.stringify(output.path);
@@ -114,8 +128,9 @@ async function openOutput(output: BakedPath): Promise<fsp.FileHandle> {
       await handle.chown(output.owner.uid, output.owner.gid);
       await handle.chmod(output.mode);
     }
-    checkOutputStat(output, fstatSync(handle.fd), where);
-    return handle;
+    const st = fstatSync(handle.fd);
+    checkOutputStat(output, st, where);
+    return { handle, dev: st.dev, ino: st.ino };
   } catch (err) {
     await handle.close();
     // A file we just made but could not give its baked owner would be refused at every start.
@@ -125,8 +140,7 @@ async function openOutput(output: BakedPath): Promise<fsp.FileHandle> {
 }
 
 /** Why the path no longer names the open log, or null when it still does. One lstat per batch. */
-async function pathReplacedReason(path: string, handle: fsp.FileHandle): Promise<string | null> {
-  const open = await handle.stat();
+async function pathReplacedReason(path: string, open: OpenLog): Promise<string | null> {
   let atPath;
   try {
     atPath = await fsp.lstat(path);

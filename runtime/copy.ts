@@ -80,9 +80,18 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   const archiveKeys = baked.rotation === null ? [] : await readUsableKeys(baked.rotation.recipients.map((r) => r.armoredKey));
   if (baked.rotation?.archive) assertSafeDirectory(join(baked.rotation.archive.path, 'archive'), 'archive');
   const fifo = await openFifo(baked.pipe);
+  // Late-bound: the appender, the writer, the trigger and the rotator each need one of the others.
+  let session: CopySession | null = null;
+  const record = (event: string, detail: string) => session?.recordEvent(event, detail);
   let appender: Appender;
   try {
-    appender = await openAppender(baked.output, (reason) => log.warn('OUTPUT_UNCHECKED', reason));
+    appender = await openAppender(baked.output, {
+      onUncheckable: (reason) => log.warn('OUTPUT_UNCHECKED', reason),
+      onReplaced: (reason) => {
+        log.warn('OUTPUT_REPLACED', `${reason}; continuing in a fresh log`);
+        record('output-replaced', reason);
+      },
+    });
     dropPrivileges(baked.runAs, log);
     if (baked.rotation !== null) assertRotationDirsWritable(baked);
   } catch (err) {
@@ -97,9 +106,6 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     }
     throw err;
   }
-  // Late-bound: the writer, the trigger and the rotator each need one of the others.
-  let session: CopySession | null = null;
-  const record = (event: string, detail: string) => session?.recordEvent(event, detail);
   let rotation: Rotation | null = null;
   const writer = new BlockWriter({
     encryptor,
@@ -109,7 +115,6 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     limits: COPY_LIMITS,
     onProgress: () => session?.onWriterProgress(),
     afterAppend: () => rotation?.trigger.afterAppend() ?? Promise.resolve(),
-    onOutputReplaced: (reason) => record('output-replaced', reason),
   });
   rotation = createRotation(baked, appender, archiveKeys, log, record);
   session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation);

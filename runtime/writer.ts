@@ -47,8 +47,6 @@ export interface BlockWriterDeps {
   readonly onProgress?: () => void;
   /** Runs in the worker after every successful append batch (rotation checks). */
   readonly afterAppend?: () => Promise<void>;
-  /** The log was deleted, moved or replaced behind the copy's back; a fresh one was opened. */
-  readonly onOutputReplaced?: (reason: string) => void;
 }
 
 export class BlockWriter {
@@ -136,12 +134,8 @@ export class BlockWriter {
           const kind = item.kind === 'control' ? 'control' : item.counted ? 'data' : 'header';
           messages.push(await this.deps.encryptor.seal(bytes, { streamId: this.deps.streamId, seq, kind }, date));
         }
-        const replaced = await this.deps.appender.append(messages);
+        await this.deps.appender.append(messages);
         this.stats.lastSeq = seq;
-        if (replaced !== null) {
-          this.deps.log.warn('OUTPUT_REPLACED', `${replaced}; continuing in a fresh log`);
-          this.deps.onOutputReplaced?.(replaced);
-        }
       });
       if (!ok) {
         // Put the batch back so a caller can count what is lost; stop working.
