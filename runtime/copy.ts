@@ -95,15 +95,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     dropPrivileges(baked.runAs, log);
     if (baked.rotation !== null) assertRotationDirsWritable(baked);
   } catch (err) {
-    // Best effort: after the privilege drop the pipe's directory may be closed to us, and a
-    // failed cleanup must not hide the reason we stop. A pipe left behind is reused next start.
-    if (fifo.created) {
-      try {
-        removeFifo(baked.pipe.path, fifo);
-      } catch (cleanupErr) {
-        log.warn('PIPE_REMOVE', `could not remove ${baked.pipe.path}: ${(cleanupErr as NodeJS.ErrnoException).code ?? String(cleanupErr)}`);
-      }
-    }
+    removeOwnFifo(baked.pipe.path, fifo, log);
     throw err;
   }
   let rotation: Rotation | null = null;
@@ -119,6 +111,20 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   rotation = createRotation(baked, appender, archiveKeys, log, record);
   session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation);
   return session.run();
+}
+
+/**
+ * Removes the pipe if this run made it. Best effort: after the privilege drop its directory may
+ * be closed to us, and a failed cleanup must not hide why we stop. A pipe left behind has the
+ * baked owner and mode, so the next start reuses it.
+ */
+function removeOwnFifo(path: string, fifo: OpenedFifo, log: Logger): void {
+  if (!fifo.created) return;
+  try {
+    removeFifo(path, fifo);
+  } catch (err) {
+    log.warn('PIPE_REMOVE', `could not remove ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
 }
 
 /** One run of the copy: from stream-start to stream-end. */
@@ -309,13 +315,7 @@ class CopySession {
     }
     this.socket.destroy(); // no-op when already closed above
     await this.appender.close().catch(() => {});
-    if (this.fifo.created) {
-      try {
-        removeFifo(this.baked.pipe.path, this.fifo);
-      } catch (err) {
-        this.log.warn('PIPE_REMOVE', `could not remove ${this.baked.pipe.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-      }
-    }
+    removeOwnFifo(this.baked.pipe.path, this.fifo, this.log);
     this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}`);
     this.finish(code);
   }
