@@ -14,6 +14,14 @@ export interface Encryptor {
   seal(block: Uint8Array, meta: BlockMetadata, date: Date): Promise<Uint8Array>;
 }
 
+/**
+ * The openpgp.encrypt options every message we write uses (blocks and archives alike): a fresh
+ * AES-256 session key of our own and no AEAD, which pins SEIPDv1 as explained above.
+ */
+export function gnupgCompatible(): { sessionKey: { data: Uint8Array; algorithm: 'aes256' }; config: { aeadProtect: false } } {
+  return { sessionKey: { data: randomBytes(32), algorithm: 'aes256' }, config: { aeadProtect: false } };
+}
+
 export interface EncryptorOptions {
   readonly armoredKeys: readonly string[];
   readonly compress: 'zlib' | 'none';
@@ -49,15 +57,15 @@ export async function readUsableKeys(armoredKeys: readonly string[]): Promise<op
 
 export async function createEncryptor(options: EncryptorOptions): Promise<Encryptor> {
   const keys = await readUsableKeys(options.armoredKeys);
-  const config = {
-    aeadProtect: false,
+  const compression = {
     preferredCompressionAlgorithm:
       options.compress === 'zlib' ? openpgp.enums.compression.zlib : openpgp.enums.compression.uncompressed,
   };
   return {
     async seal(block, meta, date) {
       const message = await openpgp.createMessage({ binary: block, filename: formatMetadata(meta), format: 'binary', date });
-      const sessionKey = { data: randomBytes(32), algorithm: 'aes256' as const };
+      const { sessionKey, config: pinned } = gnupgCompatible();
+      const config = { ...pinned, ...compression };
       if (options.armor) {
         const text = await openpgp.encrypt({ message, encryptionKeys: keys, sessionKey, format: 'armored', config, date });
         return Buffer.from(text, 'utf8');

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants, createReadStream, promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
@@ -7,6 +7,7 @@ import { createGzip } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import type { BakedPath } from '../baked.ts';
 import { writeAll } from '../appender.ts';
+import { gnupgCompatible } from '../encryptor.ts';
 import { errnoCode } from '../errors.ts';
 import { assertSafeDirectory } from '../paths.ts';
 
@@ -29,8 +30,7 @@ function encryptedGzipStream(source: string, keys: readonly openpgp.PublicKey[])
         message,
         encryptionKeys: [...keys],
         format: 'binary',
-        sessionKey: { data: randomBytes(32), algorithm: 'aes256' },
-        config: { aeadProtect: false },
+        ...gnupgCompatible(),
       }),
     ) as Promise<ReadableStream<Uint8Array>>;
 }
