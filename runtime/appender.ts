@@ -13,7 +13,8 @@ import { assertSafeDirectory, describeFileType, octal } from './paths.ts';
  */
 export interface Appender {
   /**
-   * Writes every message in order with O_APPEND, then one fdatasync for the batch. First it
+   * Writes every message in order with O_APPEND, then one fdatasync for the batch; on failure
+   * the log is truncated back to where the batch began. First it
    * checks that the path still names the file it has open: a log deleted or moved away by
    * someone else would otherwise swallow every later block (an unlinked file is lost on close).
    * Then it opens a fresh log and tells `onReplaced`.
@@ -79,8 +80,18 @@ export async function openAppender(output: BakedPath, events: AppenderEvents = {
         // Told here, where it is found: a write failing after the reopen must not lose the news.
         events.onReplaced?.(gone);
       }
-      for (const message of messages) await writeAll(current.handle, message);
-      await current.handle.datasync();
+      const log = current;
+      const sizeBefore = (await log.handle.stat()).size;
+      try {
+        for (const message of messages) await writeAll(log.handle, message);
+        await log.handle.datasync();
+      } catch (err) {
+        // A disk that filled mid-message leaves a torn message: cut the log back to its last
+        // whole message, so the retry appends cleanly. Shrinking needs no space; if it fails
+        // all the same, the decrypter skips the torn bytes and says where they were.
+        await log.handle.truncate(sizeBefore).catch(() => {});
+        throw err;
+      }
     },
     async reopen() {
       await switchTo(await openOutput(output));

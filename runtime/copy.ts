@@ -22,11 +22,11 @@ export const COPY_LIMITS = {
   maxBlockAgeMs: 50,
   /** A line without its newline yet waits this long for the rest before it is sealed as is. */
   partialLineWaitMs: 200,
-  /** ~1-5 ms to seal with zlib; big enough that a flood costs few messages. */
-  maxBlockBytes: 256 * 1024,
-  maxBatchBytes: 4 * 1024 * 1024,
+  /** ~7 ms to seal with zlib level 1; big enough that the ~1 ms of public-key work per message is small in a flood. */
+  maxBlockBytes: 1024 * 1024,
+  maxBatchBytes: 8 * 1024 * 1024,
   /** Above this much read-but-unsealed data, stop reading: the pipe fills and writers wait. */
-  maxQueuedBytes: 64 * 1024 * 1024,
+  maxQueuedBytes: 16 * 1024 * 1024,
   retryMinMs: 100,
   retryMaxMs: 5000,
   /** At stop, a failing disk gets this many more tries before the copy exits non-zero. */

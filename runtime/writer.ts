@@ -5,12 +5,16 @@ import type { Logger } from './log.ts';
 import { encodeControl, type ControlRecord } from './metadata.ts';
 
 /**
- * The block writer: a FIFO queue of blocks that one worker seals and appends, in order.
+ * The block writer: a FIFO queue of blocks, sealed and appended in order.
  *
+ * - Two stages overlap: while one batch is appended and fdatasync'd, the next is being sealed
+ *   (its blocks side by side: compression runs on the thread pool), so a flood keeps every
+ *   core busy and the disk never waits for the CPU or the other way round.
  * - Adaptive batching: while the worker is busy, data blocks queue up; when it comes back it
  *   merges consecutive queued data blocks up to `maxBlockBytes`, so a flood becomes few large
  *   messages and a trickle stays one small message per line.
- * - Sequence numbers are given at sealing time, so a stream's numbers have no gaps.
+ * - Sequence numbers are given when sealing starts, in queue order, so a stream's numbers have
+ *   no gaps; a batch put back after a give-up gets the same numbers again.
  * - A failed seal or append is retried with backoff; the batch is kept. A retried append may
  *   repeat messages already on disk: the decrypter drops a repeated (stream, sequence) pair.
  *   So a line is on disk at least once and decrypted exactly once.
@@ -26,6 +30,15 @@ export interface WriterLimits {
 type Item =
   | { readonly kind: 'data'; readonly bytes: Buffer; readonly counted: boolean }
   | { readonly kind: 'control'; readonly make: (seq: number) => ControlRecord };
+
+interface Batch {
+  readonly items: Item[];
+  readonly dataBytes: number;
+  readonly firstSeq: number;
+  /** The seal under way (started ahead, while the batch before was appended), or null. */
+  sealing: Promise<Uint8Array[]> | null;
+  messages: Uint8Array[];
+}
 
 export interface WriterStats {
   /** Newlines in counted data blocks that reached the disk. */
@@ -117,31 +130,32 @@ export class BlockWriter {
   }
 
   private async work(): Promise<void> {
-    while (this.queue.length > 0 || this.tasks.length > 0) {
-      const task = this.tasks.shift();
+    let next: Batch | null = null;
+    while (next !== null || this.queue.length > 0 || this.tasks.length > 0) {
+      const task = next === null ? this.tasks.shift() : undefined;
       if (task !== undefined) {
         await task();
         continue;
       }
-      const batch = this.takeBatch();
-      const ok = await this.withRetry('APPEND_FAILED', async () => {
-        const date = this.now();
-        const messages: Uint8Array[] = [];
-        let seq = this.stats.lastSeq;
-        for (const item of batch.items) {
-          seq += 1;
-          const bytes = item.kind === 'data' ? item.bytes : encodeControl(item.make(seq));
-          const kind = item.kind === 'control' ? 'control' : item.counted ? 'data' : 'header';
-          messages.push(await this.deps.encryptor.seal(bytes, { streamId: this.deps.streamId, seq, kind }, date));
-        }
-        await this.deps.appender.append(messages);
-        this.stats.lastSeq = seq;
+      const batch: Batch = next ?? this.startBatch(this.stats.lastSeq + 1);
+      next = null;
+      const sealed = await this.withRetry('SEAL_FAILED', async () => {
+        batch.messages = await (batch.sealing ?? this.seal(batch));
+        batch.sealing = null;
+      }, () => {
+        batch.sealing = null;
       });
-      if (!ok) {
-        // Put the batch back so a caller can count what is lost; stop working.
+      // Start sealing what queued up meanwhile, then append this batch while that runs. Not when
+      // a task (reopen, rotation) waits: it runs after this append, before anything is sealed ahead.
+      if (sealed && this.queue.length > 0 && this.tasks.length === 0) next = this.startBatch(batch.firstSeq + batch.items.length);
+      const appended = sealed && (await this.withRetry('APPEND_FAILED', () => this.deps.appender.append(batch.messages)));
+      if (!appended) {
+        // Put everything back so a caller can count what is lost; stop working.
+        if (next !== null) this.queue.unshift(...next.items);
         this.queue.unshift(...batch.items);
         return;
       }
+      this.stats.lastSeq = batch.firstSeq + batch.items.length - 1;
       for (const item of batch.items) {
         if (item.kind === 'data' && item.counted) {
           this.stats.bytes += item.bytes.length;
@@ -154,6 +168,27 @@ export class BlockWriter {
         await this.deps.afterAppend().catch((err: unknown) => this.deps.log.error('AFTER_APPEND', (err as Error).message));
       }
     }
+  }
+
+  /** Takes a batch off the queue and starts sealing it; a failure is picked up by the awaiter. */
+  private startBatch(firstSeq: number): Batch {
+    const batch: Batch = { ...this.takeBatch(), firstSeq, messages: [], sealing: null };
+    batch.sealing = this.seal(batch);
+    // Awaited later, inside a retry: do not let a failure count as unhandled meanwhile.
+    batch.sealing.catch(() => {});
+    return batch;
+  }
+
+  private seal(batch: Batch): Promise<Uint8Array[]> {
+    const date = this.now();
+    return Promise.all(
+      batch.items.map((item, index) => {
+        const seq = batch.firstSeq + index;
+        const bytes = item.kind === 'data' ? item.bytes : encodeControl(item.make(seq));
+        const kind = item.kind === 'control' ? 'control' : item.counted ? 'data' : 'header';
+        return this.deps.encryptor.seal(bytes, { streamId: this.deps.streamId, seq, kind }, date);
+      }),
+    );
   }
 
   /** Pending bytes and lines that never reached the disk (after a give-up). */
@@ -194,7 +229,7 @@ export class BlockWriter {
     return { items, dataBytes };
   }
 
-  private async withRetry(code: string, op: () => Promise<void>): Promise<boolean> {
+  private async withRetry(code: string, op: () => Promise<void>, onFailure?: () => void): Promise<boolean> {
     let delay = this.deps.limits.retryMinMs;
     for (let attempt = 1; ; attempt += 1) {
       try {
@@ -202,6 +237,7 @@ export class BlockWriter {
         if (attempt > 1) this.deps.log.warn(`${code}_RECOVERED`, `succeeded after ${attempt} attempts`);
         return true;
       } catch (err) {
+        onFailure?.();
         // The message names the errno or the library's reason; it never carries block bytes.
         this.deps.log.error(code, `attempt ${attempt}: ${errnoCode(err) ?? (err as Error).message}`);
         if (attempt >= this.maxAttempts) {
