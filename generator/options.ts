@@ -25,6 +25,8 @@ export interface RawEncrypterOptions {
   binary?: boolean;
   runAs?: string;
   logLevel?: string;
+  maxBuffer?: string;
+  onOverload?: string;
   rotateSize?: string;
   rotateCheckEvery?: string;
   rotateInterval?: string;
@@ -77,6 +79,16 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   armor: { flags: '--armor', description: 'write ASCII-armored messages', defaultText: 'on' },
   binary: { flags: '--binary', description: 'write binary messages (smaller) instead of armored' },
   runAs: { flags: '--run-as <user:group>', description: 'user the copy drops to when started as root', defaultText: 'save owner' },
+  maxBuffer: {
+    flags: '--max-buffer <size>',
+    description: 'most read-but-not-yet-written log data the copy holds in memory, e.g. 16M; at this size --on-overload applies (2M to 1G)',
+    defaultText: '16M',
+  },
+  onOverload: {
+    flags: '--on-overload <policy>',
+    description: 'when the buffer is full: block (stop reading: the pipe fills and writers wait) or drop (keep reading, drop whole blocks, record how many lines and bytes in the encrypted log)',
+    defaultText: 'block',
+  },
   logLevel: { flags: '--log-level <level>', description: "copy's own diagnostics on stderr: error, warn, info, debug (never logged data)", defaultText: 'info' },
   rotateSize: { flags: '--rotate-size <size>', description: 'rotate the log when it reaches this size, e.g. 8M, 512K, 1G (off when absent)' },
   rotateCheckEvery: { flags: '--rotate-check-every <n>', description: 'check the size every n appends', defaultText: '100' },

@@ -1,12 +1,12 @@
 import { lstatSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
-import type { BakedOptions, BakedPath, LogLevel, Owner } from '../runtime/baked.ts';
+import { OVERLOAD_POLICIES, type BakedOptions, type BakedOverload, type BakedPath, type LogLevel, type Owner } from '../runtime/baked.ts';
 import { errnoCode, refusal, usageError } from '../runtime/errors.ts';
 import { octal } from '../runtime/paths.ts';
 import { loadRecipients } from './keys.ts';
 import type { RawEncrypterOptions } from './options.ts';
 import { resolveOwner, resolveRunAs } from './owners.ts';
-import { resolveRotation } from './rotation-options.ts';
+import { parseSize, resolveRotation } from './rotation-options.ts';
 import { suggest } from './suggest.ts';
 import type { SystemPort } from './system.ts';
 
@@ -32,6 +32,11 @@ export interface ResolveContext {
 
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const COMPRESSIONS = ['zlib', 'none'] as const;
+/**
+ * A buffer must hold a few 1 MiB blocks to keep the sealing pipeline fed; past 1 GiB it only
+ * hides a copy that cannot keep up, at the cost of a huge process.
+ */
+const MAX_BUFFER_BOUNDS = { min: 2 * 1024 ** 2, minText: '2M', max: 1024 ** 3, maxText: '1G' };
 const MIN_QUIT_LENGTH = 8;
 
 export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: ResolveContext): Promise<ResolvedEncrypter> {
@@ -48,6 +53,10 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   const saveMode = parseMode('--save-mode', raw.saveMode ?? '500', checkSaveMode);
   const compress = oneOf('--compress', raw.compress ?? 'zlib', COMPRESSIONS);
   const logLevel = oneOf('--log-level', raw.logLevel ?? 'info', LOG_LEVELS);
+  const overload: BakedOverload = {
+    maxBufferBytes: parseSize('--max-buffer', raw.maxBuffer ?? '16M', MAX_BUFFER_BOUNDS),
+    policy: oneOf('--on-overload', raw.onOverload ?? 'block', OVERLOAD_POLICIES),
+  };
   if (raw.armor === true && raw.binary === true) throw usageError('ARMOR_AND_BINARY', '--armor and --binary exclude each other: pick one');
   const quitString = raw.quitString === undefined ? null : checkQuitString(raw.quitString);
   const header = raw.header.map((line, i) => checkLine(`--header #${i + 1}`, line));
@@ -98,6 +107,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     quitString,
     header,
     logLevel,
+    overload,
     rotation,
   };
   return {

@@ -13,11 +13,12 @@ const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_00
 const MIN_ROTATE_BYTES = 4096;
 const EMAIL = /^[^\s@<>,]+@[^\s@<>,]+$/;
 
-export function parseSize(option: string, value: string): number {
+export function parseSize(option: string, value: string, bounds: { min: number; minText: string; max?: number; maxText?: string } = { min: MIN_ROTATE_BYTES, minText: '4K' }): number {
   const m = /^([1-9][0-9]*)([KMG]?)$/i.exec(value);
   if (!m) throw usageError('BAD_SIZE', `${option} must be a size like 8M, 512K or 1G, got ${JSON.stringify(value)}`);
   const bytes = Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toUpperCase()] ?? 1);
-  if (bytes < MIN_ROTATE_BYTES) throw usageError('BAD_SIZE', `${option} must be at least 4K, got ${JSON.stringify(value)}`);
+  if (bytes < bounds.min) throw usageError('BAD_SIZE', `${option} must be at least ${bounds.minText}, got ${JSON.stringify(value)}`);
+  if (bounds.max !== undefined && bytes > bounds.max) throw usageError('BAD_SIZE', `${option} must be at most ${bounds.maxText ?? bounds.max}, got ${JSON.stringify(value)}`);
   return bytes;
 }
 

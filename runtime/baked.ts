@@ -55,6 +55,16 @@ export interface BakedRotation {
   readonly mail: BakedMail | null;
 }
 
+export const OVERLOAD_POLICIES = ['block', 'drop'] as const;
+
+/** What the copy does when writers are faster than encryption. */
+export interface BakedOverload {
+  /** Read-but-not-yet-written data held in memory at most (plus one read chunk). */
+  readonly maxBufferBytes: number;
+  /** block: stop reading, writers wait; drop: keep reading, drop whole blocks and count them. */
+  readonly policy: (typeof OVERLOAD_POLICIES)[number];
+}
+
 export interface BakedOptions {
   readonly format: 1;
   readonly copyVersion: string;
@@ -69,5 +79,6 @@ export interface BakedOptions {
   readonly quitString: string | null;
   readonly header: readonly string[];
   readonly logLevel: LogLevel;
+  readonly overload: BakedOverload;
   readonly rotation: BakedRotation | null;
 }

@@ -8,6 +8,7 @@ import { createEncryptor, readUsableKeys } from './encryptor.ts';
 import { describeFailure, EXIT, usageError } from './errors.ts';
 import { drainNow, fifoSocket, openFifo, removeFifo, type OpenedFifo } from './fifo.ts';
 import { Framer } from './framer.ts';
+import { DropCounter } from './overload.ts';
 import { createLogger, type Logger } from './log.ts';
 import { assertSafeDirectory } from './paths.ts';
 import { dropPrivileges } from './privileges.ts';
@@ -24,9 +25,8 @@ export const COPY_LIMITS = {
   partialLineWaitMs: 200,
   /** ~7 ms to seal with zlib level 1; big enough that the ~1 ms of public-key work per message is small in a flood. */
   maxBlockBytes: 1024 * 1024,
-  maxBatchBytes: 8 * 1024 * 1024,
-  /** Above this much read-but-unsealed data, stop reading: the pipe fills and writers wait. */
-  maxQueuedBytes: 16 * 1024 * 1024,
+  /** Two batches are in memory at once (one appending, one sealing): part of --max-buffer. */
+  maxBatchBytes: 4 * 1024 * 1024,
   retryMinMs: 100,
   retryMaxMs: 5000,
   /** At stop, a failing disk gets this many more tries before the copy exits non-zero. */
@@ -137,6 +137,7 @@ class CopySession {
   private stopping = false;
   private ended = false;
   private paused = false;
+  private readonly drops = new DropCounter();
   private rotationTimer: NodeJS.Timeout | null = null;
   private finish!: (code: number) => void;
 
@@ -200,11 +201,22 @@ class CopySession {
     }
   }
 
+  /** Reading resumes, and a drop episode ends, once the buffer is half empty again. */
   onWriterProgress(): void {
-    if (this.paused && !this.stopping && this.writer.queuedBytes <= COPY_LIMITS.maxQueuedBytes / 2) {
+    if (this.writer.queuedBytes > this.baked.overload.maxBufferBytes / 2) return;
+    this.endDropEpisode();
+    if (this.paused && !this.stopping) {
       this.paused = false;
       this.socket.resume();
     }
+  }
+
+  private endDropEpisode(): void {
+    const episode = this.drops.end(new Date());
+    if (episode === null) return;
+    const detail = `${episode.lines} lines, ${episode.bytes} bytes dropped from ${episode.since} to ${episode.until}: writers were faster than encryption and the ${this.baked.overload.maxBufferBytes}-byte buffer was full`;
+    this.log.warn('OVERLOAD_DROPPED', detail);
+    this.recordEvent('overload-dropped', detail);
   }
 
   private onData(chunk: Buffer): void {
@@ -218,7 +230,7 @@ class CopySession {
     if (this.pendingSince === null && this.framer.pendingBytes > 0) this.pendingSince = now;
     if (this.pendingSince !== null && now - this.pendingSince >= COPY_LIMITS.maxBlockAgeMs) this.flushIdle(now);
     this.armTimer(COPY_LIMITS.idleFlushMs);
-    if (!this.paused && this.writer.queuedBytes > COPY_LIMITS.maxQueuedBytes) {
+    if (this.baked.overload.policy === 'block' && !this.paused && this.writer.queuedBytes > this.baked.overload.maxBufferBytes) {
       // Backpressure: the kernel pipe buffer fills and writers block; nothing is dropped.
       this.paused = true;
       this.socket.pause();
@@ -228,7 +240,17 @@ class CopySession {
 
   private take(chunk: Buffer, now: number): void {
     const { blocks } = this.framer.push(chunk, now);
-    for (const block of blocks) this.writer.enqueueData(block);
+    for (const block of blocks) this.admit(block);
+  }
+
+  /** Every block the framer makes goes through here: into the writer's queue, or counted as dropped. */
+  private admit(block: Buffer): void {
+    const { policy, maxBufferBytes } = this.baked.overload;
+    if (policy === 'drop' && (this.drops.dropping || this.writer.queuedBytes + block.length > maxBufferBytes)) {
+      this.drops.drop(block, new Date());
+      return;
+    }
+    this.writer.enqueueData(block);
   }
 
   private armTimer(ms: number): void {
@@ -251,7 +273,7 @@ class CopySession {
   }
 
   private flushIdle(now: number): void {
-    for (const block of this.framer.flushIdle(now)) this.writer.enqueueData(block);
+    for (const block of this.framer.flushIdle(now)) this.admit(block);
     this.pendingSince = this.framer.pendingBytes > 0 ? now : null;
   }
 
@@ -287,7 +309,8 @@ class CopySession {
         await this.writer.idle();
       }
       this.socket.destroy();
-      for (const block of this.framer.flushAll()) this.writer.enqueueData(block);
+      for (const block of this.framer.flushAll()) this.admit(block);
+      this.endDropEpisode();
       await this.writer.idle();
       if (this.rotationTimer !== null) clearInterval(this.rotationTimer);
       if (this.rotation !== null) {
@@ -305,6 +328,8 @@ class CopySession {
         lastSeq: seq,
         lines: this.writer.stats.lines,
         bytes: this.writer.stats.bytes,
+        droppedLines: this.drops.total.lines,
+        droppedBytes: this.drops.total.bytes,
         reason,
       }));
       await this.writer.idle();
@@ -316,7 +341,8 @@ class CopySession {
     this.socket.destroy(); // no-op when already closed above
     await this.appender.close().catch(() => {});
     removeOwnFifo(this.baked.pipe.path, this.fifo, this.log);
-    this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}`);
+    const dropped = this.drops.total.lines + this.drops.total.bytes > 0 ? `, ${this.drops.total.lines} lines / ${this.drops.total.bytes} bytes dropped under overload` : '';
+    this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}${dropped}`);
     this.finish(code);
   }
 }

@@ -24,6 +24,7 @@ export function describeBaked(baked: BakedOptions): string {
     `quit string:  ${baked.quitString === null ? 'none (stops on SIGTERM/SIGINT only)' : '<redacted>'}`,
     `header lines: ${baked.header.length}`,
     `log level:    ${baked.logLevel}`,
+    `overload:     buffer at most ${baked.overload.maxBufferBytes} bytes, then ${baked.overload.policy === 'block' ? 'block (writers wait)' : 'drop whole blocks (counted in the log)'}`,
     ...describeRotation(baked),
   ];
   return `${lines.join('\n')}\n`;

@@ -59,6 +59,9 @@ export type ControlRecord =
       readonly lastSeq: number;
       readonly lines: number;
       readonly bytes: number;
+      /** Dropped under `--on-overload drop` (absent before that option existed). */
+      readonly droppedLines?: number;
+      readonly droppedBytes?: number;
       readonly reason: string;
     }
   | {

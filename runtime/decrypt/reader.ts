@@ -7,10 +7,11 @@ import { findMessageStart, nextPiece } from './split.ts';
  * Decrypts every message of an appended log, in file order, and checks each stream as it goes:
  * - a repeated (stream, sequence) pair (a retried append) is dropped, so each block counts once;
  * - a jump in a stream's sequence numbers is reported as missing blocks;
- * - a stream-end record is checked against the lines and bytes actually decrypted.
+ * - a stream-end record is checked against the lines and bytes actually decrypted;
+ * - lines the copy dropped under `--on-overload drop` are reported, as the copy counted them.
  * Problems are reported with the byte offset where they are; decryption goes on after them.
  */
-export type ProblemKind = 'torn' | 'garbage' | 'undecryptable' | 'missing-blocks' | 'count-mismatch' | 'bad-control';
+export type ProblemKind = 'torn' | 'garbage' | 'undecryptable' | 'missing-blocks' | 'count-mismatch' | 'bad-control' | 'dropped-lines';
 
 export interface Problem {
   readonly source: string;
@@ -117,6 +118,10 @@ export class LogDecrypter {
           kind: 'count-mismatch',
           detail: `stream ${meta.streamId}: the copy wrote ${record.lines} lines / ${record.bytes} bytes, decrypted ${stream.lines} / ${stream.bytes}`,
         });
+      }
+      if (record.type === 'event' && record.event === 'overload-dropped') {
+        // The copy was told to drop rather than block: a loss it counted, which the reader must see.
+        this.report({ source, offset, length: 0, kind: 'dropped-lines', detail: `stream ${meta.streamId}: ${record.detail}` });
       }
       await this.sink.control(record, meta);
       return;

@@ -104,3 +104,12 @@ export function linesByWriter(text: string): Map<string, number[]> {
 }
 
 export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** Resolves once `read()` matches, or rejects after `ms` with the end of what it read. */
+export async function waitFor(read: () => string, pattern: RegExp, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pattern.test(read())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; got:\n${read().slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
