@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { BakedOptions } from './baked.ts';
 import { openAppender, type Appender } from './appender.ts';
 import { describeBaked, optionsDigest } from './describe.ts';
 import { createEncryptor, readUsableKeys } from './encryptor.ts';
-import { describeFailure, EXIT, usageError } from './errors.ts';
-import { drainNow, fifoSocket, openFifo, removeFifo, type OpenedFifo } from './fifo.ts';
-import { Framer } from './framer.ts';
+import { describeFailure, errnoCode, EXIT, usageError } from './errors.ts';
+import { openFifo, removeFifo, type OpenedFifo } from './fifo.ts';
+import { PipeSource } from './pipe-source.ts';
+import { moveIntruderAside, pipeChange } from './pipe-watch.ts';
 import { DropCounter } from './overload.ts';
 import { createLogger, type Logger } from './log.ts';
 import { assertSafeDirectory } from './paths.ts';
@@ -21,6 +23,8 @@ export const COPY_LIMITS = {
   idleFlushMs: 2,
   /** Under a steady trickle the pipe is never idle; seal at least this often. */
   maxBlockAgeMs: 50,
+  /** How often the pipe path is checked: deleted or replaced, a fresh pipe is put back. */
+  pipeCheckMs: 1000,
   /** A line without its newline yet waits this long for the rest before it is sealed as is. */
   partialLineWaitMs: 200,
   /** ~7 ms to seal with zlib level 1; big enough that the ~1 ms of public-key work per message is small in a flood. */
@@ -129,8 +133,8 @@ function removeOwnFifo(path: string, fifo: OpenedFifo, log: Logger): void {
 
 /** One run of the copy: from stream-start to stream-end. */
 class CopySession {
-  private readonly framer: Framer;
-  private readonly socket;
+  /** Every pipe being read; the last is the one at the baked path. Older ones stay open. */
+  private readonly sources: PipeSource[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
   private lastDataAt = 0;
   private pendingSince: number | null = null;
@@ -139,19 +143,22 @@ class CopySession {
   private paused = false;
   private readonly drops = new DropCounter();
   private rotationTimer: NodeJS.Timeout | null = null;
+  private pipeCheckTimer: NodeJS.Timeout | null = null;
+  /** The last pipe problem said, so a lasting one is recorded once, not every check. */
+  private pipeProblem: string | null = null;
+  private replacing = false;
   private finish!: (code: number) => void;
 
   constructor(
     private readonly baked: BakedOptions,
     private readonly log: Logger,
-    private readonly fifo: OpenedFifo,
+    fifo: OpenedFifo,
     private readonly appender: Appender,
     private readonly writer: BlockWriter,
     private readonly streamId: string,
     private readonly rotation: Rotation | null,
   ) {
-    this.framer = new Framer({ maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: baked.quitString });
-    this.socket = fifoSocket(fifo.fd);
+    this.addSource(fifo);
   }
 
   run(): Promise<number> {
@@ -176,12 +183,8 @@ class CopySession {
     void done.then(() => {
       for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
     });
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.socket.on('error', (err) => {
-      this.log.error('PIPE_READ', (err as NodeJS.ErrnoException).code ?? err.message);
-      void this.stop('pipe read error');
-    });
     this.startRotation();
+    this.pipeCheckTimer = setInterval(() => this.checkPipe(), COPY_LIMITS.pipeCheckMs);
     this.log.info('STARTED', `stream ${this.streamId}: reading ${this.baked.pipe.path}, appending to ${this.baked.output.path}`);
     return done;
   }
@@ -190,6 +193,73 @@ class CopySession {
   recordEvent(event: string, detail: string): void {
     if (this.ended) return;
     this.writer.enqueueControl(() => ({ type: 'event', streamId: this.streamId, at: new Date().toISOString(), event, detail }));
+  }
+
+  private addSource(fifo: OpenedFifo): void {
+    const source = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString });
+    this.sources.push(source);
+    source.socket.on('data', (chunk: Buffer) => this.onData(source, chunk));
+    source.socket.on('error', (err) => {
+      this.log.error('PIPE_READ', (err as NodeJS.ErrnoException).code ?? err.message);
+      void this.stop('pipe read error');
+    });
+    if (this.paused) source.socket.pause();
+  }
+
+  private get current(): PipeSource {
+    return this.sources[this.sources.length - 1] as PipeSource;
+  }
+
+  /**
+   * The pipe path must keep naming the FIFO we read. If it was deleted or replaced (a plain file
+   * there would take writers' lines in the clear), record it, move the intruder aside as
+   * evidence, and put a fresh FIFO with the baked owner and mode in its place. Writers that
+   * still hold the old pipe keep writing there, and it is still read.
+   */
+  private checkPipe(): void {
+    if (this.stopping) return;
+    let change: string | null;
+    try {
+      change = pipeChange(this.baked.pipe.path, this.current.fifo);
+    } catch (err) {
+      this.notePipeProblem('PIPE_UNCHECKED', `cannot check ${this.baked.pipe.path}: ${errnoCode(err) ?? String(err)}`);
+      return;
+    }
+    if (change === null) {
+      this.pipeProblem = null;
+      return;
+    }
+    void this.replacePipe(change);
+  }
+
+  private async replacePipe(change: string): Promise<void> {
+    if (this.replacing) return;
+    this.replacing = true;
+    try {
+      const aside = moveIntruderAside(this.baked.pipe.path, new Date());
+      const fifo = await openFifo(this.baked.pipe);
+      if (this.stopping) {
+        removeOwnFifo(this.baked.pipe.path, fifo, this.log);
+        closeSync(fifo.fd);
+        return;
+      }
+      this.addSource(fifo);
+      const detail = `${change}${aside === null ? '' : `; what was there is kept as ${aside}`}; a fresh pipe was made`;
+      this.pipeProblem = null;
+      this.log.warn('PIPE_REPLACED', detail);
+      this.recordEvent('pipe-replaced', detail);
+    } catch (err) {
+      this.notePipeProblem('PIPE_NOT_RECREATED', `${change}; could not put a fresh pipe there: ${errnoCode(err) ?? (err as Error).message}`);
+    } finally {
+      this.replacing = false;
+    }
+  }
+
+  private notePipeProblem(code: string, detail: string): void {
+    if (this.pipeProblem === detail) return;
+    this.pipeProblem = detail;
+    this.log.error(code, detail);
+    this.recordEvent(code === 'PIPE_UNCHECKED' ? 'pipe-unchecked' : 'pipe-not-recreated', detail);
   }
 
   private startRotation(): void {
@@ -207,7 +277,7 @@ class CopySession {
     this.endDropEpisode();
     if (this.paused && !this.stopping) {
       this.paused = false;
-      this.socket.resume();
+      for (const source of this.sources) source.socket.resume();
     }
   }
 
@@ -219,27 +289,27 @@ class CopySession {
     this.recordEvent('overload-dropped', detail);
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(source: PipeSource, chunk: Buffer): void {
     const now = Date.now();
-    this.take(chunk, now);
-    if (this.framer.quitRequested) {
+    this.take(source, chunk, now);
+    if (source.framer.quitRequested) {
       void this.stop('quit string');
       return;
     }
     this.lastDataAt = now;
-    if (this.pendingSince === null && this.framer.pendingBytes > 0) this.pendingSince = now;
+    if (this.pendingSince === null && source.framer.pendingBytes > 0) this.pendingSince = now;
     if (this.pendingSince !== null && now - this.pendingSince >= COPY_LIMITS.maxBlockAgeMs) this.flushIdle(now);
     this.armTimer(COPY_LIMITS.idleFlushMs);
     if (this.baked.overload.policy === 'block' && !this.paused && this.writer.queuedBytes > this.baked.overload.maxBufferBytes) {
       // Backpressure: the kernel pipe buffer fills and writers block; nothing is dropped.
       this.paused = true;
-      this.socket.pause();
+      for (const s of this.sources) s.socket.pause();
       this.log.warn('BACKPRESSURE', `${this.writer.queuedBytes} bytes waiting for encryption; pausing reads`);
     }
   }
 
-  private take(chunk: Buffer, now: number): void {
-    const { blocks } = this.framer.push(chunk, now);
+  private take(source: PipeSource, chunk: Buffer, now: number): void {
+    const { blocks } = source.framer.push(chunk, now);
     for (const block of blocks) this.admit(block);
   }
 
@@ -253,6 +323,14 @@ class CopySession {
     this.writer.enqueueData(block);
   }
 
+  private get quitRequested(): boolean {
+    return this.sources.some((source) => source.framer.quitRequested);
+  }
+
+  private get pendingBytes(): number {
+    return this.sources.reduce((sum, source) => sum + source.framer.pendingBytes, 0);
+  }
+
   private armTimer(ms: number): void {
     if (this.idleTimer !== null) return;
     this.idleTimer = setTimeout(() => {
@@ -263,41 +341,37 @@ class CopySession {
         return;
       }
       this.flushIdle(now);
-      if (this.framer.quitRequested) {
+      if (this.quitRequested) {
         void this.stop('quit string');
         return;
       }
       // Only a partial line can still be pending: come back when its wait is over.
-      if (this.framer.pendingBytes > 0) this.armTimer(COPY_LIMITS.partialLineWaitMs);
+      if (this.pendingBytes > 0) this.armTimer(COPY_LIMITS.partialLineWaitMs);
     }, ms);
   }
 
   private flushIdle(now: number): void {
-    for (const block of this.framer.flushIdle(now)) this.admit(block);
-    this.pendingSince = this.framer.pendingBytes > 0 ? now : null;
+    for (const source of this.sources) for (const block of source.framer.flushIdle(now)) this.admit(block);
+    this.pendingSince = this.pendingBytes > 0 ? now : null;
   }
 
-  /**
-   * Takes every byte read so far, synchronously: first what the paused socket already holds in
-   * its own buffer (a chunk libuv read before the pause), then what is in the kernel's pipe
-   * buffer. Skipping the first would drop a chunk from the middle of the stream.
-   */
+  /** Takes every byte read so far from every pipe, synchronously; returns how many. */
   private pullEverything(): number {
     let total = 0;
-    for (let chunk = this.socket.read() as Buffer | null; chunk !== null; chunk = this.socket.read() as Buffer | null) {
-      total += chunk.length;
-      this.take(chunk, Date.now());
-    }
-    return total + drainNow(this.fifo.fd, (chunk) => this.take(chunk, Date.now()));
+    for (const source of this.sources) total += source.pullEverything((chunk) => this.take(source, chunk, Date.now()));
+    return total;
   }
 
   private async stop(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    // From here the stop loop alone takes data: read() would also emit 'data' for each chunk.
-    this.socket.removeAllListeners('data');
-    this.socket.pause();
+    if (this.pipeCheckTimer !== null) clearInterval(this.pipeCheckTimer);
+    for (const source of this.sources) {
+      // From here the stop loop alone takes data: read() would also emit 'data' for each chunk.
+      source.socket.removeAllListeners('data');
+      source.socket.pause();
+    }
     let code: number = EXIT.ok;
     this.writer.boundRetries(COPY_LIMITS.stopAttempts);
     try {
@@ -308,8 +382,8 @@ class CopySession {
       while (this.pullEverything() > 0) {
         await this.writer.idle();
       }
-      this.socket.destroy();
-      for (const block of this.framer.flushAll()) this.admit(block);
+      for (const source of this.sources) source.socket.destroy();
+      for (const source of this.sources) for (const block of source.framer.flushAll()) this.admit(block);
       this.endDropEpisode();
       await this.writer.idle();
       if (this.rotationTimer !== null) clearInterval(this.rotationTimer);
@@ -338,9 +412,9 @@ class CopySession {
       this.log.error('STOP_INCOMPLETE', `could not write everything before stopping: ${lost.lines} lines, ${lost.bytes} bytes not on disk (${(err as Error).message})`);
       code = EXIT.failed;
     }
-    this.socket.destroy(); // no-op when already closed above
+    for (const source of this.sources) source.socket.destroy(); // no-op when already closed above
     await this.appender.close().catch(() => {});
-    removeOwnFifo(this.baked.pipe.path, this.fifo, this.log);
+    for (const source of this.sources) removeOwnFifo(this.baked.pipe.path, source.fifo, this.log);
     const dropped = this.drops.total.lines + this.drops.total.bytes > 0 ? `, ${this.drops.total.lines} lines / ${this.drops.total.bytes} bytes dropped under overload` : '';
     this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}${dropped}`);
     this.finish(code);
