@@ -53,7 +53,7 @@ export function startCopy(copyPath: string, args: readonly string[] = []): Runni
  * Runs test/helpers/writer.mjs: lines `first` .. `first + count - 1`; resolves with how many
  * lines the kernel accepted.
  */
-export function writerProcess(pipe: string, id: string, count: number, pad = 40, first = 0, readyFile?: string): Promise<number> {
+export function writerProcess(pipe: string, id: string, count: number, pad: number | 'varied' = 40, first = 0, readyFile?: string): Promise<number> {
   const args = [WRITER, pipe, id, String(count), String(pad), String(first), ...(readyFile === undefined ? [] : [readyFile])];
   return run(process.execPath, args).then((r) => {
     if (r.code !== 0) throw new Error(`writer ${id} failed (${r.code}): ${r.stderr}`);
