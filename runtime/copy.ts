@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { BakedOptions } from './baked.ts';
 import { openAppender, type Appender } from './appender.ts';
 import { describeBaked, optionsDigest } from './describe.ts';
-import { createEncryptor, readUsableKeys } from './encryptor.ts';
+import { createEncryptor } from './encryptor.ts';
+import { loadRecipientKeys } from './recipients.ts';
 import { describeFailure, errnoCode, EXIT, usageError } from './errors.ts';
 import { openFifo, removeFifo, type OpenedFifo } from './fifo.ts';
 import { PipeSource } from './pipe-source.ts';
@@ -80,13 +81,21 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   // Everything we create is born private; fchmod then gives the exact baked modes.
   process.umask(0o077);
   const streamId = randomBytes(16).toString('hex');
-  const encryptor = await createEncryptor({ armoredKeys: baked.recipients.map((r) => r.armoredKey), compress: baked.compress, armor: baked.armor });
-  const archiveKeys = baked.rotation === null ? [] : await readUsableKeys(baked.rotation.recipients.map((r) => r.armoredKey));
+  // Late-bound: the keys, the appender, the writer, the trigger and the rotator each need one of
+  // the others. Events from before the stream starts are recorded right after its stream-start.
+  let session: CopySession | null = null;
+  const early: Array<[string, string]> = [];
+  const record = (event: string, detail: string) => (session === null ? void early.push([event, detail]) : session.recordEvent(event, detail));
+  const onKeysExpired = (what: string) => (detail: string) => {
+    log.warn('KEY_EXPIRED', `${what}: ${detail}`);
+    record('recipient-key-expired', `${what}: ${detail}`);
+  };
+  const generatedAt = new Date(baked.generatedAt);
+  const recipients = await loadRecipientKeys(baked.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('log key'));
+  const encryptor = createEncryptor({ recipients, compress: baked.compress, armor: baked.armor });
+  const archiveKeys = baked.rotation === null ? null : await loadRecipientKeys(baked.rotation.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('archive key'));
   if (baked.rotation?.archive) assertSafeDirectory(join(baked.rotation.archive.path, 'archive'), 'archive');
   const fifo = await openFifo(baked.pipe);
-  // Late-bound: the appender, the writer, the trigger and the rotator each need one of the others.
-  let session: CopySession | null = null;
-  const record = (event: string, detail: string) => session?.recordEvent(event, detail);
   let appender: Appender;
   try {
     appender = await openAppender(baked.output, {
@@ -112,9 +121,9 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     onProgress: () => session?.onWriterProgress(),
     afterAppend: () => rotation?.trigger.afterAppend() ?? Promise.resolve(),
   });
-  rotation = createRotation(baked, appender, archiveKeys, log, record);
+  rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record);
   session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation);
-  return session.run();
+  return session.run(early);
 }
 
 /**
@@ -161,7 +170,8 @@ class CopySession {
     this.addSource(fifo);
   }
 
-  run(): Promise<number> {
+  /** `early`: events noticed before the stream began, recorded right after its stream-start. */
+  run(early: ReadonlyArray<readonly [string, string]>): Promise<number> {
     const done = new Promise<number>((resolve) => {
       this.finish = resolve;
     });
@@ -174,6 +184,7 @@ class CopySession {
       copyVersion: this.baked.copyVersion,
       optionsDigest: optionsDigest(this.baked),
     }));
+    for (const [event, detail] of early) this.recordEvent(event, detail);
     if (this.baked.header.length > 0) {
       this.writer.enqueueData(Buffer.from(this.baked.header.map((line) => `${line}\n`).join(''), 'utf8'), false);
     }

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { deflate } from 'node:zlib';
 import * as openpgp from 'openpgp';
-import { PipesError, refusal } from './errors.ts';
 import { formatMetadata, type BlockMetadata } from './metadata.ts';
+import type { RecipientKeys } from './recipients.ts';
 import { armorMessage, compressedPacket, literalPacket, seipdV1Packet } from './packets.ts';
 
 const deflateAsync = promisify(deflate);
@@ -35,49 +35,22 @@ export function gnupgCompatible(): { sessionKey: { data: Uint8Array; algorithm: 
 }
 
 export interface EncryptorOptions {
-  readonly armoredKeys: readonly string[];
+  readonly recipients: RecipientKeys;
   readonly compress: 'zlib' | 'none';
   readonly armor: boolean;
 }
 
-export async function readPublicKeys(armoredKeys: readonly string[]): Promise<openpgp.PublicKey[]> {
-  const keys: openpgp.PublicKey[] = [];
-  for (const armoredKey of armoredKeys) {
-    const key = await openpgp.readKey({ armoredKey });
-    // openpgp.encrypt accepts a private key silently: refuse it here too, not only at generation.
-    if (key.isPrivate()) throw refusal('SECRET_KEY', 'a baked recipient key is a secret key; regenerate the copy');
-    keys.push(key);
-  }
-  return keys;
-}
-
-/** Public keys that can encrypt now; a clear error names the first that cannot. */
-export async function readUsableKeys(armoredKeys: readonly string[]): Promise<openpgp.PublicKey[]> {
-  const keys = await readPublicKeys(armoredKeys);
-  for (const key of keys) {
-    try {
-      await key.getEncryptionKey();
-    } catch (err) {
-      throw new PipesError(
-        'KEY_UNUSABLE',
-        `recipient key ${key.getFingerprint().toUpperCase()} cannot encrypt now (expired, revoked or no encryption subkey): ${(err as Error).message}`,
-      );
-    }
-  }
-  return keys;
-}
-
-export async function createEncryptor(options: EncryptorOptions): Promise<Encryptor> {
-  const keys = await readUsableKeys(options.armoredKeys);
+export function createEncryptor(options: EncryptorOptions): Encryptor {
+  const { keys } = options.recipients;
   return {
     async seal(block, meta, date) {
       const sessionKey = randomBytes(32);
       const keyPackets = await openpgp.encryptSessionKey({
         data: sessionKey,
         algorithm: 'aes256',
-        encryptionKeys: keys,
+        encryptionKeys: [...keys],
         format: 'binary',
-        date,
+        date: await options.recipients.validAt(date),
         config: { aeadProtect: false },
       });
       const literal = literalPacket(block, formatMetadata(meta), date);

@@ -8,6 +8,7 @@ import * as openpgp from 'openpgp';
 import type { BakedPath } from '../baked.ts';
 import { writeAll } from '../appender.ts';
 import { gnupgCompatible } from '../encryptor.ts';
+import type { RecipientKeys } from '../recipients.ts';
 import { errnoCode } from '../errors.ts';
 import { assertSafeDirectory } from '../paths.ts';
 
@@ -21,18 +22,11 @@ export interface ArchiveInfo {
  * already ciphertext, and no plaintext exists at any step. `gpg -d archive | gunzip` gives back
  * the rotated log.
  */
-function encryptedGzipStream(source: string, keys: readonly openpgp.PublicKey[]): Promise<ReadableStream<Uint8Array>> {
+async function encryptedGzipStream(source: string, recipients: RecipientKeys): Promise<ReadableStream<Uint8Array>> {
+  const date = await recipients.validAt(new Date());
   const gz = createReadStream(source).pipe(createGzip());
-  return openpgp
-    .createMessage({ binary: Readable.toWeb(gz) as ReadableStream<Uint8Array>, format: 'binary', filename: `${basename(source).replace(/\.aside$/, '')}.gz` })
-    .then((message) =>
-      openpgp.encrypt({
-        message,
-        encryptionKeys: [...keys],
-        format: 'binary',
-        ...gnupgCompatible(),
-      }),
-    ) as Promise<ReadableStream<Uint8Array>>;
+  const message = await openpgp.createMessage({ binary: Readable.toWeb(gz) as ReadableStream<Uint8Array>, format: 'binary', filename: `${basename(source).replace(/\.aside$/, '')}.gz` });
+  return openpgp.encrypt({ message, encryptionKeys: [...recipients.keys], format: 'binary', date, ...gnupgCompatible() }) as Promise<ReadableStream<Uint8Array>>;
 }
 
 function hashing(hash: ReturnType<typeof createHash>, count: { bytes: number }): Transform {
@@ -50,7 +44,7 @@ function hashing(hash: ReturnType<typeof createHash>, count: { bytes: number }):
  * descriptor before the first byte), fsyncs it, renames it into place and fsyncs the directory:
  * the final name only ever holds a complete archive.
  */
-export async function writeArchive(source: string, target: string, keys: readonly openpgp.PublicKey[], archive: BakedPath): Promise<ArchiveInfo> {
+export async function writeArchive(source: string, target: string, keys: RecipientKeys, archive: BakedPath): Promise<ArchiveInfo> {
   assertSafeDirectory(target, 'archive');
   const temp = join(dirname(target), `.${basename(target)}.tmp`);
   await fsp.unlink(temp).catch((err: unknown) => {
@@ -85,7 +79,7 @@ export async function writeArchive(source: string, target: string, keys: readonl
 }
 
 /** The same archive in memory, for an e-mail when no archive dir is kept (bounded by the rotate size). */
-export async function archiveInMemory(source: string, keys: readonly openpgp.PublicKey[]): Promise<Buffer> {
+export async function archiveInMemory(source: string, keys: RecipientKeys): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {

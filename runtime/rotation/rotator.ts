@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { promises as fsp } from 'node:fs';
-import type * as openpgp from 'openpgp';
 import type { BakedRotation } from '../baked.ts';
+import type { RecipientKeys } from '../recipients.ts';
 import { errnoCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { lstatOrNull } from '../paths.ts';
@@ -15,7 +15,7 @@ export const ROTATION_RETRY = { minMs: 1000, maxMs: 300_000 } as const;
 export interface RotatorDeps {
   readonly rotation: BakedRotation;
   readonly log: string;
-  readonly keys: readonly openpgp.PublicKey[];
+  readonly keys: RecipientKeys;
   readonly mailer: Mailer | null;
   readonly logger: Logger;
   /** Records an event in the encrypted log (a control block). */

@@ -1,10 +1,10 @@
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type * as openpgp from 'openpgp';
 import type { Appender } from '../appender.ts';
 import type { BakedOptions } from '../baked.ts';
 import { refusal } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { RecipientKeys } from '../recipients.ts';
 import { createMailer } from './mail.ts';
 import { asideFilesOf } from './names.ts';
 import { Rotator } from './rotator.ts';
@@ -20,7 +20,7 @@ export interface Rotation {
 export function createRotation(
   baked: BakedOptions,
   appender: Appender,
-  archiveKeys: readonly openpgp.PublicKey[],
+  archiveKeys: RecipientKeys,
   log: Logger,
   record: (event: string, detail: string) => void,
 ): Rotation | null {

@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
+import { createEncryptor, type Encryptor } from '../../runtime/encryptor.ts';
+import { loadRecipientKeys } from '../../runtime/recipients.ts';
 
 export interface TestKey {
   readonly publicArmored: string;
@@ -29,4 +31,9 @@ export function writeKeyFiles(dir: string, name: string, key: TestKey): { pub: s
   writeFileSync(pub, key.publicArmored);
   writeFileSync(sec, key.privateArmored, { mode: 0o600 });
   return { pub, sec };
+}
+
+/** The copy's block encryptor for test keys, checked as valid now. */
+export async function testEncryptor(armoredKeys: readonly string[], compress: 'zlib' | 'none', armor: boolean): Promise<Encryptor> {
+  return createEncryptor({ recipients: await loadRecipientKeys(armoredKeys, new Date()), compress, armor });
 }

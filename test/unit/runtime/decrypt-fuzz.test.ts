@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nextPiece } from '../../../runtime/decrypt/split.ts';
-import { createEncryptor } from '../../../runtime/encryptor.ts';
 import { decryptCollect } from '../../helpers/decrypt.ts';
-import { makeKey, type TestKey } from '../../helpers/keys.ts';
+import { makeKey, type TestKey, testEncryptor } from '../../helpers/keys.ts';
 
 /**
  * The decrypter reads files an attacker may have touched: whatever the bytes, it must end,
@@ -29,7 +28,7 @@ function splitsCleanly(buf: Buffer): void {
 beforeAll(async () => {
   key = await makeKey('fuzz@example.org');
   for (const armor of [true, false]) {
-    const enc = await createEncryptor({ armoredKeys: [key.publicArmored], compress: 'zlib', armor });
+    const enc = await testEncryptor([key.publicArmored], 'zlib', armor);
     const plain = Array.from({ length: 5 }, (_, i) => randomBytes(20 + i * 97));
     const msgs = await Promise.all(plain.map(async (p, i) => Buffer.from(await enc.seal(p, { streamId: 'cd'.repeat(16), seq: i, kind: 'data' }, new Date()))));
     let at = 0;

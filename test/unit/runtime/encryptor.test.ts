@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEncryptor } from '../../../runtime/encryptor.ts';
 import { crc24, packetHeader } from '../../../runtime/packets.ts';
 import { TempGpg } from '../../helpers/gpg.ts';
-import { makeKey, type TestKey } from '../../helpers/keys.ts';
+import { makeKey, type TestKey, testEncryptor } from '../../helpers/keys.ts';
 
 const meta = { streamId: 'cd'.repeat(16), seq: 7, kind: 'data' } as const;
 
@@ -39,7 +38,7 @@ describe('block encryption: GnuPG and openpgp.js both read every shape we write'
   for (const compress of ['zlib', 'none'] as const) {
     for (const armor of [true, false]) {
       it(`compress ${compress}, ${armor ? 'armored' : 'binary'}: gpg decrypts to the same bytes and sees the metadata`, async () => {
-        const enc = await createEncryptor({ armoredKeys: [alice.publicArmored, bob.publicArmored], compress, armor });
+        const enc = await testEncryptor([alice.publicArmored, bob.publicArmored], compress, armor);
         for (const size of sizes) {
           const block = randomBytes(size);
           const message = Buffer.from(await enc.seal(block, meta, new Date()));
@@ -55,7 +54,7 @@ describe('block encryption: GnuPG and openpgp.js both read every shape we write'
   }
 
   it('pins SEIPD v1 with MDC, v3 PKESK and AES-256 (what GnuPG 2.2 reads)', async () => {
-    const enc = await createEncryptor({ armoredKeys: [alice.publicArmored], compress: 'zlib', armor: false });
+    const enc = await testEncryptor([alice.publicArmored], 'zlib', false);
     const message = Buffer.from(await enc.seal(Buffer.from('one line\n'), meta, new Date()));
     const listing = gpg.run(['--list-packets', '--show-session-key'], message).toString() + '';
     expect(listing).toMatch(/:pubkey enc packet: version 3/);
@@ -65,7 +64,7 @@ describe('block encryption: GnuPG and openpgp.js both read every shape we write'
   });
 
   it('a flipped ciphertext byte is caught by the MDC', async () => {
-    const enc = await createEncryptor({ armoredKeys: [alice.publicArmored], compress: 'none', armor: false });
+    const enc = await testEncryptor([alice.publicArmored], 'none', false);
     const message = Buffer.from(await enc.seal(Buffer.from('secret line\n'), meta, new Date()));
     message[message.length - 5] = (message[message.length - 5] as number) ^ 0x01;
     expect(() => gpg.decrypt(message)).toThrow();

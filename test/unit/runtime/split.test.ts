@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createEncryptor } from '../../../runtime/encryptor.ts';
 import { nextPiece, type Piece } from '../../../runtime/decrypt/split.ts';
 import { decryptCollect } from '../../helpers/decrypt.ts';
 import { TempGpg } from '../../helpers/gpg.ts';
-import { makeKey, type TestKey } from '../../helpers/keys.ts';
+import { makeKey, type TestKey, testEncryptor } from '../../helpers/keys.ts';
 
 function pieces(buf: Buffer): Piece[] {
   const out: Piece[] = [];
@@ -23,7 +22,7 @@ async function decryptOne(m: Buffer, armor: boolean): Promise<Buffer> {
 }
 
 async function messages(armor: boolean, n: number): Promise<Buffer[]> {
-  const enc = await createEncryptor({ armoredKeys: [key.publicArmored], compress: 'zlib', armor });
+  const enc = await testEncryptor([key.publicArmored], 'zlib', armor);
   const out: Buffer[] = [];
   for (let i = 0; i < n; i += 1) out.push(Buffer.from(await enc.seal(randomBytes(50 + i * 300), { streamId, seq: i, kind: 'data' }, new Date())));
   return out;
