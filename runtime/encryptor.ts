@@ -42,6 +42,8 @@ export interface EncryptorOptions {
 
 export function createEncryptor(options: EncryptorOptions): Encryptor {
   const { keys } = options.recipients;
+  // As openpgp.js and GnuPG do: compress only when every recipient says it can decompress.
+  const zlib = options.compress === 'zlib' && options.recipients.acceptZlib;
   return {
     async seal(block, meta, date) {
       const sessionKey = randomBytes(32);
@@ -54,7 +56,7 @@ export function createEncryptor(options: EncryptorOptions): Encryptor {
         config: { aeadProtect: false },
       });
       const literal = literalPacket(block, formatMetadata(meta), date);
-      const inner = options.compress === 'zlib' ? compressedPacket(await deflateAsync(literal, { level: ZLIB_LEVEL, chunkSize: DEFLATE_CHUNK })) : literal;
+      const inner = zlib ? compressedPacket(await deflateAsync(literal, { level: ZLIB_LEVEL, chunkSize: DEFLATE_CHUNK })) : literal;
       const binary = Buffer.concat([keyPackets, seipdV1Packet(sessionKey, inner)]);
       return options.armor ? armorMessage(binary) : binary;
     },

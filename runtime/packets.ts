@@ -87,6 +87,26 @@ export function armorMessage(binary: Uint8Array): Buffer {
 }
 
 const ARMOR_LINE = 60;
+
+/**
+ * The bytes inside one armored message (header lines skipped), or null when the text is not
+ * plain armor: the caller then leaves it to openpgp.js. The CRC-24 line is not checked: it only
+ * guards transport, and the MDC that every message carries is checked over the same bytes.
+ */
+export function dearmor(text: Buffer): Buffer | null {
+  if (!text.subarray(0, ARMOR_BEGIN.length).equals(ARMOR_BEGIN)) return null;
+  // Armor headers end at the first empty line; the body runs to the checksum or END line.
+  const blank = text.indexOf('\n\n', ARMOR_BEGIN.length - 1);
+  const end = text.lastIndexOf('\n-----END PGP MESSAGE-----');
+  if (blank < 0 || end < blank) return null;
+  const check = text.lastIndexOf('\n=', end);
+  const bodyEnd = check > blank ? check : end;
+  // Node's base64 decoder skips the line breaks itself.
+  const bytes = Buffer.from(text.toString('latin1', blank + 2, bodyEnd), 'base64');
+  return bytes;
+}
+
+const ARMOR_BEGIN = Buffer.from('-----BEGIN PGP MESSAGE-----\n');
 const CRC24_INIT = 0xb704ce;
 const CRC24_POLY = 0x1864cfb;
 const CRC24_TABLE = (() => {

@@ -15,6 +15,8 @@ import { PipesError, refusal } from './errors.ts';
  */
 export interface RecipientKeys {
   readonly keys: readonly openpgp.PublicKey[];
+  /** Every key lists ZLIB among its preferred compression algorithms (RFC 4880 5.2.3.9). */
+  readonly acceptZlib: boolean;
   /** The date to check the keys at: `now` while they are valid, else the generation time. */
   validAt(now: Date): Promise<Date>;
 }
@@ -29,8 +31,10 @@ export async function loadRecipientKeys(armoredKeys: readonly string[], generate
   // Signatures are checked once, above; each block then only compares dates with the window.
   const window = await validityWindow(keys, failingNow.length > 0 ? generatedAt : start);
   let usingGenerationTime = false;
+  const acceptZlib = await everyKeyAcceptsZlib(keys, failingNow.length > 0 ? generatedAt : start);
   return {
     keys,
+    acceptZlib,
     async validAt(now) {
       const valid = now.getTime() >= window.from && now.getTime() < window.until;
       if (!valid && !usingGenerationTime) {
@@ -42,6 +46,14 @@ export async function loadRecipientKeys(armoredKeys: readonly string[], generate
       return valid ? now : generatedAt;
     },
   };
+}
+
+async function everyKeyAcceptsZlib(keys: readonly openpgp.PublicKey[], at: Date): Promise<boolean> {
+  for (const key of keys) {
+    const prefs = (await key.getPrimaryUser(at)).selfCertification.preferredCompressionAlgorithms;
+    if (!prefs?.includes(openpgp.enums.compression.zlib)) return false;
+  }
+  return true;
 }
 
 /** From the latest creation to the earliest expiry of every key and encryption subkey used. */

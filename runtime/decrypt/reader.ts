@@ -1,7 +1,9 @@
 import * as openpgp from 'openpgp';
 import { decodeControl, parseMetadata, type BlockMetadata, type ControlRecord } from '../metadata.ts';
 import { countNewlines } from '../writer.ts';
-import { findMessageStart, nextPiece } from './split.ts';
+import { openOwnShape, type Opened } from './fast-open.ts';
+import { findMessageStart, nextPiece, type Piece } from './split.ts';
+import { dearmor } from '../packets.ts';
 
 /**
  * Decrypts every message of an appended log, in file order, and checks each stream as it goes:
@@ -39,6 +41,9 @@ interface StreamState {
   bytes: number;
 }
 
+/** Messages opened ahead of the one being delivered. */
+const OPEN_AHEAD = 4;
+
 export class LogDecrypter {
   readonly summary: DecryptSummary = { messages: 0, duplicates: 0, problems: 0 };
   private readonly streams = new Map<string, StreamState>();
@@ -48,30 +53,48 @@ export class LogDecrypter {
     private readonly sink: DecryptSink,
   ) {}
 
+  /**
+   * Messages are opened a few at a time (session-key work and inflating overlap) and delivered
+   * strictly in file order.
+   */
   async decryptBuffer(buf: Buffer, source: string): Promise<void> {
+    const ahead: Array<{ piece: Piece; opened: Promise<Opened | Error> | null }> = [];
     let pos = 0;
-    for (let piece = nextPiece(buf, pos); piece !== null; piece = nextPiece(buf, pos)) {
-      if (piece.kind !== 'message') {
-        this.report({ source, offset: piece.offset, length: piece.end - piece.offset, kind: piece.kind, detail: piece.reason });
+    for (;;) {
+      while (ahead.length < OPEN_AHEAD) {
+        const piece = nextPiece(buf, pos);
+        if (piece === null) break;
         pos = piece.end;
+        const opened = piece.kind === 'message' ? this.open(buf.subarray(piece.offset, piece.end), piece.armored).catch((err: unknown) => err as Error) : null;
+        ahead.push({ piece, opened });
+      }
+      const next = ahead.shift();
+      if (next === undefined) return;
+      const { piece } = next;
+      if (piece.kind !== 'message' || next.opened === null) {
+        if (piece.kind !== 'message') this.report({ source, offset: piece.offset, length: piece.end - piece.offset, kind: piece.kind, detail: piece.reason });
         continue;
       }
-      const bytes = buf.subarray(piece.offset, piece.end);
-      const opened = await this.open(bytes, piece.armored).catch((err: unknown) => err as Error);
+      const opened = await next.opened;
       if (opened instanceof Error) {
-        this.report({ source, offset: piece.offset, length: bytes.length, kind: 'undecryptable', detail: opened.message });
+        this.report({ source, offset: piece.offset, length: piece.end - piece.offset, kind: 'undecryptable', detail: opened.message });
         // A binary message whose length field outlived a torn write swallows the next message:
-        // look for a message start inside it rather than skipping all of it.
+        // look for a message start inside it rather than skipping all of it. What was read
+        // ahead from after it is dropped and read again from there.
+        ahead.length = 0;
         pos = findMessageStart(buf, piece.offset + 1) ?? buf.length;
         continue;
       }
       this.summary.messages += 1;
       await this.deliver(opened.data, parseMetadata(opened.filename), source, piece.offset);
-      pos = piece.end;
     }
   }
 
-  private async open(bytes: Buffer, armored: boolean): Promise<{ data: Uint8Array; filename: string | null }> {
+  private async open(bytes: Buffer, armored: boolean): Promise<Opened> {
+    // Our own blocks take the native path; anything else (gpg's output, say) goes to openpgp.js.
+    const binary = armored ? dearmor(bytes) : bytes;
+    const fast = binary === null ? null : await openOwnShape(binary, this.keys);
+    if (fast !== null) return fast;
     const message = armored
       ? await openpgp.readMessage({ armoredMessage: bytes.toString('latin1') })
       : await openpgp.readMessage({ binaryMessage: new Uint8Array(bytes) });

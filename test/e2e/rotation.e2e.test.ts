@@ -51,7 +51,8 @@ const leftovers = (paths: CopyPaths, dir: string) => [
  * One run of the copy: the writers write their lines in `bursts` rounds with a pause between,
  * so each round is appended (and size-checked) on its own, however the machine batches a flood.
  */
-async function runOnce(paths: CopyPaths, writers: Record<string, number>, bursts = 1): Promise<void> {
+/** Runs the copy once with the given writers, stops it with the quit string; returns its stderr. */
+async function runOnce(paths: CopyPaths, writers: Record<string, number>, bursts = 1): Promise<string> {
   const copy = fx.start(paths);
   await waitForReader(paths.pipe, 10_000);
   for (let round = 0; round < bursts; round += 1) {
@@ -59,7 +60,8 @@ async function runOnce(paths: CopyPaths, writers: Record<string, number>, bursts
     await new Promise((r) => setTimeout(r, 20));
   }
   quit(paths.pipe);
-  expect(await copy.exited).toBe(0);
+  expect(await copy.exited, copy.stderr()).toBe(0);
+  return copy.stderr();
 }
 
 describe('rotation', () => {
@@ -193,8 +195,8 @@ describe('rotation', () => {
       copy.child.kill('SIGKILL');
       await copy.exited;
       await writing; // EPIPE: the writer stops when the reader dies
-      await runOnce(paths, { after: 100 });
-      expect(leftovers(paths, dir)).toEqual([]);
+      const restart = await runOnce(paths, { after: 100 });
+      expect(leftovers(paths, dir), restart).toEqual([]);
       const r = await decryptAll(paths, dir);
       // A block cut by the kill is the only problem there may be, and it is reported as torn.
       for (const line of r.stderr.split('\n').filter((l) => l.includes('offset'))) expect(line).toMatch(/: torn: /);

@@ -1,0 +1,357 @@
+// The benchmark (issue: throughput, latency, memory, decrypt speed, against plaintext and gpg).
+// One run, one machine: prints a table and writes bench/results.json. Not part of the tests.
+//
+//   npm run bench                        # 1,000,000 lines (~146 MB), 1 GB memory flood
+//   npm run bench -- --lines 200000 --memory-mb 256 --loop-lines 100 --latency-seconds 3
+//
+// Every flood is written by a separate writer process into a FIFO; the time runs from its first
+// write until every line is durable on disk (fsync'd by the tool under test, or by the bench for
+// `cat` and gpg, which do not sync). Every encrypted result is decrypted and compared with the
+// written bytes by SHA-256.
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fsyncSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import * as openpgp from 'openpgp';
+import tmp from 'tmp';
+import { nginxLines } from './nginx-lines.mjs';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const CLI = join(ROOT, 'dist', 'cli.mjs');
+const BENCH = join(ROOT, 'bench');
+const execFileAsync = promisify(execFile);
+
+const { values: opts } = parseArgs({
+  options: {
+    lines: { type: 'string', default: '1000000' },
+    'loop-lines': { type: 'string', default: '300' },
+    'latency-seconds': { type: 'string', default: '10' },
+    'latency-rate': { type: 'string', default: '200' },
+    'memory-mb': { type: 'string', default: '1024' },
+    'gpg-blocks': { type: 'string', default: '100' },
+  },
+});
+const LINES = Number(opts.lines);
+const LOOP_LINES = Number(opts['loop-lines']);
+
+const TARGETS = {
+  vsCat: 0.5,
+  vsGpg: 0.5,
+  vsLoop: 100,
+  latencyP99Ms: 10,
+  peakRssMb: 150,
+  decryptMBps: 50,
+  generateMs: 2000,
+  startupMs: 300,
+};
+
+const now = () => process.hrtime.bigint();
+const seconds = (from, to) => Number(to - from) / 1e9;
+const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+function exited(child) {
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+async function mkfifo(path) {
+  await execFileAsync('mkfifo', ['-m', '600', path]);
+}
+
+/** Until something reads `path`: a non-blocking open for writing fails with ENXIO before. */
+async function waitForReader(path, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`nothing reads ${path}`);
+      await sleep(1);
+    }
+  }
+}
+
+/** Runs the flood writer to completion; returns its report (startedAt as bigint). */
+async function flood(pipe, lines, repeat = 1) {
+  const { stdout } = await execFileAsync(process.execPath, [join(BENCH, 'flood-writer.mjs'), pipe, String(lines), '1', String(repeat)], { maxBuffer: 1 << 20 });
+  const report = JSON.parse(stdout);
+  return { ...report, startedAt: BigInt(report.startedAt), closedAt: BigInt(report.closedAt) };
+}
+
+/** Runs a command and hashes its stdout as it streams (never holding it all). */
+async function hashOutput(file, args, env = process.env) {
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    hash.update(chunk);
+    bytes += chunk.length;
+  });
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const { code } = await exited(child);
+  return { code, bytes, sha256: hash.digest('hex'), stderr };
+}
+
+/** Peak RSS of a running process, sampled from /proc (VmHWM is the kernel's own high-water mark). */
+function rssWatcher(pid) {
+  let peakKb = 0;
+  const timer = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) peakKb = Math.max(peakKb, Number(m[1]));
+    } catch {
+      // gone
+    }
+  }, 20);
+  return { stop: () => (clearInterval(timer), peakKb / 1024) };
+}
+
+function row(name, lines, bytes, secs) {
+  return { name, lines, MB: +(bytes / 1e6).toFixed(1), seconds: +secs.toFixed(3), 'MB/s': +(bytes / 1e6 / secs).toFixed(1), 'lines/s': Math.round(lines / secs) };
+}
+
+const dir = tmp.dirSync({ prefix: 'pp-bench-', mode: 0o700, unsafeCleanup: true });
+const gnupgHome = join(dir.name, 'gnupg');
+const gpgEnv = { ...process.env, GNUPGHOME: gnupgHome };
+const results = { date: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version }, options: { lines: LINES, loopLines: LOOP_LINES } };
+try {
+  await execFileAsync('mkdir', ['-m', '700', gnupgHome]);
+  // The admin's key as admins make it: by GnuPG (ed25519 + cv25519, no passphrase for the bench).
+  // Its preferences list ZLIB first, so gpg compresses, as the copy does.
+  const pinentry = ['--batch', '--pinentry-mode', 'loopback', '--passphrase', ''];
+  await execFileAsync('gpg', [...pinentry, '--quiet', '--quick-gen-key', 'bench@example.org', 'future-default', 'default', 'never'], { env: gpgEnv });
+  const { stdout: publicKey } = await execFileAsync('gpg', ['--batch', '--armor', '--export', 'bench@example.org'], { env: gpgEnv });
+  const { stdout: privateKey } = await execFileAsync('gpg', [...pinentry, '--armor', '--export-secret-keys', 'bench@example.org'], { env: gpgEnv });
+  const pub = join(dir.name, 'bench.pub.asc');
+  const sec = join(dir.name, 'bench.sec.asc');
+  writeFileSync(pub, publicKey);
+  writeFileSync(sec, privateKey, { mode: 0o600 });
+  const fpr = (await openpgp.readKey({ armoredKey: publicKey })).getFingerprint().toUpperCase();
+  const gpgEncrypt = ['--batch', '--quiet', '--yes', '--trust-model', 'always', '--recipient', fpr, '--encrypt'];
+
+  const expected = nginxLines(LINES, 1);
+  const expectedSha = sha256(expected);
+  const loopExpected = nginxLines(LOOP_LINES, 1);
+  const throughput = [];
+  const checks = {};
+
+  // (a) cat FIFO >> file: the plaintext limit.
+  {
+    const pipe = join(dir.name, 'cat.pipe');
+    const file = join(dir.name, 'cat.log');
+    await mkfifo(pipe);
+    const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+    const cat = spawn('cat', [pipe], { stdio: ['ignore', fd, 'inherit'] });
+    const done = exited(cat);
+    const w = await flood(pipe, LINES);
+    await done;
+    fsyncSync(fd);
+    const end = now();
+    closeSync(fd);
+    throughput.push(row('cat FIFO >> file (plaintext)', LINES, w.bytes, seconds(w.startedAt, end)));
+    checks.cat = sha256(readFileSync(file)) === expectedSha;
+  }
+
+  // (b) the generated encrypter copy, default options (zlib, armored).
+  const copyPipe = join(dir.name, 'copy.pipe');
+  const copyLog = join(dir.name, 'copy.log');
+  const copyPath = join(dir.name, 'copy.mjs');
+  const generateMs = [];
+  for (let i = 0; i < 3; i += 1) {
+    const t = now();
+    await execFileAsync(process.execPath, [CLI, 'encrypter', '--recipient-key', pub, '--pipe', copyPipe, '--output', copyLog, '--save-path', copyPath, '--log-level', 'warn', '--force']);
+    generateMs.push(seconds(t, now()) * 1000);
+  }
+  const startupMs = [];
+  for (let i = 0; i < 5; i += 1) {
+    const t = now();
+    const copy = spawn(copyPath, [], { stdio: ['ignore', 'ignore', 'ignore'] });
+    const done = exited(copy);
+    await waitForReader(copyPipe);
+    startupMs.push(seconds(t, now()) * 1000);
+    copy.kill('SIGTERM');
+    await done;
+  }
+  await execFileAsync('rm', ['-f', copyLog]);
+  const main = await copyFlood(copyPath, copyPipe, LINES);
+  throughput.push(row('paranoid-pipes copy (zlib, armored)', LINES, main.bytes, main.seconds));
+  const copyRssMb = main.peakRssMb;
+
+  // (b') the same copy without compression, binary: the cost of encryption alone.
+  {
+    const pipe = join(dir.name, 'plain.pipe');
+    const log = join(dir.name, 'plain.log');
+    const path = join(dir.name, 'plain.mjs');
+    await execFileAsync(process.execPath, [CLI, 'encrypter', '--recipient-key', pub, '--pipe', pipe, '--output', log, '--save-path', path, '--log-level', 'warn', '--compress', 'none', '--binary']);
+    const r = await copyFlood(path, pipe, LINES);
+    throughput.push(row('paranoid-pipes copy (--compress none --binary)', LINES, r.bytes, r.seconds));
+    checks.copyUncompressed = (await hashOutput(process.execPath, [CLI, 'decrypt', '--key', sec, log])).sha256 === expectedSha;
+  }
+
+  // (c) one gpg process reading the whole FIFO as one stream.
+  {
+    const pipe = join(dir.name, 'gpg.pipe');
+    const file = join(dir.name, 'gpg.log.gpg');
+    await mkfifo(pipe);
+    const gpg = spawn('gpg', [...gpgEncrypt, '--output', file, pipe], { stdio: ['ignore', 'ignore', 'inherit'], env: gpgEnv });
+    const done = exited(gpg);
+    const w = await flood(pipe, LINES);
+    await done;
+    const fd = openSync(file, constants.O_RDONLY);
+    fsyncSync(fd);
+    closeSync(fd);
+    const end = now();
+    throughput.push(row('gpg --encrypt, one stream', LINES, w.bytes, seconds(w.startedAt, end)));
+    const back = await hashOutput('gpg', ['--batch', '--quiet', '--decrypt', file], gpgEnv);
+    checks.gpgSingle = back.sha256 === expectedSha;
+  }
+
+  // (d) a shell loop with one gpg per line, as simple encrypting-pipe scripts do (fewer lines, scaled).
+  {
+    const pipe = join(dir.name, 'loop.pipe');
+    const file = join(dir.name, 'loop.log.gpg');
+    await mkfifo(pipe);
+    // The baseline under test is this shell script itself; the data reaches gpg on stdin.
+    const script = `while IFS= read -r line; do printf '%s\\n' "$line" | gpg ${gpgEncrypt.join(' ')} >> "$2"; done < "$1"; sync "$2"`;
+    const sh = spawn('sh', ['-c', script, 'loop', pipe, file], { stdio: ['ignore', 'ignore', 'inherit'], env: gpgEnv });
+    const done = exited(sh);
+    const w = await flood(pipe, LOOP_LINES);
+    await done;
+    const end = now();
+    throughput.push(row(`gpg per line, shell loop (${LOOP_LINES} lines, scaled)`, LOOP_LINES, w.bytes, seconds(w.startedAt, end)));
+    const back = await hashOutput(process.execPath, [CLI, 'decrypt', '--key', sec, file]);
+    checks.gpgLoop = back.sha256 === sha256(loopExpected);
+  }
+
+  // Decrypt: our decrypter on the copy's flood output, then gpg once per block.
+  const cipherBytes = statSync(copyLog).size;
+  let decrypt;
+  {
+    const t = now();
+    const back = await hashOutput(process.execPath, [CLI, 'decrypt', '--key', sec, copyLog]);
+    const secs = seconds(t, now());
+    checks.copy = back.sha256 === expectedSha && back.code === 0;
+    decrypt = { name: 'paranoid-pipes decrypt', blocks: null, cipherMB: +(cipherBytes / 1e6).toFixed(1), seconds: +secs.toFixed(3), 'cipher MB/s': +(cipherBytes / 1e6 / secs).toFixed(1), 'lines/s': Math.round(LINES / secs) };
+  }
+  let gpgDecrypt;
+  {
+    const text = readFileSync(copyLog, 'latin1');
+    const messages = text.split(/(?<=-----END PGP MESSAGE-----\n)/).filter((m) => m.startsWith('-----BEGIN PGP MESSAGE-----'));
+    const sample = messages.slice(0, Number(opts['gpg-blocks']));
+    gpgDecrypt = await gpgPerBlock(sample);
+  }
+
+  // Latency: a lone line at a time, at a low rate, into a fresh run of the copy.
+  let latency;
+  {
+    await execFileAsync('rm', ['-f', copyLog]);
+    const copy = spawn(copyPath, [], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const done = exited(copy);
+    await waitForReader(copyPipe);
+    await sleep(300); // let the stream-start block land first
+    const rate = Number(opts['latency-rate']);
+    const count = Math.round(Number(opts['latency-seconds']) * rate);
+    const { stdout } = await execFileAsync(process.execPath, [join(BENCH, 'latency-writer.mjs'), copyPipe, copyLog, String(count), String(1000 / rate)], { maxBuffer: 16 << 20 });
+    copy.kill('SIGTERM');
+    await done;
+    const sorted = JSON.parse(stdout).latencies.sort((a, b) => a - b);
+    latency = { lines: count, rate, p50Ms: +quantile(sorted, 0.5).toFixed(2), p99Ms: +quantile(sorted, 0.99).toFixed(2), maxMs: +sorted[sorted.length - 1].toFixed(2) };
+  }
+
+  // Memory: peak RSS of the copy while about 1 GB is flooded through it (lines repeat here).
+  let memory;
+  {
+    await execFileAsync('rm', ['-f', copyLog]);
+    const repeat = Math.max(1, Math.round((Number(opts['memory-mb']) * 1e6) / expected.length));
+    const r = await copyFlood(copyPath, copyPipe, LINES, repeat);
+    const w = { bytes: r.bytes };
+    memory = { floodMB: +(r.bytes / 1e6).toFixed(0), seconds: +r.seconds.toFixed(2), 'MB/s': +(r.bytes / 1e6 / r.seconds).toFixed(1), peakRssMb: +r.peakRssMb.toFixed(1) };
+    const back = await hashOutput(process.execPath, [CLI, 'decrypt', '--key', sec, '--show-control', copyLog]);
+    const end2 = /"type":"stream-end".*?"lines":(\d+)/.exec(back.stderr);
+    checks.memoryFloodLines = end2 !== null && Number(end2[1]) === LINES * repeat && back.bytes === w.bytes;
+  }
+
+  const [cat, copyRow, , gpgRow, loopRow] = throughput;
+  const ratios = { vsCat: +(copyRow['MB/s'] / cat['MB/s']).toFixed(2), vsGpg: +(copyRow['MB/s'] / gpgRow['MB/s']).toFixed(2), vsLoop: Math.round(copyRow['lines/s'] / loopRow['lines/s']) };
+  for (const r of throughput) r['x cat'] = +(r['MB/s'] / cat['MB/s']).toFixed(3);
+  const startup = { generateMs: Math.round(median(generateMs)), startupMs: Math.round(median(startupMs)) };
+  const measured = { ...ratios, latencyP99Ms: latency.p99Ms, peakRssMb: Math.max(copyRssMb, memory.peakRssMb), decryptMBps: decrypt['cipher MB/s'], ...startup };
+  const lowerIsBetter = new Set(['latencyP99Ms', 'peakRssMb', 'generateMs', 'startupMs']);
+  const targets = Object.entries(TARGETS).map(([name, target]) => ({
+    name,
+    target: `${lowerIsBetter.has(name) ? '<=' : '>='} ${target}`,
+    measured: measured[name],
+    met: lowerIsBetter.has(name) ? measured[name] <= target : measured[name] >= target,
+  }));
+  Object.assign(results, { throughput, copyPeakRssMbDuringThroughput: +copyRssMb.toFixed(1), latency, memory, decrypt: [decrypt, gpgDecrypt], startup, checks, targets });
+  writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+  console.log(`\nparanoid-pipes benchmark, ${results.date}, ${results.machine.cpus} x ${results.machine.cpu}, Node ${process.version}\n`);
+  console.log('Throughput (writer process -> FIFO -> durable on disk):');
+  console.table(throughput);
+  console.log('Latency of a lone line (write(2) to the encrypted block appended to the log):');
+  console.table([latency]);
+  console.log('Memory (peak RSS of the copy):');
+  console.table([{ during: `${(LINES / 1e6).toFixed(1)}M-line flood`, peakRssMb: +copyRssMb.toFixed(1) }, { during: `${memory.floodMB} MB flood`, peakRssMb: memory.peakRssMb, 'MB/s': memory['MB/s'] }]);
+  console.log('Decrypt:');
+  console.table([decrypt, gpgDecrypt]);
+  console.log('Generator and start-up (median):');
+  console.table([startup]);
+  console.log('Every output decrypts to exactly what was written:');
+  console.table([checks]);
+  console.log('Targets:');
+  console.table(targets);
+  console.log(`written to ${join('bench', 'results.json')}`);
+  process.exitCode = Object.values(checks).every(Boolean) ? 0 : 1;
+} finally {
+  await execFileAsync('gpgconf', ['--kill', 'all'], { env: gpgEnv }).catch(() => {});
+  dir.removeCallback();
+}
+
+/**
+ * Floods a started copy; SIGTERM after the writer closed makes it take what is in the pipe, seal
+ * it, fdatasync and write its stream-end (it never sees EOF: it holds its own write end). Its exit
+ * is the moment every line is durable.
+ */
+async function copyFlood(copyPath, pipe, lines, repeat = 1) {
+  const copy = spawn(copyPath, [], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const done = exited(copy);
+  await waitForReader(pipe);
+  const rss = rssWatcher(copy.pid);
+  const w = await flood(pipe, lines, repeat);
+  copy.kill('SIGTERM');
+  const { code } = await done;
+  const end = now();
+  const peakRssMb = rss.stop();
+  if (code !== 0) throw new Error(`the copy exited ${code}`);
+  return { bytes: w.bytes, seconds: seconds(w.startedAt, end), peakRssMb };
+}
+
+/** One `gpg --decrypt` process per armored block, as a script over a split log would run. */
+async function gpgPerBlock(messages) {
+  let cipher = 0;
+  let lines = 0;
+  const t = now();
+  for (const message of messages) {
+    const child = spawn('gpg', ['--batch', '--quiet', '--decrypt'], { stdio: ['pipe', 'pipe', 'ignore'], env: gpgEnv });
+    let newlines = 0;
+    child.stdout.on('data', (chunk) => {
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) newlines += 1;
+    });
+    child.stdin.end(message, 'latin1');
+    await exited(child);
+    cipher += message.length;
+    lines += newlines;
+  }
+  const secs = seconds(t, now());
+  return { name: 'gpg --decrypt per block', blocks: messages.length, cipherMB: +(cipher / 1e6).toFixed(1), seconds: +secs.toFixed(3), 'cipher MB/s': +(cipher / 1e6 / secs).toFixed(1), 'lines/s': Math.round(lines / secs) };
+}
