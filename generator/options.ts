@@ -81,8 +81,8 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   runAs: { flags: '--run-as <user:group>', description: 'user the copy drops to when started as root', defaultText: 'save owner' },
   maxBuffer: {
     flags: '--max-buffer <size>',
-    description: 'most read-but-not-yet-written log data the copy holds in memory, e.g. 16M; at this size --on-overload applies (2M to 1G)',
-    defaultText: '16M',
+    description: 'most read-but-not-yet-written log data the copy holds in memory, e.g. 8M; at this size --on-overload applies (2M to 1G)',
+    defaultText: '8M',
   },
   onOverload: {
     flags: '--on-overload <policy>',

@@ -54,7 +54,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   const compress = oneOf('--compress', raw.compress ?? 'zlib', COMPRESSIONS);
   const logLevel = oneOf('--log-level', raw.logLevel ?? 'info', LOG_LEVELS);
   const overload: BakedOverload = {
-    maxBufferBytes: parseSize('--max-buffer', raw.maxBuffer ?? '16M', MAX_BUFFER_BOUNDS),
+    maxBufferBytes: parseSize('--max-buffer', raw.maxBuffer ?? '8M', MAX_BUFFER_BOUNDS),
     policy: oneOf('--on-overload', raw.onOverload ?? 'block', OVERLOAD_POLICIES),
   };
   if (raw.armor === true && raw.binary === true) throw usageError('ARMOR_AND_BINARY', '--armor and --binary exclude each other: pick one');

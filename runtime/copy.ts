@@ -31,7 +31,9 @@ export const COPY_LIMITS = {
   /** ~7 ms to seal with zlib level 1; big enough that the ~1 ms of public-key work per message is small in a flood. */
   maxBlockBytes: 1024 * 1024,
   /** Two batches are in memory at once (one appending, one sealing): part of --max-buffer. */
-  maxBatchBytes: 4 * 1024 * 1024,
+  maxBatchBytes: 2 * 1024 * 1024,
+  /** Backpressure is reported at most this often. */
+  backpressureReportMs: 10_000,
   retryMinMs: 100,
   retryMaxMs: 5000,
   /** At stop, a failing disk gets this many more tries before the copy exits non-zero. */
@@ -150,6 +152,8 @@ class CopySession {
   private stopping = false;
   private ended = false;
   private paused = false;
+  private pauses = 0;
+  private pausesSaidAt = Number.NEGATIVE_INFINITY;
   private readonly drops = new DropCounter();
   private rotationTimer: NodeJS.Timeout | null = null;
   private pipeCheckTimer: NodeJS.Timeout | null = null;
@@ -315,7 +319,13 @@ class CopySession {
       // Backpressure: the kernel pipe buffer fills and writers block; nothing is dropped.
       this.paused = true;
       for (const s of this.sources) s.socket.pause();
-      this.log.warn('BACKPRESSURE', `${this.writer.queuedBytes} bytes waiting for encryption; pausing reads`);
+      // A flood pauses reading many times a second: say so once per interval, with a count.
+      this.pauses += 1;
+      if (now - this.pausesSaidAt >= COPY_LIMITS.backpressureReportMs) {
+        this.log.warn('BACKPRESSURE', `writers are faster than encryption: reads paused ${this.pauses} time(s) since the last report (${this.writer.queuedBytes} bytes waiting)`);
+        this.pausesSaidAt = now;
+        this.pauses = 0;
+      }
     }
   }
 

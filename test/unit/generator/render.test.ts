@@ -16,7 +16,7 @@ const baked: BakedOptions = {
   quitString: 'stop-7f3a9c2e1b',
   header: ['# vhost www.example.org'],
   logLevel: 'info',
-  overload: { maxBufferBytes: 16 * 1024 * 1024, policy: 'block' },
+  overload: { maxBufferBytes: 8 * 1024 * 1024, policy: 'block' },
   rotation: null,
 };
 
