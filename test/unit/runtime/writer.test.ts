@@ -69,6 +69,28 @@ describe('block writer', () => {
     expect(logs.join('')).not.toContain('secret');
   });
 
+  it('an encryption error is retried with the same numbers; the log names the reason, never the data', async () => {
+    const appender = memoryAppender(0);
+    const logs: string[] = [];
+    let failures = 2;
+    const flaky: Encryptor = {
+      seal(block, meta, date) {
+        if (failures > 0) {
+          failures -= 1;
+          return Promise.reject(new Error('Could not find valid encryption key packet'));
+        }
+        return encryptor.seal(block, meta, date);
+      },
+    };
+    const writer = new BlockWriter({ encryptor: flaky, appender, streamId: 'ab'.repeat(16), limits, log: createLogger('debug', (line) => logs.push(line)) });
+    writer.enqueueData(Buffer.from('secret-c\n'));
+    await writer.idle();
+    expect(appender.text()).toBe('0:secret-c\n|');
+    expect(logs.filter((l) => l.includes('SEAL_FAILED:'))).toHaveLength(2);
+    expect(logs.join('')).toContain('Could not find valid encryption key packet');
+    expect(logs.join('')).not.toContain('secret');
+  });
+
   it('after a bounded give-up, counts every line that is not on disk', async () => {
     const appender = memoryAppender(Number.POSITIVE_INFINITY);
     const writer = writerFor(appender);
