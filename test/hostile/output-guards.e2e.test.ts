@@ -1,10 +1,17 @@
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../helpers/cli.ts';
 import { E2eFixture } from '../helpers/e2e.ts';
 
 const fx = new E2eFixture();
+const isRoot = process.getuid?.() === 0;
+/** nobody's uid and gid, for files "owned by someone else" (root only). */
+function nobody(): { uid: number; gid: number } {
+  const [, , uid, gid] = execFileSync('getent', ['passwd', 'nobody'], { encoding: 'utf8' }).trim().split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
 beforeAll(() => fx.setup());
 afterAll(() => fx.dispose());
 
@@ -33,6 +40,32 @@ describe('the copy refuses a hostile output or archive path and touches nothing'
     linkSync(other, paths.output);
     await refuses(paths.copy, paths.pipe, /\[OUTPUT_LINKED\].*2 hard links/);
     expect(readFileSync(other, 'utf8')).toBe('someone else\n');
+  });
+
+  it('an output file with another mode: refused, left as it was', async () => {
+    const paths = await fx.generate();
+    writeFileSync(paths.output, 'earlier\n', { mode: 0o644 });
+    await refuses(paths.copy, paths.pipe, /\[OUTPUT_MODE\].*644, expected 640/);
+    expect(statSync(paths.output).mode & 0o777).toBe(0o644);
+    expect(readFileSync(paths.output, 'utf8')).toBe('earlier\n');
+  });
+
+  it.skipIf(!isRoot)('an output file or a pipe owned by someone else: refused, left as they were (root only)', async () => {
+    const other = nobody();
+    const paths = await fx.generate();
+    writeFileSync(paths.output, 'theirs\n', { mode: 0o640 });
+    chownSync(paths.output, other.uid, other.gid);
+    await refuses(paths.copy, paths.pipe, /\[OUTPUT_OWNER\].*expected/);
+    expect(readFileSync(paths.output, 'utf8')).toBe('theirs\n');
+
+    const second = await fx.generate();
+    execFileSync('mkfifo', ['-m', '600', second.pipe]);
+    chownSync(second.pipe, other.uid, other.gid);
+    const r = await run(second.copy, []);
+    expect(r.stderr).toMatch(/\[PIPE_OWNER\]/);
+    expect(r.code).toBe(3);
+    expect(lstatSync(second.pipe).uid).toBe(other.uid);
+    expect(existsSync(second.output)).toBe(false);
   });
 
   it('the output directory replaced by a symlink: refused', async () => {
