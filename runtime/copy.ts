@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { BakedOptions } from './baked.ts';
@@ -7,10 +6,10 @@ import { openAppender, type Appender } from './appender.ts';
 import { describeBaked, optionsDigest } from './describe.ts';
 import { createEncryptor } from './encryptor.ts';
 import { loadRecipientKeys } from './recipients.ts';
-import { describeFailure, errnoCode, EXIT, usageError } from './errors.ts';
-import { openFifo, removeFifo, type OpenedFifo } from './fifo.ts';
+import { describeFailure, EXIT, usageError } from './errors.ts';
+import { openFifo, removeOwnFifo, type OpenedFifo } from './fifo.ts';
 import { PipeSource } from './pipe-source.ts';
-import { moveIntruderAside, pipeChange } from './pipe-watch.ts';
+import { PipeGuard } from './pipe-guard.ts';
 import { DropCounter } from './overload.ts';
 import { createLogger, type Logger } from './log.ts';
 import { assertSafeDirectory } from './paths.ts';
@@ -128,20 +127,6 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   return session.run(early);
 }
 
-/**
- * Removes the pipe if this run made it. Best effort: after the privilege drop its directory may
- * be closed to us, and a failed cleanup must not hide why we stop. A pipe left behind has the
- * baked owner and mode, so the next start reuses it.
- */
-function removeOwnFifo(path: string, fifo: OpenedFifo, log: Logger): void {
-  if (!fifo.created) return;
-  try {
-    removeFifo(path, fifo);
-  } catch (err) {
-    log.warn('PIPE_REMOVE', `could not remove ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-}
-
 /** One run of the copy: from stream-start to stream-end. */
 class CopySession {
   /** Every pipe being read; the last is the one at the baked path. Older ones stay open. */
@@ -156,10 +141,7 @@ class CopySession {
   private pausesSaidAt = Number.NEGATIVE_INFINITY;
   private readonly drops = new DropCounter();
   private rotationTimer: NodeJS.Timeout | null = null;
-  private pipeCheckTimer: NodeJS.Timeout | null = null;
-  /** The last pipe problem said, so a lasting one is recorded once, not every check. */
-  private pipeProblem: string | null = null;
-  private replacing = false;
+  private readonly guard: PipeGuard;
   private finish!: (code: number) => void;
 
   constructor(
@@ -172,6 +154,17 @@ class CopySession {
     private readonly rotation: Rotation | null,
   ) {
     this.addSource(fifo);
+    this.guard = new PipeGuard({
+      pipe: baked.pipe,
+      log,
+      record: (event, detail) => this.recordEvent(event, detail),
+      current: () => this.current.fifo,
+      adopt: (fresh) => {
+        if (this.stopping) return false;
+        this.addSource(fresh);
+        return true;
+      },
+    });
   }
 
   /** `early`: events noticed before the stream began, recorded right after its stream-start. */
@@ -199,7 +192,7 @@ class CopySession {
       for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
     });
     this.startRotation();
-    this.pipeCheckTimer = setInterval(() => this.checkPipe(), COPY_LIMITS.pipeCheckMs);
+    this.guard.start(COPY_LIMITS.pipeCheckMs);
     this.log.info('STARTED', `stream ${this.streamId}: reading ${this.baked.pipe.path}, appending to ${this.baked.output.path}`);
     return done;
   }
@@ -223,58 +216,6 @@ class CopySession {
 
   private get current(): PipeSource {
     return this.sources[this.sources.length - 1] as PipeSource;
-  }
-
-  /**
-   * The pipe path must keep naming the FIFO we read. If it was deleted or replaced (a plain file
-   * there would take writers' lines in the clear), record it, move the intruder aside as
-   * evidence, and put a fresh FIFO with the baked owner and mode in its place. Writers that
-   * still hold the old pipe keep writing there, and it is still read.
-   */
-  private checkPipe(): void {
-    if (this.stopping) return;
-    let change: string | null;
-    try {
-      change = pipeChange(this.baked.pipe.path, this.current.fifo);
-    } catch (err) {
-      this.notePipeProblem('PIPE_UNCHECKED', `cannot check ${this.baked.pipe.path}: ${errnoCode(err) ?? String(err)}`);
-      return;
-    }
-    if (change === null) {
-      this.pipeProblem = null;
-      return;
-    }
-    void this.replacePipe(change);
-  }
-
-  private async replacePipe(change: string): Promise<void> {
-    if (this.replacing) return;
-    this.replacing = true;
-    try {
-      const aside = moveIntruderAside(this.baked.pipe.path, new Date());
-      const fifo = await openFifo(this.baked.pipe);
-      if (this.stopping) {
-        removeOwnFifo(this.baked.pipe.path, fifo, this.log);
-        closeSync(fifo.fd);
-        return;
-      }
-      this.addSource(fifo);
-      const detail = `${change}${aside === null ? '' : `; what was there is kept as ${aside}`}; a fresh pipe was made`;
-      this.pipeProblem = null;
-      this.log.warn('PIPE_REPLACED', detail);
-      this.recordEvent('pipe-replaced', detail);
-    } catch (err) {
-      this.notePipeProblem('PIPE_NOT_RECREATED', `${change}; could not put a fresh pipe there: ${errnoCode(err) ?? (err as Error).message}`);
-    } finally {
-      this.replacing = false;
-    }
-  }
-
-  private notePipeProblem(code: string, detail: string): void {
-    if (this.pipeProblem === detail) return;
-    this.pipeProblem = detail;
-    this.log.error(code, detail);
-    this.recordEvent(code === 'PIPE_UNCHECKED' ? 'pipe-unchecked' : 'pipe-not-recreated', detail);
   }
 
   private startRotation(): void {
@@ -387,7 +328,7 @@ class CopySession {
     if (this.stopping) return;
     this.stopping = true;
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    if (this.pipeCheckTimer !== null) clearInterval(this.pipeCheckTimer);
+    this.guard.stop();
     for (const source of this.sources) {
       // From here the stop loop alone takes data: read() would also emit 'data' for each chunk.
       source.socket.removeAllListeners('data');

@@ -4,6 +4,7 @@ import { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import type { BakedPath } from './baked.ts';
 import { errnoCode, PipesError, refusal } from './errors.ts';
+import type { Logger } from './log.ts';
 import { assertSafeDirectory, describeFileType, lstatOrNull, octal } from './paths.ts';
 
 const execFileAsync = promisify(execFile);
@@ -117,4 +118,18 @@ export function removeFifo(path: string, opened: OpenedFifo): boolean {
   if (st === null || !st.isFIFO() || st.dev !== opened.dev || st.ino !== opened.ino) return false;
   unlinkSync(path);
   return true;
+}
+
+/**
+ * Removes the pipe if this run made it. Best effort: after the privilege drop its directory may
+ * be closed to us, and a failed cleanup must not hide why we stop. A pipe left behind has the
+ * baked owner and mode, so the next start reuses it.
+ */
+export function removeOwnFifo(path: string, fifo: OpenedFifo, log: Logger): void {
+  if (!fifo.created) return;
+  try {
+    removeFifo(path, fifo);
+  } catch (err) {
+    log.warn('PIPE_REMOVE', `could not remove ${path}: ${errnoCode(err) ?? String(err)}`);
+  }
 }

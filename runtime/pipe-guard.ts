@@ -1,0 +1,108 @@
+import { closeSync, renameSync } from 'node:fs';
+import type { BakedPath } from './baked.ts';
+import { errnoCode } from './errors.ts';
+import { openFifo, removeOwnFifo, type OpenedFifo } from './fifo.ts';
+import type { Logger } from './log.ts';
+import { describeFileType, lstatOrNull } from './paths.ts';
+
+export interface PipeGuardDeps {
+  readonly pipe: BakedPath;
+  readonly log: Logger;
+  /** An event for the encrypted log. */
+  readonly record: (event: string, detail: string) => void;
+  /** The FIFO the path should name: the newest one read. */
+  readonly current: () => OpenedFifo;
+  /** Reads a fresh FIFO too; false when the copy is stopping (the guard then removes it again). */
+  readonly adopt: (fifo: OpenedFifo) => boolean;
+}
+
+/**
+ * Keeps the pipe path naming a FIFO the copy reads. If it was deleted or replaced (a plain file
+ * there would take writers' lines in the clear), the guard records it, moves the intruder aside
+ * as evidence, and puts a fresh FIFO with the baked owner and mode in its place. Writers that
+ * still hold the old pipe keep writing there, and the copy still reads it.
+ */
+export class PipeGuard {
+  private timer: NodeJS.Timeout | null = null;
+  /** The last problem said, so a lasting one is recorded once, not at every check. */
+  private problem: string | null = null;
+  private replacing = false;
+
+  constructor(private readonly deps: PipeGuardDeps) {}
+
+  start(everyMs: number): void {
+    this.timer = setInterval(() => this.check(), everyMs);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private check(): void {
+    const { pipe } = this.deps;
+    let change: string | null;
+    try {
+      change = pipeChange(pipe.path, this.deps.current());
+    } catch (err) {
+      this.note('PIPE_UNCHECKED', 'pipe-unchecked', `cannot check ${pipe.path}: ${errnoCode(err) ?? String(err)}`);
+      return;
+    }
+    if (change === null) this.problem = null;
+    else void this.replace(change);
+  }
+
+  private async replace(change: string): Promise<void> {
+    if (this.replacing) return;
+    this.replacing = true;
+    const { pipe, log } = this.deps;
+    try {
+      const aside = moveIntruderAside(pipe.path, new Date());
+      const fifo = await openFifo(pipe);
+      if (!this.deps.adopt(fifo)) {
+        removeOwnFifo(pipe.path, fifo, log);
+        closeSync(fifo.fd);
+        return;
+      }
+      const detail = `${change}${aside === null ? '' : `; what was there is kept as ${aside}`}; a fresh pipe was made`;
+      this.problem = null;
+      log.warn('PIPE_REPLACED', detail);
+      this.deps.record('pipe-replaced', detail);
+    } catch (err) {
+      this.note('PIPE_NOT_RECREATED', 'pipe-not-recreated', `${change}; could not put a fresh pipe there: ${errnoCode(err) ?? (err as Error).message}`);
+    } finally {
+      this.replacing = false;
+    }
+  }
+
+  private note(code: string, event: string, detail: string): void {
+    if (this.problem === detail) return;
+    this.problem = detail;
+    this.deps.log.error(code, detail);
+    this.deps.record(event, detail);
+  }
+}
+
+/**
+ * Why the pipe path no longer names the FIFO the copy reads, or null when it still does.
+ * Deleted, a plain file put in its place (writers would log into it in the clear), a symlink, or
+ * another FIFO (someone else may read it): each is a reason to put our own pipe back.
+ */
+export function pipeChange(path: string, reading: OpenedFifo): string | null {
+  const st = lstatOrNull(path);
+  if (st === null) return `${path} was deleted`;
+  if (st.dev === reading.dev && st.ino === reading.ino) return null;
+  return `${path} was replaced by ${st.isFIFO() ? 'another named pipe' : describeFileType(st)}`;
+}
+
+/**
+ * Moves whatever now sits at the pipe path out of the way, keeping it as evidence (it may hold
+ * lines written in the clear, or be a trap) under a name that says what happened. Returns the
+ * new name, or null when nothing was there.
+ */
+export function moveIntruderAside(path: string, now: Date): string | null {
+  if (lstatOrNull(path) === null) return null;
+  const aside = `${path}.replaced-${now.toISOString().replace(/[-:]/g, '')}-${process.pid}`;
+  renameSync(path, aside);
+  return aside;
+}
