@@ -134,7 +134,7 @@ async function openOutput(output: BakedPath): Promise<OpenLog> {
     }
   }
   try {
-    if (created) {
+    if (created || unfinishedCreation(output, fstatSync(handle.fd))) {
       // Root gives it to anyone; the run-as user (after the drop) to itself and its groups.
       await handle.chown(output.owner.uid, output.owner.gid);
       await handle.chmod(output.mode);
@@ -148,6 +148,19 @@ async function openOutput(output: BakedPath): Promise<OpenLog> {
     if (created) await fsp.unlink(output.path).catch(() => {});
     throw err instanceof PipesError ? err : new PipesError('OUTPUT_OWNER', `cannot give output ${where} its baked owner and mode: ${errnoCode(err) ?? String(err)}`);
   }
+}
+
+/**
+ * A log this copy began to create and was killed before giving it its owner and mode (a crash
+ * between open(O_CREAT) and fchmod, say mid-rotation): empty, one link, owned by this process's
+ * user or the baked owner, and no more open than the baked mode (the umask of 077 made it 600).
+ * Finishing it is safe: it holds nothing, and nobody else could have made it in a directory
+ * only its owner can write. Anything else at the path is still refused.
+ */
+function unfinishedCreation(output: BakedPath, st: Stats): boolean {
+  const ownerOk = st.uid === output.owner.uid || st.uid === process.geteuid?.();
+  const noWiderThanBaked = ((st.mode & 0o7777) & ~output.mode) === 0;
+  return st.isFile() && st.size === 0 && st.nlink === 1 && ownerOk && noWiderThanBaked;
 }
 
 /** Why the path no longer names the open log, or null when it still does. One lstat per batch. */

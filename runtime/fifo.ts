@@ -36,6 +36,8 @@ export async function openFifo(pipe: BakedPath): Promise<OpenedFifo> {
       throw new PipesError('PIPE_CREATE', `cannot create pipe ${JSON.stringify(pipe.path)}: ${(err as Error).message.trim()}`);
     });
     created = true;
+  } else if (unfinishedCreation(pipe, before)) {
+    created = true; // given its owner and mode below, on the descriptor
   } else {
     assertExpectedFifo(pipe, before, 'exists but is');
   }
@@ -60,6 +62,17 @@ export async function openFifo(pipe: BakedPath): Promise<OpenedFifo> {
     closeSync(fd);
     throw err;
   }
+}
+
+/**
+ * A FIFO this copy began to create and was killed before giving it its owner and mode: owned by
+ * this process's user, no more open than baked. Only root or the run-as user can create in the
+ * pipe's directory (others are refused at start), so it is ours to finish.
+ */
+function unfinishedCreation(pipe: BakedPath, st: Stats): boolean {
+  if (!st.isFIFO() || st.uid !== process.geteuid?.()) return false;
+  const expected = st.uid === pipe.owner.uid && st.gid === pipe.owner.gid && (st.mode & 0o7777) === pipe.mode;
+  return !expected && ((st.mode & 0o7777) & ~pipe.mode) === 0;
 }
 
 function assertExpectedFifo(

@@ -53,8 +53,7 @@ const leftovers = (paths: CopyPaths, dir: string) => [
  */
 /** Runs the copy once with the given writers, stops it with the quit string; returns its stderr. */
 async function runOnce(paths: CopyPaths, writers: Record<string, number>, bursts = 1): Promise<string> {
-  const copy = fx.start(paths);
-  await waitForReader(paths.pipe, 10_000);
+  const copy = await fx.startReading(paths);
   for (let round = 0; round < bursts; round += 1) {
     await Promise.all(Object.entries(writers).map(([id, n]) => writerProcess(paths.pipe, `${id}`, n / bursts, 40, round * (n / bursts))));
     await new Promise((r) => setTimeout(r, 20));

@@ -1,4 +1,5 @@
-import { readFileSync, truncateSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { nextPiece } from '../../runtime/decrypt/split.ts';
@@ -10,8 +11,7 @@ beforeAll(() => fx.setup());
 afterAll(() => fx.dispose());
 
 async function runWriting(paths: CopyPaths, id: string, lines: number): Promise<void> {
-  const copy = fx.start(paths);
-  await waitForReader(paths.pipe, 10_000);
+  const copy = await fx.startReading(paths);
   expect(await writerProcess(paths.pipe, id, lines)).toBe(lines);
   copy.child.kill('SIGTERM');
   expect(await copy.exited).toBe(0);
@@ -70,5 +70,18 @@ describe('a copy killed mid-write', () => {
     expect(flood.length).toBeGreaterThan(0);
     expect(flood).toEqual(range(flood.length)); // what was lost is the unwritten tail only
     expect(by.get('after')).toEqual(range(300));
+  });
+
+  it('a log or pipe a killed copy left half made (empty or a FIFO, ours, not yet its baked mode) is finished at the next start, not refused', async () => {
+    const paths = await fx.generate(['--pipe-mode', '620']);
+    // What a kill between open(O_CREAT)/mkfifo and fchmod leaves, with the umask of 077.
+    writeFileSync(paths.output, '', { mode: 0o600 });
+    execFileSync('mkfifo', ['-m', '600', paths.pipe]);
+    await runWriting(paths, 'next', 100);
+    expect(statSync(paths.output).mode & 0o777).toBe(0o640);
+    const r = await fx.decrypt([paths.output]);
+    expect(r.code).toBe(0);
+    expect(linesByWriter(r.stdout.toString()).get('next')).toEqual(range(100));
+    expect(() => lstatSync(paths.pipe)).toThrow(/ENOENT/); // adopted as its own, so removed at stop
   });
 });

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
+import { waitForReader } from '../../generator/start.ts';
 import { nextPiece } from '../../runtime/decrypt/split.ts';
 import { cli, startCopy, tempDir, type RunningCopy } from './cli.ts';
 import { TempGpg } from './gpg.ts';
@@ -53,6 +54,15 @@ export class E2eFixture {
   start(paths: CopyPaths, args: readonly string[] = []): RunningCopy {
     const copy = startCopy(paths.copy, args);
     this.started.push(copy);
+    return copy;
+  }
+
+  /** Starts the copy and waits until it reads its pipe; if it never does, says what it printed. */
+  async startReading(paths: CopyPaths, args: readonly string[] = []): Promise<RunningCopy> {
+    const copy = this.start(paths, args);
+    await waitForReader(paths.pipe, 10_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; exit ${copy.child.exitCode}; the copy said:\n${copy.stderr()}`);
+    });
     return copy;
   }
 
