@@ -59,13 +59,23 @@ export async function runDecryptCommand(files: readonly string[], options: Decry
   try {
     if (inputs.length === 0) await decrypter.decryptBuffer(await io.stdin(), '<stdin>');
     for (const file of inputs) {
-      const buf = await readFile(file).catch((err: unknown) => {
-        throw new PipesError('INPUT_UNREADABLE', `cannot read ${JSON.stringify(file)}: ${errnoCode(err) ?? String(err)}`);
-      });
+      const unreadable = (err: unknown) => new PipesError('INPUT_UNREADABLE', `cannot read ${JSON.stringify(file)}: ${errnoCode(err) ?? String(err)}`);
       if (!isArchive(file)) {
-        await decrypter.decryptBuffer(buf, file);
+        // Logs grow without bound (no rotation, or a big one): read them chunk by chunk.
+        const handle = await fsp.open(file, 'r').catch((err: unknown) => {
+          throw unreadable(err);
+        });
+        try {
+          await decrypter.decryptChunks(() => readChunk(handle).catch((err: unknown) => Promise.reject(unreadable(err))), file);
+        } finally {
+          await handle.close();
+        }
         continue;
       }
+      // An archive is one rotated log, as big as --rotate-size: opened whole.
+      const buf = await readFile(file).catch((err: unknown) => {
+        throw unreadable(err);
+      });
       const inner = await openArchive(buf, archiveKeys).catch((err: unknown) => err as Error);
       if (inner instanceof Error) {
         decrypter.reportProblem({ source: file, offset: 0, length: buf.length, kind: 'undecryptable', detail: `archive: ${inner.message}` });
@@ -141,4 +151,13 @@ async function loadSecretKeys(files: readonly string[], option: string, passphra
     );
   }
   return keys;
+}
+
+/** Input is read this much at a time: large enough to hold many blocks, small next to any RAM. */
+const READ_CHUNK = 16 * 1024 * 1024;
+
+async function readChunk(handle: fsp.FileHandle): Promise<Buffer | null> {
+  const chunk = Buffer.allocUnsafe(READ_CHUNK);
+  const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK, null);
+  return bytesRead === 0 ? null : chunk.subarray(0, bytesRead);
 }

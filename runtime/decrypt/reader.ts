@@ -53,40 +53,75 @@ export class LogDecrypter {
     private readonly sink: DecryptSink,
   ) {}
 
-  /**
-   * Messages are opened a few at a time (session-key work and inflating overlap) and delivered
-   * strictly in file order.
-   */
+  /** A whole input already in memory (standard input, a decrypted archive). */
   async decryptBuffer(buf: Buffer, source: string): Promise<void> {
-    const ahead: Array<{ piece: Piece; opened: Promise<Opened | Error> | null }> = [];
-    let pos = 0;
+    let given = false;
+    await this.decryptChunks(async () => {
+      if (given) return null;
+      given = true;
+      return buf;
+    }, source);
+  }
+
+  /**
+   * An input read chunk by chunk (`read` returns null at its end), so a log of any size
+   * decrypts in bounded memory: the window holds the messages being opened and the next
+   * chunk. A piece that reaches the end of the window may be cut by it, so it is judged only
+   * once more has been read (or the input has ended).
+   *
+   * Messages are opened a few at a time (session-key work and inflating overlap) and delivered
+   * strictly in input order. Offsets in reports are offsets in the input.
+   */
+  async decryptChunks(read: () => Promise<Buffer | null>, source: string): Promise<void> {
+    let buf = Buffer.alloc(0);
+    let base = 0; // input offset of buf[0]
+    let pos = 0; // the next byte of buf not yet split
+    let eof = false;
+    const ahead: Array<{ piece: Piece; at: number; opened: Promise<Opened | Error> | null }> = [];
+    const readMore = async (): Promise<void> => {
+      const chunk = await read();
+      if (chunk === null) {
+        eof = true;
+        return;
+      }
+      // Keep what the pieces read ahead still need: a failed one is searched again from its start.
+      const keepFrom = ahead.length > 0 ? (ahead[0] as { at: number }).at - base : pos;
+      buf = Buffer.concat([buf.subarray(keepFrom), chunk]);
+      base += keepFrom;
+      pos -= keepFrom;
+    };
     for (;;) {
       while (ahead.length < OPEN_AHEAD) {
         const piece = nextPiece(buf, pos);
+        if (!eof && (piece === null || piece.end >= buf.length)) {
+          await readMore();
+          continue;
+        }
         if (piece === null) break;
         pos = piece.end;
         const opened = piece.kind === 'message' ? this.open(buf.subarray(piece.offset, piece.end), piece.armored).catch((err: unknown) => err as Error) : null;
-        ahead.push({ piece, opened });
+        ahead.push({ piece, at: base + piece.offset, opened });
       }
       const next = ahead.shift();
       if (next === undefined) return;
-      const { piece } = next;
+      const { piece, at } = next;
+      const length = piece.end - piece.offset;
       if (piece.kind !== 'message' || next.opened === null) {
-        if (piece.kind !== 'message') this.report({ source, offset: piece.offset, length: piece.end - piece.offset, kind: piece.kind, detail: piece.reason });
+        if (piece.kind !== 'message') this.report({ source, offset: at, length, kind: piece.kind, detail: piece.reason });
         continue;
       }
       const opened = await next.opened;
       if (opened instanceof Error) {
-        this.report({ source, offset: piece.offset, length: piece.end - piece.offset, kind: 'undecryptable', detail: opened.message });
+        this.report({ source, offset: at, length, kind: 'undecryptable', detail: opened.message });
         // A binary message whose length field outlived a torn write swallows the next message:
         // look for a message start inside it rather than skipping all of it. What was read
-        // ahead from after it is dropped and read again from there.
+        // ahead from after it is dropped and split again from there.
         ahead.length = 0;
-        pos = findMessageStart(buf, piece.offset + 1) ?? buf.length;
+        pos = findMessageStart(buf, at - base + 1) ?? buf.length;
         continue;
       }
       this.summary.messages += 1;
-      await this.deliver(opened.data, parseMetadata(opened.filename), source, piece.offset);
+      await this.deliver(opened.data, parseMetadata(opened.filename), source, at);
     }
   }
 

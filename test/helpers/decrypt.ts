@@ -1,8 +1,11 @@
 import type * as openpgp from 'openpgp';
 import { LogDecrypter, type Problem } from '../../runtime/decrypt/reader.ts';
 
-/** Decrypts a log buffer in-process and collects the data blocks and the problems reported. */
-export async function decryptCollect(keys: readonly openpgp.PrivateKey[], buf: Buffer): Promise<{ data: Buffer[]; problems: Problem[] }> {
+/**
+ * Decrypts a log buffer in-process and collects the data blocks and the problems reported. With
+ * `chunks`, the log is fed in pieces of those sizes (cycled), as a file is read.
+ */
+export async function decryptCollect(keys: readonly openpgp.PrivateKey[], buf: Buffer, chunks?: readonly number[]): Promise<{ data: Buffer[]; problems: Problem[] }> {
   const data: Buffer[] = [];
   const problems: Problem[] = [];
   const decrypter = new LogDecrypter(keys, {
@@ -10,6 +13,18 @@ export async function decryptCollect(keys: readonly openpgp.PrivateKey[], buf: B
     control: () => {},
     problem: (p) => void problems.push(p),
   });
-  await decrypter.decryptBuffer(buf, 'log');
+  if (chunks === undefined || chunks.length === 0) {
+    await decrypter.decryptBuffer(buf, 'log');
+  } else {
+    let at = 0;
+    let i = 0;
+    await decrypter.decryptChunks(async () => {
+      if (at >= buf.length) return null;
+      const size = Math.max(1, chunks[i++ % chunks.length] as number);
+      const chunk = buf.subarray(at, at + size);
+      at += size;
+      return Buffer.from(chunk); // a fresh buffer each time, as a file read gives
+    }, 'log');
+  }
   return { data, problems };
 }

@@ -13,7 +13,7 @@ import { makeKey, type TestKey, testEncryptor } from '../../helpers/keys.ts';
 let key: TestKey;
 const logs: Record<'armored' | 'binary', { buf: Buffer; ends: number[]; plain: Buffer[] }> = {} as never;
 
-const decryptAll = (buf: Buffer) => decryptCollect([key.privateKey], buf);
+const decryptAll = (buf: Buffer, chunks?: readonly number[]) => decryptCollect([key.privateKey], buf, chunks);
 
 function splitsCleanly(buf: Buffer): void {
   let pos = 0;
@@ -48,6 +48,28 @@ describe('decrypter under random and damaged input', () => {
       { numRuns: 400 },
     );
   });
+
+  for (const kind of ['armored', 'binary'] as const) {
+    it(`${kind}: read in chunks of any sizes, clean or damaged, it gives the same data and problems as read whole`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: 1, max: 2000 }), { minLength: 1, maxLength: 6 }),
+          fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 3 }),
+          fc.nat(),
+          async (chunks, flips, cutAt) => {
+            const damaged = Buffer.from(logs[kind].buf);
+            for (const [at, xor] of flips) damaged[at % damaged.length] = (damaged[at % damaged.length] as number) ^ xor;
+            const input = damaged.subarray(0, damaged.length - (cutAt % 50));
+            const whole = await decryptAll(input);
+            const chunked = await decryptAll(input, chunks);
+            expect(chunked.data).toEqual(whole.data);
+            expect(chunked.problems).toEqual(whole.problems);
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+  }
 
   for (const kind of ['armored', 'binary'] as const) {
     it(`${kind}: any truncation keeps every whole message before the cut and reports the rest`, async () => {
