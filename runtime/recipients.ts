@@ -25,13 +25,15 @@ export async function loadRecipientKeys(armoredKeys: readonly string[], generate
   const keys = await readPublicKeys(armoredKeys);
   const start = new Date();
   const failingNow = await keysFailingAt(keys, start);
-  if (failingNow.length > 0 && (await keysFailingAt(keys, generatedAt)).length > 0) {
-    throw new PipesError('KEY_UNUSABLE', `recipient key ${failingNow.join(', ')} cannot encrypt now nor when the copy was generated: ${await reasonAt(keys, start)}`);
+  const [firstFailing] = failingNow;
+  if (firstFailing !== undefined && (await keysFailingAt(keys, generatedAt)).length > 0) {
+    throw new PipesError('KEY_UNUSABLE', `recipient key ${firstFailing.fingerprint} cannot encrypt now nor when the copy was generated: ${firstFailing.reason}`);
   }
-  // Signatures are checked once, above; each block then only compares dates with the window.
-  const window = await validityWindow(keys, failingNow.length > 0 ? generatedAt : start);
+  // Signatures are checked once, here; each block then only compares dates with the window.
+  const checkedAt = firstFailing === undefined ? start : generatedAt;
+  const window = await validityWindow(keys, checkedAt);
+  const acceptZlib = await everyKeyAcceptsZlib(keys, checkedAt);
   let usingGenerationTime = false;
-  const acceptZlib = await everyKeyAcceptsZlib(keys, failingNow.length > 0 ? generatedAt : start);
   return {
     keys,
     acceptZlib,
@@ -39,7 +41,7 @@ export async function loadRecipientKeys(armoredKeys: readonly string[], generate
       const valid = now.getTime() >= window.from && now.getTime() < window.until;
       if (!valid && !usingGenerationTime) {
         onExpired(
-          `recipient key ${(failingNow.length > 0 ? failingNow : await keysFailingAt(keys, now)).join(', ')} is not valid at ${now.toISOString()} (expired, or the clock is before its creation): still encrypting to it as it was when the copy was generated (${generatedAt.toISOString()}); generate a new copy with a renewed key`,
+          `recipient key ${(failingNow.length > 0 ? failingNow : await keysFailingAt(keys, now)).map((k) => k.fingerprint).join(', ')} is not valid at ${now.toISOString()} (expired, or the clock is before its creation): still encrypting to it as it was when the copy was generated (${generatedAt.toISOString()}); generate a new copy with a renewed key`,
         );
       }
       usingGenerationTime = !valid;
@@ -83,25 +85,15 @@ export async function readPublicKeys(armoredKeys: readonly string[]): Promise<op
   return keys;
 }
 
-async function keysFailingAt(keys: readonly openpgp.PublicKey[], date: Date): Promise<string[]> {
-  const failing: string[] = [];
-  for (const key of keys) {
-    try {
-      await key.getEncryptionKey(undefined, date);
-    } catch {
-      failing.push(key.getFingerprint().toUpperCase());
-    }
-  }
-  return failing;
-}
-
-async function reasonAt(keys: readonly openpgp.PublicKey[], date: Date): Promise<string> {
+/** The keys that cannot encrypt at `date`, with openpgp.js's reason for each. */
+async function keysFailingAt(keys: readonly openpgp.PublicKey[], date: Date): Promise<Array<{ fingerprint: string; reason: string }>> {
+  const failing: Array<{ fingerprint: string; reason: string }> = [];
   for (const key of keys) {
     try {
       await key.getEncryptionKey(undefined, date);
     } catch (err) {
-      return (err as Error).message;
+      failing.push({ fingerprint: key.getFingerprint().toUpperCase(), reason: (err as Error).message });
     }
   }
-  return 'unknown';
+  return failing;
 }
