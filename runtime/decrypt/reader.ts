@@ -43,6 +43,8 @@ interface StreamState {
 
 /** Messages opened ahead of the one being delivered. */
 const OPEN_AHEAD = 4;
+/** Input read past the start of a torn piece before it is judged torn (blocks are ~1.4 MiB at most). */
+const MAX_PIECE_WINDOW = 64 * 1024 * 1024;
 
 export class LogDecrypter {
   readonly summary: DecryptSummary = { messages: 0, duplicates: 0, problems: 0 };
@@ -93,7 +95,11 @@ export class LogDecrypter {
     for (;;) {
       while (ahead.length < OPEN_AHEAD) {
         const piece = nextPiece(buf, pos);
-        if (!eof && (piece === null || piece.end >= buf.length)) {
+        // A piece reaching the window's end may be cut by it; a binary message cut short may
+        // also look like one followed by a false start inside its own ciphertext. Both are judged
+        // only with more input, up to a bound no message of ours comes near.
+        const undecided = piece === null || piece.end >= buf.length || (piece.kind === 'torn' && buf.length - piece.offset < MAX_PIECE_WINDOW);
+        if (!eof && undecided) {
           await readMore();
           continue;
         }

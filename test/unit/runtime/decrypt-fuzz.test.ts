@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nextPiece } from '../../../runtime/decrypt/split.ts';
+import { packetHeader } from '../../../runtime/packets.ts';
 import { decryptCollect } from '../../helpers/decrypt.ts';
 import { makeKey, type TestKey, testEncryptor } from '../../helpers/keys.ts';
 
@@ -70,6 +71,25 @@ describe('decrypter under random and damaged input', () => {
       );
     });
   }
+
+  it('binary: a message cut by the read window is not judged torn at a false start inside its ciphertext', async () => {
+    // Ciphertext is arbitrary bytes and may hold what parses as a message start. Plant one: a
+    // message whose encrypted packet carries a whole other message in its body, then cut the
+    // input inside it, after the planted one. Read whole, the host is undecryptable.
+    const enc = await testEncryptor([key.publicArmored], 'zlib', false);
+    const seal = async (i: number) => Buffer.from(await enc.seal(Buffer.from(`block ${i}\n`), { streamId: 'ef'.repeat(16), seq: i, kind: 'data' }, new Date()));
+    const [first, planted, last] = await Promise.all([seal(0), seal(1), seal(2)]);
+    const keyPacket = first.subarray(0, 2 + (first[1] as number)); // new-format, one-octet length
+    const body = Buffer.concat([Buffer.from([1]), planted, randomBytes(100_000)]);
+    const host = Buffer.concat([keyPacket, packetHeader(18, body.length), body]);
+    const log = Buffer.concat([first, host, last]);
+    const whole = await decryptAll(log);
+    expect(whole.problems.map((p) => p.kind)).toEqual(['undecryptable', 'garbage']); // then the planted one is found inside
+    const cut = first.length + keyPacket.length + 6 + planted.length + 1000;
+    const chunked = await decryptAll(log, [cut, 50_000]);
+    expect(chunked.problems).toEqual(whole.problems);
+    expect(chunked.data).toEqual(whole.data);
+  });
 
   for (const kind of ['armored', 'binary'] as const) {
     it(`${kind}: any truncation keeps every whole message before the cut and reports the rest`, async () => {
