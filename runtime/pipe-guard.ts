@@ -5,6 +5,8 @@ import { openFifo, removeOwnFifo, type OpenedFifo } from './fifo.ts';
 import type { Logger } from './log.ts';
 import { describeFileType, lstatOrNull } from './paths.ts';
 
+const RETRY_AFTER_FAILURE_MS = 30_000;
+
 export interface PipeGuardDeps {
   readonly pipe: BakedPath;
   readonly log: Logger;
@@ -27,6 +29,8 @@ export class PipeGuard {
   /** The last problem said, so a lasting one is recorded once, not at every check. */
   private problem: string | null = null;
   private replacing = false;
+  /** After a failed attempt to put the pipe back, the next waits this long (no mkfifo every second). */
+  private retryAt = 0;
 
   constructor(private readonly deps: PipeGuardDeps) {}
 
@@ -45,11 +49,12 @@ export class PipeGuard {
     try {
       change = pipeChange(pipe.path, this.deps.current());
     } catch (err) {
-      this.note('PIPE_UNCHECKED', 'pipe-unchecked', `cannot check ${pipe.path}: ${errnoCode(err) ?? String(err)}`);
+      // After the privilege drop the directory may be closed to the run-as user, as for the log.
+      this.note('PIPE_UNCHECKED', 'pipe-unchecked', `cannot check whether ${pipe.path} is deleted or replaced (${errnoCode(err) ?? String(err)}); the open pipe is still read`);
       return;
     }
     if (change === null) this.problem = null;
-    else void this.replace(change);
+    else if (Date.now() >= this.retryAt) void this.replace(change);
   }
 
   private async replace(change: string): Promise<void> {
@@ -69,16 +74,19 @@ export class PipeGuard {
       log.warn('PIPE_REPLACED', detail);
       this.deps.record('pipe-replaced', detail);
     } catch (err) {
+      this.retryAt = Date.now() + RETRY_AFTER_FAILURE_MS;
       this.note('PIPE_NOT_RECREATED', 'pipe-not-recreated', `${change}; could not put a fresh pipe there: ${errnoCode(err) ?? (err as Error).message}`);
     } finally {
       this.replacing = false;
     }
   }
 
-  private note(code: string, event: string, detail: string): void {
+  private note(code: 'PIPE_UNCHECKED' | 'PIPE_NOT_RECREATED', event: string, detail: string): void {
     if (this.problem === detail) return;
     this.problem = detail;
-    this.deps.log.error(code, detail);
+    // Not checkable is a limit of the setup; a pipe we could not put back is a real failure.
+    if (code === 'PIPE_UNCHECKED') this.deps.log.warn(code, detail);
+    else this.deps.log.error(code, detail);
     this.deps.record(event, detail);
   }
 }

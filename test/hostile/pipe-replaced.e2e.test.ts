@@ -1,8 +1,8 @@
-import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
-import { ROOT, run, writerProcess } from '../helpers/cli.ts';
+import { ROOT, run, tempDir, writerProcess } from '../helpers/cli.ts';
 import { E2eFixture, linesByWriter, range, waitFor } from '../helpers/e2e.ts';
 
 const fx = new E2eFixture();
@@ -79,5 +79,37 @@ describe('the pipe deleted or replaced while the copy runs', () => {
     expect(aside.map((n) => (lstatSync(join(paths.dir, n)).isSymbolicLink() ? 'link' : readFileSync(join(paths.dir, n), 'utf8'))).sort()).toEqual(['link', 'planted by someone\n']);
     expect(() => lstatSync(paths.pipe)).toThrow(/ENOENT/);
     expect(copy.stderr()).toMatch(/PIPE_REPLACED/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a pipe the run-as user cannot put back: said once, the old pipe still read, nothing lost (root only)', async () => {
+    // A directory root owns and others may only enter: the copy, dropped to nobody, sees the
+    // pipe go but cannot make a new one there.
+    const open = tempDir('pp-guard-');
+    try {
+      chmodSync(open.path, 0o755);
+      const pipe = join(open.path, 'g.pipe');
+      const output = join(open.path, 'g.log');
+      // Later flags win: the pipe and the log go into that directory, the copy stays in the fixture's.
+      const paths = await fx.generate(['--run-as', 'nobody', '--pipe-mode', '620', '--pipe', pipe, '--output', output], 'guarded');
+      const copy = fx.start({ ...paths, pipe, output });
+      await waitForReader(pipe, 10_000);
+      const go = join(open.path, 'go');
+      const holder = run(process.execPath, [HOLD_WRITER, pipe, 'held', '100', go]);
+      await waitFor(() => (existsSync(`${go}.ready`) ? 'ready' : ''), /ready/, 10_000);
+      rmSync(pipe);
+      await waitFor(copy.stderr, /PIPE_NOT_RECREATED: .*was deleted; could not put a fresh pipe there: /, 10_000);
+      writeFileSync(go, '');
+      expect((await holder).code).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 2500)); // more checks: still said once
+      copy.child.kill('SIGTERM');
+      expect(await copy.exited).toBe(0);
+      expect(copy.stderr().match(/PIPE_NOT_RECREATED/g)).toHaveLength(1);
+      const r = await fx.decrypt([output], ['--show-control']);
+      expect(r.code).toBe(0);
+      expect(r.stderr.match(/"event":"pipe-not-recreated"/g)).toHaveLength(1);
+      expect(linesByWriter(r.stdout.toString()).get('held')).toEqual(range(200));
+    } finally {
+      open.dispose();
+    }
   });
 });
