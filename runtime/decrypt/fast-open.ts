@@ -2,13 +2,14 @@ import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { inflate, inflateRaw } from 'node:zlib';
 import * as openpgp from 'openpgp';
+import { readPacket } from './split.ts';
 
 /**
  * Opens a message of the shape the copy writes — session-key packets, then one SEIPD v1 packet
- * with a fixed length around an optionally ZLIB/ZIP-compressed literal packet — with native
+ * of fixed length around an optionally ZLIB/ZIP-compressed literal packet — with native
  * AES, SHA-1 and zlib, as runtime/packets.ts writes them. openpgp.js decrypts only the session
- * key. Returns null for any other shape (old-format or partial lengths, other algorithms, as gpg
- * may write): the caller then hands the message to openpgp.decrypt, which reads everything.
+ * key. Returns null for any other shape (partial lengths, other algorithms, as gpg may write):
+ * the caller then hands the message to openpgp.decrypt, which reads everything.
  *
  * Integrity is checked as openpgp.js and GnuPG check it: the MDC (SHA-1 over prefix and
  * plaintext) must match, or the message is rejected, not passed on.
@@ -41,35 +42,13 @@ interface Packet {
   readonly end: number;
 }
 
-/** A new-format packet with a fixed length at `at`, or null for anything else. */
-function packetAt(buf: Uint8Array, at: number): Packet | null {
-  const first = buf[at];
-  if (first === undefined || (first & 0xc0) !== 0xc0) return null;
-  const tag = first & 0x3f;
-  const l0 = buf[at + 1];
-  if (l0 === undefined) return null;
-  let start: number;
-  let length: number;
-  if (l0 < 192) {
-    start = at + 2;
-    length = l0;
-  } else if (l0 < 224) {
-    const l1 = buf[at + 2];
-    if (l1 === undefined) return null;
-    start = at + 3;
-    length = ((l0 - 192) << 8) + l1 + 192;
-  } else if (l0 === 255) {
-    if (at + 6 > buf.length) return null;
-    start = at + 6;
-    length = Buffer.from(buf.buffer, buf.byteOffset + at + 2, 4).readUInt32BE(0);
-  } else {
-    return null; // a partial body length: streamed by another tool
-  }
-  if (start + length > buf.length) return null;
-  return { tag, at, start, end: start + length };
+/** A whole packet of fixed length at `at` (the splitter's reader), or null for anything else. */
+function packetAt(buf: Buffer, at: number): Packet | null {
+  const h = readPacket(buf, at);
+  return h.status === 'ok' && !h.partial ? { tag: h.tag, at, start: h.bodyStart, end: h.end } : null;
 }
 
-export async function openOwnShape(binary: Uint8Array, keys: readonly openpgp.PrivateKey[]): Promise<Opened | null> {
+export async function openOwnShape(binary: Buffer, keys: readonly openpgp.PrivateKey[]): Promise<Opened | null> {
   let at = 0;
   let seipd: Packet | null = null;
   while (at < binary.length) {
@@ -92,7 +71,7 @@ export async function openOwnShape(binary: Uint8Array, keys: readonly openpgp.Pr
   const mdcOk = plain[plain.length - 22] === 0xd3 && plain[plain.length - 21] === 0x14 && timingSafeEqual(digest, plain.subarray(plain.length - 20));
   if (!mdcOk) throw new Error('Error decrypting message: Modification detected.');
 
-  let inner: Uint8Array = plain.subarray(AES_BLOCK + 2, plain.length - MDC_LENGTH);
+  let inner: Buffer = plain.subarray(AES_BLOCK + 2, plain.length - MDC_LENGTH);
   let packet = packetAt(inner, 0);
   if (packet?.tag === TAG.compressed && packet.end === inner.length) {
     const algorithm = inner[packet.start];
@@ -108,6 +87,6 @@ export async function openOwnShape(binary: Uint8Array, keys: readonly openpgp.Pr
   const nameStart = packet.start + 2;
   const dataStart = nameStart + nameLength + 4;
   if (dataStart > packet.end) return null;
-  const filename = Buffer.from(inner.buffer, inner.byteOffset + nameStart, nameLength).toString('utf8');
+  const filename = inner.toString('utf8', nameStart, nameStart + nameLength);
   return { data: inner.subarray(dataStart, packet.end), filename: filename === '' ? null : filename };
 }

@@ -111,7 +111,7 @@ type Header =
   | { status: 'bad'; reason: string };
 
 /** Reads one packet: its tag, where its body starts and where the packet (all chunks) ends. */
-function readPacket(buf: Buffer, q: number): Header {
+export function readPacket(buf: Buffer, q: number): Header {
   if (q >= buf.length) return { status: 'truncated' };
   const ctb = buf[q] as number;
   if ((ctb & 0x80) === 0) return { status: 'bad', reason: 'not a packet header' };
