@@ -10,7 +10,7 @@
 // written bytes by SHA-256.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fsyncSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -125,7 +125,7 @@ const gnupgHome = join(dir.name, 'gnupg');
 const gpgEnv = { ...process.env, GNUPGHOME: gnupgHome };
 const results = { date: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version }, options: { lines: LINES, loopLines: LOOP_LINES } };
 try {
-  await execFileAsync('mkdir', ['-m', '700', gnupgHome]);
+  mkdirSync(gnupgHome, { mode: 0o700 });
   // The admin's key as admins make it: by GnuPG (ed25519 + cv25519, no passphrase for the bench).
   // Its preferences list ZLIB first, so gpg compresses, as the copy does.
   const pinentry = ['--batch', '--pinentry-mode', 'loopback', '--passphrase', ''];
@@ -182,7 +182,7 @@ try {
     copy.kill('SIGTERM');
     await done;
   }
-  await execFileAsync('rm', ['-f', copyLog]);
+  rmSync(copyLog, { force: true });
   const main = await copyFlood(copyPath, copyPipe, LINES);
   throughput.push(row('paranoid-pipes copy (zlib, armored)', LINES, main.bytes, main.seconds));
   const copyRssMb = main.peakRssMb;
@@ -256,7 +256,7 @@ try {
   // Latency: a lone line at a time, at a low rate, into a fresh run of the copy.
   let latency;
   {
-    await execFileAsync('rm', ['-f', copyLog]);
+    rmSync(copyLog, { force: true });
     const copy = spawn(copyPath, [], { stdio: ['ignore', 'ignore', 'inherit'] });
     const done = exited(copy);
     await waitForReader(copyPipe);
@@ -273,14 +273,13 @@ try {
   // Memory: peak RSS of the copy while about 1 GB is flooded through it (lines repeat here).
   let memory;
   {
-    await execFileAsync('rm', ['-f', copyLog]);
+    rmSync(copyLog, { force: true });
     const repeat = Math.max(1, Math.round((Number(opts['memory-mb']) * 1e6) / expected.length));
     const r = await copyFlood(copyPath, copyPipe, LINES, repeat);
-    const w = { bytes: r.bytes };
     memory = { floodMB: +(r.bytes / 1e6).toFixed(0), seconds: +r.seconds.toFixed(2), 'MB/s': +(r.bytes / 1e6 / r.seconds).toFixed(1), peakRssMb: +r.peakRssMb.toFixed(1) };
     const back = await hashOutput(process.execPath, [CLI, 'decrypt', '--key', sec, '--show-control', copyLog]);
     const end2 = /"type":"stream-end".*?"lines":(\d+)/.exec(back.stderr);
-    checks.memoryFloodLines = end2 !== null && Number(end2[1]) === LINES * repeat && back.bytes === w.bytes;
+    checks.memoryFloodLines = end2 !== null && Number(end2[1]) === LINES * repeat && back.bytes === r.bytes;
   }
 
   const [cat, copyRow, , gpgRow, loopRow] = throughput;
