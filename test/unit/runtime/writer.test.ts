@@ -36,9 +36,9 @@ function memoryAppender(failures: number): Appender & { text: () => string; call
   };
 }
 
-function writerFor(appender: Appender, logs: string[] = []): BlockWriter {
+function writerFor(appender: Appender, logs: string[] = [], sealer: Encryptor = encryptor): BlockWriter {
   const log = createLogger('debug', (line) => logs.push(line));
-  return new BlockWriter({ encryptor, appender, streamId: 'ab'.repeat(16), limits, log });
+  return new BlockWriter({ encryptor: sealer, appender, streamId: 'ab'.repeat(16), limits, log });
 }
 
 describe('block writer', () => {
@@ -82,7 +82,7 @@ describe('block writer', () => {
         return encryptor.seal(block, meta, date);
       },
     };
-    const writer = new BlockWriter({ encryptor: flaky, appender, streamId: 'ab'.repeat(16), limits, log: createLogger('debug', (line) => logs.push(line)) });
+    const writer = writerFor(appender, logs, flaky);
     writer.enqueueData(Buffer.from('secret-c\n'));
     await writer.idle();
     expect(appender.text()).toBe('0:secret-c\n|');
