@@ -9,9 +9,13 @@
  * - Blocks end at a line end, except for a partial line (no `\n` yet) that has waited longer than
  *   `partialLineWaitMs`, and a single line longer than `maxBlockBytes`, which is cut into pieces of
  *   `maxBlockBytes`. Consecutive blocks concatenate back to the original line.
- * - A quit line is a whole line (between two `\n`, or at the start of the stream) equal to the
- *   quit string. It is removed; bytes before and after it are kept. A partial line equal to the
- *   quit string counts too once it is flushed as a partial line (`printf QUIT > pipe`).
+ * - A quit line is a line equal to the quit string that starts at the start of the stream, after
+ *   a `\n`, or right after a partial line flushed once it had waited `partialLineWaitMs` (its
+ *   writer may have died mid-line: `echo QUIT > pipe` must still stop the copy; the flushed
+ *   partial line stays in the output as it was). It is removed; bytes before and after it are
+ *   kept. A partial line equal to the quit string counts too once it is flushed as a partial
+ *   line (`printf QUIT > pipe`). The rest of a line cut at `maxBlockBytes` is never a quit line:
+ *   its writer is still writing that line.
  */
 export interface FramerOptions {
   readonly maxBlockBytes: number;
@@ -26,6 +30,13 @@ export interface PushResult {
 
 const NL = 0x0a;
 
+/**
+ * Where the tail (bytes after the last `\n`) begins: at a line start; right after a partial line
+ * flushed on timeout (a new line may start here, or the old one go on); or inside a line cut at
+ * the block cap (only that line's rest can follow).
+ */
+type TailStart = 'line' | 'after-flushed-partial' | 'inside-cut-line';
+
 export class Framer {
   private readonly maxBlockBytes: number;
   private readonly partialLineWaitMs: number;
@@ -37,8 +48,7 @@ export class Framer {
   private tail: Buffer = Buffer.alloc(0);
   /** When the tail got its first byte, for the partial-line wait. */
   private tailSince = 0;
-  /** False when the tail continues a line already partly emitted (cut or flushed partial). */
-  private tailAtLineStart = true;
+  private tailStart: TailStart = 'line';
   private quitSeen = false;
 
   constructor(options: FramerOptions) {
@@ -65,9 +75,9 @@ export class Framer {
     if (lastNl < 0) {
       this.tail = data;
     } else {
-      this.addLines(data.subarray(0, lastNl + 1), this.tailAtLineStart);
+      this.addLines(data.subarray(0, lastNl + 1), this.tailStart !== 'inside-cut-line');
       this.tail = data.subarray(lastNl + 1);
-      this.tailAtLineStart = true;
+      this.tailStart = 'line';
       if (this.tail.length > 0) this.tailSince = now;
     }
     // Whole lines over the cap are emitted at once; a partial line over the cap is cut.
@@ -76,7 +86,7 @@ export class Framer {
       if (this.readyBytes > 0) blocks.push(...this.cut(this.takeReady()));
       blocks.push(Buffer.from(this.tail.subarray(0, this.maxBlockBytes)));
       this.tail = this.tail.subarray(this.maxBlockBytes);
-      this.tailAtLineStart = false;
+      this.tailStart = 'inside-cut-line';
       this.tailSince = now;
     }
     return { blocks, quit: this.quitSeen };
@@ -98,11 +108,11 @@ export class Framer {
 
   private take(withTail: boolean): Buffer[] {
     if (withTail && this.tail.length > 0) {
-      if (this.quit !== null && this.tailAtLineStart && this.tail.equals(this.quit)) {
+      if (this.quit !== null && this.tailStart !== 'inside-cut-line' && this.tail.equals(this.quit)) {
         this.quitSeen = true;
       } else {
         this.keep(this.tail);
-        this.tailAtLineStart = false;
+        this.tailStart = 'after-flushed-partial';
       }
       this.tail = Buffer.alloc(0);
     }
@@ -135,8 +145,9 @@ export class Framer {
 
   /**
    * `lines` ends with `\n`. Removes quit lines; copies so callers may reuse their buffers.
-   * `firstIsWhole` is false when the first line continues bytes already emitted: that line
-   * cannot be a quit line.
+   * `firstIsWhole` is false when the first line continues a line cut at the cap: that line
+   * cannot be a quit line. After a flushed partial line it is true: the partial line's writer
+   * may be gone, and a quit line written next must still be seen.
    */
   private addLines(lines: Buffer, firstIsWhole: boolean): void {
     if (this.quit === null) {

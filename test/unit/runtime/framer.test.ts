@@ -101,4 +101,42 @@ describe('Framer', () => {
     expect(framer.flushIdle(10).map(String)).toEqual(['keep\n']);
     expect(framer.quitRequested).toBe(true);
   });
+
+  it('takes a whole quit line that follows a flushed partial line (a writer killed mid-line), keeping the partial line', () => {
+    const framer = new Framer(opts({ quitString: 'STOP-NOW-please', partialLineWaitMs: 5 }));
+    framer.push(Buffer.from('before\nhalf a li'), 0);
+    expect(framer.flushIdle(10).map(String)).toEqual(['before\nhalf a li']);
+    // The next writer's quit line arrives in two reads, with a line after it.
+    expect(framer.push(Buffer.from('STOP-NOW'), 20).quit).toBe(false);
+    expect(framer.push(Buffer.from('-please\nafter\n'), 21).quit).toBe(true);
+    expect(framer.flushAll().map(String)).toEqual(['after\n']);
+  });
+
+  it('takes a partial quit string after a flushed partial line once it is flushed too', () => {
+    const framer = new Framer(opts({ quitString: 'STOP-NOW-please', partialLineWaitMs: 5 }));
+    framer.push(Buffer.from('half'), 0);
+    expect(framer.flushIdle(10).map(String)).toEqual(['half']);
+    framer.push(Buffer.from('STOP-NOW-please'), 20);
+    expect(framer.flushIdle(30)).toEqual([]);
+    expect(framer.quitRequested).toBe(true);
+  });
+
+  it('after a flushed partial line, other bytes still continue that line untouched', () => {
+    const framer = new Framer(opts({ quitString: 'STOP-NOW-please', partialLineWaitMs: 5 }));
+    framer.push(Buffer.from('slow wri'), 0);
+    const blocks = framer.flushIdle(10);
+    expect(framer.push(Buffer.from('ter\nSTOP-NOW-pleasex\n'), 20).quit).toBe(false);
+    expect(Buffer.concat([...blocks, ...framer.flushAll()]).toString()).toBe('slow writer\nSTOP-NOW-pleasex\n');
+  });
+
+  it('never takes the rest of a line cut at the cap as a quit line, even when it was flushed on idle', () => {
+    const framer = new Framer(opts({ quitString: 'STOP-NOW-please', maxBlockBytes: 8, partialLineWaitMs: 5 }));
+    expect(framer.push(Buffer.from('abcdefgh'), 0).blocks.map(String)).toEqual(['abcdefgh']);
+    expect(framer.push(Buffer.from('STOP-NOW-please\n'), 1).quit).toBe(false);
+    const cut = new Framer(opts({ quitString: 'STOP-NOW-please', maxBlockBytes: 8, partialLineWaitMs: 5 }));
+    cut.push(Buffer.from('abcdefgh'), 0);
+    cut.push(Buffer.from('STOP-NOW-please'), 1); // cut again: 'STOP-NOW' out, '-please' waits
+    expect(cut.flushIdle(1)).toEqual([]);
+    expect(cut.quitRequested).toBe(false);
+  });
 });
