@@ -3,7 +3,7 @@ import { describeFailure, EXIT, usageError } from '../runtime/errors.ts';
 import { runDecryptCommand, type DecryptOptions } from './decrypt-command.ts';
 import { runDemo } from './demo.ts';
 import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
-import { generateKeyPair, writeKeyPair } from './keygen.ts';
+import { generateKeyPair, prepareKeyDir, writeKeyPair } from './keygen.ts';
 import { describeOption, ENCRYPTER_OPTIONS, rawOptions, type RawEncrypterOptions } from './options.ts';
 import { VERSION } from './package-info.ts';
 import { readPassphrase, type PassphraseSource } from './passphrase.ts';
@@ -71,12 +71,13 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .command('keygen')
     .description('make a GnuPG-compatible key pair: a public key to bake, a passphrase-protected secret key to keep elsewhere')
     .requiredOption('--email <address>', 'e-mail address of the key')
-    .requiredOption('--out-dir <dir>', 'directory for <email>.pub.asc and <email>.sec.asc')
+    .requiredOption('--out-dir <dir>', 'directory for <email>.pub.asc and <email>.sec.asc (created with mode 700 when missing)')
     .option('--name <name>', 'name in the user id')
     .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
     .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')
     .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)')
     .action(async (options: PassphraseSource & { email: string; outDir: string; name?: string }) => {
+      await prepareKeyDir(options.outDir); // before asking for a passphrase that could not be used
       const passphrase = await readPassphrase(options, 'Passphrase for the new secret key: ', io.env);
       if (passphrase === null) throw usageError('PASSPHRASE_NEEDED', 'give --passphrase-file, --passphrase-fd or --passphrase-env, or run on a terminal');
       const pair = await generateKeyPair(options.email, options.name, passphrase);

@@ -33,11 +33,10 @@ async function makeLog(name: string, lines: number): Promise<string> {
 
 beforeAll(async () => {
   await fx.setup();
-  keyDir = join(fx.tmp.path, 'keys');
+  // A directory that does not exist yet, two levels deep: keygen creates it.
+  keyDir = join(fx.tmp.path, 'keys', 'ops');
   passFile = join(fx.tmp.path, 'pass');
   writeFileSync(passFile, `${PASS}\n`, { mode: 0o600 });
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(keyDir, { mode: 0o700 });
   const r = await cli(['keygen', '--email', 'ops@example.org', '--out-dir', keyDir, '--passphrase-file', passFile]);
   expect(r.code).toBe(0);
   pub = join(keyDir, 'ops@example.org.pub.asc');
@@ -49,7 +48,9 @@ afterAll(() => fx.dispose());
 const decrypt = (args: string[], env?: NodeJS.ProcessEnv, input?: Buffer) => cli(['decrypt', '--key', sec, ...args], { env, input });
 
 describe('keygen', () => {
-  it('writes a public key (644) and a passphrase-protected secret key (600)', () => {
+  it('writes a public key (644) and a passphrase-protected secret key (600), into a directory it creates (700)', () => {
+    expect(statSync(keyDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(keyDir, '..')).mode & 0o777).toBe(0o700);
     expect(statSync(pub).mode & 0o777).toBe(0o644);
     expect(statSync(sec).mode & 0o777).toBe(0o600);
     expect(readFileSync(sec, 'utf8')).toMatch(/BEGIN PGP PRIVATE KEY BLOCK/);
@@ -65,6 +66,16 @@ describe('keygen', () => {
     } finally {
       gpg.dispose();
     }
+  });
+
+  it('refuses a directory others may write before asking for a passphrase (exit 3)', async () => {
+    const open = join(fx.tmp.path, 'shared-keys');
+    const { chmodSync, mkdirSync } = await import('node:fs');
+    mkdirSync(open);
+    chmodSync(open, 0o775);
+    const r = await cli(['keygen', '--email', 'ops@example.org', '--out-dir', open]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/KEY_DIR_UNSAFE.*writable by group or others \(mode 775\)/);
   });
 
   it('refuses to overwrite an existing key', async () => {
