@@ -1,7 +1,8 @@
-import { describeBaked } from '../runtime/describe.ts';
+import { describeBaked, ownerText } from '../runtime/describe.ts';
 import { octal } from '../runtime/paths.ts';
 import { bundleCopy } from './bundle.ts';
 import { installCopy } from './install.ts';
+import { groupNames } from './owners.ts';
 import type { RawEncrypterOptions } from './options.ts';
 import { VERSION } from './package-info.ts';
 import { renderCopyEntry } from './render.ts';
@@ -23,21 +24,23 @@ export interface EncrypterDeps {
 
 /** resolve → (dry run | render → bundle → install → start). */
 export async function runEncrypterCommand(raw: RawEncrypterOptions, io: CommandIo, deps: EncrypterDeps = {}): Promise<ResolvedEncrypter> {
+  const system = deps.system ?? realSystem;
   const resolved = await resolveEncrypterOptions(raw, {
-    system: deps.system ?? realSystem,
+    system,
     cwd: deps.cwd ?? process.cwd(),
     now: deps.now ?? new Date(),
     version: VERSION,
     nodePath: deps.nodePath ?? process.execPath,
   });
-  const saveLine = `copy:         ${resolved.save.path}  owner ${resolved.save.owner.label} (${resolved.save.owner.uid}:${resolved.save.owner.gid})  mode ${octal(resolved.save.mode)}\n`;
+  const described = describeBaked(resolved.baked, await groupNames(resolved.baked.runAs.groups, system));
+  const saveLine = `copy:         ${resolved.save.path}  owner ${ownerText(resolved.save.owner)}  mode ${octal(resolved.save.mode)}\n`;
   if (resolved.dryRun) {
-    io.out(`dry run: these options are valid; nothing was written.\n${describeBaked(resolved.baked)}${saveLine}`);
+    io.out(`dry run: these options are valid; nothing was written.\n${described}${saveLine}`);
     return resolved;
   }
   const bytes = await bundleCopy(renderCopyEntry(resolved.baked), resolved.nodePath);
   await installCopy(bytes, resolved.save, resolved.force);
-  io.out(`installed the encrypter copy (${bytes.length} bytes)\n${describeBaked(resolved.baked)}${saveLine}`);
+  io.out(`installed the encrypter copy (${bytes.length} bytes)\n${described}${saveLine}`);
   if (resolved.start) {
     const pid = await startCopy(resolved.save.path, resolved.baked.pipe.path);
     io.out(`started: pid ${pid}, reading ${resolved.baked.pipe.path}\n`);

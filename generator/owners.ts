@@ -22,8 +22,36 @@ export async function resolveOwner(option: string, value: string, system: System
   }
   const [user, group] = parts as [string, string | undefined];
   const account = await lookupUser(option, user, system);
-  const gid = group === undefined ? account.gid : await lookupGroup(option, group, system);
-  return { uid: account.uid, gid, label: value };
+  const { gid, name: groupName } = group === undefined ? await nameGroup(account.gid, system) : await lookupGroup(option, group, system);
+  return { uid: account.uid, gid, label: ownerLabel(account.uid, account.name, gid, groupName) };
+}
+
+/**
+ * An owner given by ids (the generator's own user by default), named like any other: `0:0`
+ * reads `root:root` in the dry run and in the copy's messages.
+ */
+export async function ownerOfIds(uid: number, gid: number, system: SystemPort): Promise<Owner> {
+  const user = await lookupUser('', String(uid), system);
+  const group = await nameGroup(gid, system);
+  return { uid, gid, label: ownerLabel(uid, user.name, gid, group.name) };
+}
+
+/** Group names of `gids` that have one, for the dry run's list of run-as groups. */
+export async function groupNames(gids: readonly number[], system: SystemPort): Promise<Map<number, string>> {
+  const names = new Map<number, string>();
+  for (const gid of new Set(gids)) {
+    const { name } = await nameGroup(gid, system);
+    if (name !== null) names.set(gid, name);
+  }
+  return names;
+}
+
+/**
+ * `user:group` by name, resolved at generation: the copy gets it baked for its messages and
+ * never looks names up itself. An id without a name on this host stays a number.
+ */
+function ownerLabel(uid: number, user: string | null, gid: number, group: string | null): string {
+  return `${user ?? uid}:${group ?? gid}`;
 }
 
 export async function resolveRunAs(option: string, value: string, system: SystemPort): Promise<RunAs> {
@@ -33,10 +61,6 @@ export async function resolveRunAs(option: string, value: string, system: System
   const groups = account.name === null ? [owner.gid] : await system.groupsOf(account.name);
   if (!groups.includes(owner.gid)) groups.unshift(owner.gid);
   return { ...owner, groups };
-}
-
-export function ownerOfIds(uid: number, gid: number): Owner {
-  return { uid, gid, label: `${uid}:${gid}` };
 }
 
 async function lookupUser(option: string, user: string, system: SystemPort): Promise<Account> {
@@ -49,9 +73,18 @@ async function lookupUser(option: string, user: string, system: SystemPort): Pro
   throw usageError('UNKNOWN_USER', `${option}: no user ${JSON.stringify(user)} on this host (getent passwd found nothing)`);
 }
 
-async function lookupGroup(option: string, group: string, system: SystemPort): Promise<number> {
+async function lookupGroup(option: string, group: string, system: SystemPort): Promise<{ gid: number; name: string | null }> {
   const line = await system.getent('group', group);
-  if (line !== null) return Number(line.split(':')[2]);
-  if (ID.test(group)) return Number(group);
+  if (line !== null) {
+    const [name, , gid] = line.split(':');
+    return { gid: Number(gid), name: name || null };
+  }
+  if (ID.test(group)) return { gid: Number(group), name: null };
   throw usageError('UNKNOWN_GROUP', `${option}: no group ${JSON.stringify(group)} on this host (getent group found nothing)`);
+}
+
+async function nameGroup(gid: number, system: SystemPort): Promise<{ gid: number; name: string | null }> {
+  const line = await system.getent('group', String(gid));
+  const [name, , id] = line?.split(':') ?? [];
+  return { gid, name: name !== undefined && name !== '' && Number(id) === gid ? name : null };
 }

@@ -5,7 +5,7 @@ import { errnoCode, refusal, usageError } from '../runtime/errors.ts';
 import { octal } from '../runtime/paths.ts';
 import { loadRecipients } from './keys.ts';
 import type { RawEncrypterOptions } from './options.ts';
-import { resolveOwner, resolveRunAs } from './owners.ts';
+import { ownerOfIds, resolveOwner, resolveRunAs } from './owners.ts';
 import { parseSize, resolveRotation } from './rotation-options.ts';
 import { suggest } from './suggest.ts';
 import type { SystemPort } from './system.ts';
@@ -61,7 +61,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   const quitString = raw.quitString === undefined ? null : checkQuitString(raw.quitString);
   const header = raw.header.map((line, i) => checkLine(`--header #${i + 1}`, line));
 
-  const saveOwner = raw.saveOwner === undefined ? currentOwner(ctx.system) : await resolveOwner('--save-owner', raw.saveOwner, ctx.system);
+  const saveOwner = raw.saveOwner === undefined ? await ownerOfIds(ctx.system.uid, ctx.system.gid, ctx.system) : await resolveOwner('--save-owner', raw.saveOwner, ctx.system);
   const runAs = await resolveRunAs('--run-as', raw.runAs ?? `${saveOwner.uid}:${saveOwner.gid}`, ctx.system);
   const runAsOwner: Owner = { uid: runAs.uid, gid: runAs.gid, label: runAs.label };
   const pipeOwner = raw.pipeOwner === undefined ? runAsOwner : await resolveOwner('--pipe-owner', raw.pipeOwner, ctx.system);
@@ -118,10 +118,6 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     dryRun: raw.help === true,
     nodePath: ctx.nodePath,
   };
-}
-
-function currentOwner(system: SystemPort): Owner {
-  return { uid: system.uid, gid: system.gid, label: `${system.uid}:${system.gid}` };
 }
 
 function requiredPath(option: string, value: string | undefined, cwd: string): string {

@@ -6,7 +6,10 @@
 export interface Owner {
   readonly uid: number;
   readonly gid: number;
-  /** How the admin named it, e.g. "www-data:adm", for messages and --help. */
+  /**
+   * `user:group` by name as resolved at generation (ids where the host has no name), e.g.
+   * "www-data:adm", for messages and --help: the copy never looks names up.
+   */
   readonly label: string;
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { BakedOptions } from './baked.ts';
+import type { BakedOptions, Owner } from './baked.ts';
 import { octal } from './paths.ts';
 
 /** SHA-256 of the baked options as baked: recorded in every stream-start block. */
@@ -7,18 +7,27 @@ export function optionsDigest(baked: BakedOptions): string {
   return createHash('sha256').update(JSON.stringify(baked)).digest('hex');
 }
 
+/** `www-data:adm (33:4)`: the baked names and the ids they stand for; ids once when unnamed. */
+export function ownerText(owner: Owner): string {
+  const ids = `${owner.uid}:${owner.gid}`;
+  return owner.label === ids ? ids : `${owner.label} (${ids})`;
+}
+
 /**
  * What a copy will do, for humans: the generator's dry run and the copy's --help print this.
  * The quit string is a secret (whoever knows it can stop the logging): only its presence shows.
+ * `groupNames` names the run-as user's groups: the generator looks them up; the copy never
+ * looks names up and prints the ids.
  */
-export function describeBaked(baked: BakedOptions): string {
+export function describeBaked(baked: BakedOptions, groupNames: ReadonlyMap<number, string> = new Map()): string {
+  const groups = baked.runAs.groups.map((gid) => (groupNames.has(gid) ? `${groupNames.get(gid)}(${gid})` : String(gid))).join(',');
   const lines = [
     `paranoid-pipes encrypter copy, version ${baked.copyVersion}, options digest ${optionsDigest(baked).slice(0, 16)}`,
     'recipients:',
     ...baked.recipients.map((r) => `  ${r.fingerprint}  ${r.userIds.join(', ') || '(no user id)'}`),
-    `pipe:         ${baked.pipe.path}  owner ${baked.pipe.owner.label} (${baked.pipe.owner.uid}:${baked.pipe.owner.gid})  mode ${octal(baked.pipe.mode)}`,
-    `output:       ${baked.output.path}  owner ${baked.output.owner.label} (${baked.output.owner.uid}:${baked.output.owner.gid})  mode ${octal(baked.output.mode)}`,
-    `run as:       ${baked.runAs.label} (${baked.runAs.uid}:${baked.runAs.gid}, groups ${baked.runAs.groups.join(',') || 'none'})`,
+    `pipe:         ${baked.pipe.path}  owner ${ownerText(baked.pipe.owner)}  mode ${octal(baked.pipe.mode)}`,
+    `output:       ${baked.output.path}  owner ${ownerText(baked.output.owner)}  mode ${octal(baked.output.mode)}`,
+    `run as:       ${ownerText(baked.runAs)}, groups ${groups || 'none'}`,
     `compression:  ${baked.compress}`,
     `encoding:     ${baked.armor ? 'armored' : 'binary'}`,
     `quit string:  ${baked.quitString === null ? 'none (stops on SIGTERM/SIGINT only)' : '<redacted>'}`,
@@ -37,7 +46,7 @@ function describeRotation(baked: BakedOptions): string[] {
   return [
     `rotation:     ${when}; ${r.actions.join(', ')}`,
     ...r.recipients.map((k) => `  archive key ${k.fingerprint}  ${k.userIds.join(', ')}`),
-    ...(r.archive === null ? [] : [`  archives in ${r.archive.path}  owner ${r.archive.owner.label}  mode ${octal(r.archive.mode)}`]),
+    ...(r.archive === null ? [] : [`  archives in ${r.archive.path}  owner ${ownerText(r.archive.owner)}  mode ${octal(r.archive.mode)}`]),
     ...(r.mail === null ? [] : [`  mail from ${r.mail.from} to ${r.mail.to.join(', ')} via ${r.mail.transport.kind === 'smtp' ? r.mail.transport.url : r.mail.transport.path}`]),
   ];
 }

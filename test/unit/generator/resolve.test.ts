@@ -69,6 +69,20 @@ describe('resolveEncrypterOptions', () => {
     expect(r.baked.output.owner).toMatchObject({ uid: 990, gid: 4 });
   });
 
+  it('names owners given by number, or by user alone, as user:group; ids without a name stay numbers', async () => {
+    const r = await resolveEncrypterOptions(raw({ saveOwner: '0:0', runAs: '990', pipeOwner: '990:33', pipeMode: '620', outputOwner: 'pplog:4', archiveDir: '/var/a', rotateSize: '8M', archiveOwner: '990:990' }), ctx());
+    expect(r.save.owner).toEqual({ uid: 0, gid: 0, label: 'root:root' });
+    expect(r.baked.runAs).toMatchObject({ uid: 990, gid: 990, label: 'pplog:pplog' });
+    expect(r.baked.pipe.owner.label).toBe('pplog:www-data');
+    expect(r.baked.output.owner.label).toBe('pplog:adm');
+    expect(r.baked.rotation?.archive?.owner.label).toBe('pplog:pplog');
+    const unnamed = await resolveEncrypterOptions(raw({ saveOwner: '4242:4243', runAs: '0:4243' }), ctx());
+    expect(unnamed.save.owner.label).toBe('4242:4243');
+    expect(unnamed.baked.runAs.label).toBe('root:4243');
+    // The generator's own user (the default save owner) is named too.
+    expect((await resolveEncrypterOptions(raw(), ctx(fakeSystem({}, 33)))).save.owner.label).toBe('www-data:www-data');
+  });
+
   const cases: Array<[string, Partial<RawEncrypterOptions>, string, RegExp]> = [
     ['no recipient', { recipientKey: [] }, 'NO_RECIPIENT', /--recipient-key/],
     ['missing --pipe', { pipe: undefined }, 'MISSING_OPTION', /--pipe is required/],
