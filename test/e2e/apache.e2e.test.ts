@@ -102,8 +102,15 @@ beforeAll(async () => {
   writeFileSync(join(docroot, 'index.html'), 'hello\n');
   chmodSync(join(docroot, 'index.html'), 0o644);
 });
-afterEach(() => {
-  for (const s of servers.splice(0)) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+// A test that failed leaves its httpd running: SIGTERM first, so the parent takes its children
+// down with it (a SIGKILLed parent leaves them running as orphans), SIGKILL if it hangs.
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    if (s.child.exitCode !== null || s.child.signalCode !== null) continue;
+    s.child.kill('SIGTERM');
+    await Promise.race([s.exited, new Promise((r) => setTimeout(r, 5_000))]);
+    if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+  }
 });
 afterAll(() => {
   fx.dispose();
