@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeFailure, EXIT, usageError } from '../runtime/errors.ts';
+import { blameConfig, mergeConfig, readConfigFile } from './config-file.ts';
 import { runDecryptCommand, type DecryptOptions } from './decrypt-command.ts';
 import { runDemo } from './demo.ts';
 import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
@@ -7,6 +8,7 @@ import { generateKeyPair, writeKeyPair } from './keygen.ts';
 import { describeOption, ENCRYPTER_OPTIONS, rawOptions, type RawEncrypterOptions } from './options.ts';
 import { VERSION } from './package-info.ts';
 import { readPassphrase, type PassphraseSource } from './passphrase.ts';
+import { realSystem } from './system.ts';
 
 export interface CliIo extends CommandIo {
   readonly stdin: () => Promise<Buffer>;
@@ -42,13 +44,18 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     encrypter.addOption(option);
   }
   encrypter.action(async (given: Partial<RawEncrypterOptions>) => {
-    const raw = rawOptions(given);
+    const file = given.config === undefined ? null : readConfigFile(given.config, { cwd: process.cwd(), uid: realSystem.uid });
+    const raw = rawOptions(mergeConfig(given, file));
     if (raw.help === true && onlyHelpGiven(raw)) {
       io.out(encrypter.helpInformation());
       io.out('\nWith other options, --help is a dry run: it validates them and prints what would be baked.\n');
       return;
     }
-    await runEncrypterCommand(raw, io);
+    try {
+      await runEncrypterCommand(raw, io);
+    } catch (err) {
+      throw blameConfig(err, given, file);
+    }
   });
 
   program
