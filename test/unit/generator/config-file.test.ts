@@ -1,15 +1,20 @@
-import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../generator/cli.ts';
 import { mergeConfig, readConfigFile } from '../../../generator/config-file.ts';
-import type { RawEncrypterOptions } from '../../../generator/options.ts';
+import { runEncrypterCommand } from '../../../generator/encrypter-command.ts';
+import { rawOptions, type RawEncrypterOptions } from '../../../generator/options.ts';
+import { optionsDigest } from '../../../runtime/describe.ts';
 import { PipesError } from '../../../runtime/errors.ts';
 import { tempDir } from '../../helpers/cli.ts';
+import { fakeSystem } from '../../helpers/fake-system.ts';
 import { makeKey } from '../../helpers/keys.ts';
 
 const tmp = tempDir();
 const uid = process.getuid?.() ?? 0;
+const system = () => fakeSystem({}, uid);
+const quiet = { out: () => undefined, err: () => undefined };
 let keyFile: string;
 let n = 0;
 const fresh = (name: string) => join(tmp.path, `${(n += 1)}-${name}`);
@@ -113,6 +118,67 @@ describe('--config: merging', () => {
   it('--armor or --binary on the command line drops both from the file', () => {
     expect(mergeConfig({ armor: true }, file({ binary: true }))).toEqual({ armor: true });
     expect(mergeConfig({}, file({ binary: true }))).toEqual({ binary: true });
+  });
+});
+
+describe('--save-config', () => {
+  const now = new Date();
+  const deps = { system: system(), cwd: tmp.path, now, nodePath: '/usr/bin/node' };
+
+  it('--save-config then --config gives the same options digest (dry run writes only the config, mode 600)', async () => {
+    const saved = fresh('saved.json');
+    const given = rawOptions({
+      recipientKey: [keyFile],
+      pipe: 'www.pipe', // relative to the cwd: saved absolute
+      output: join(tmp.path, 'www.log.asc'),
+      savePath: join(tmp.path, 'www.mjs'),
+      pipeMode: '620',
+      quitString: 'a-secret-quit-string',
+      header: ['# www', '# second'],
+      binary: true,
+      runAs: 'pplog',
+      maxBuffer: '16M',
+      onOverload: 'drop',
+      rotateSize: '8388608',
+      rotateInterval: '3600s',
+      rotateCheckEvery: '25000',
+      rotateActions: 'compress-encrypt,encrypted-email,remove-old',
+      archiveDir: join(tmp.path, 'archive'),
+      mailTo: ['ops@example.org'],
+      mailFrom: 'pp@example.org',
+      saveConfig: saved,
+      help: true,
+    });
+    const first = await runEncrypterCommand(given, quiet, deps);
+    const st = statSync(saved);
+    expect(st.mode & 0o777).toBe(0o600);
+    const json = JSON.parse(readFileSync(saved, 'utf8')) as Record<string, unknown>;
+    expect(json).toMatchObject({ 'recipient-key': [keyFile], pipe: join(tmp.path, 'www.pipe'), 'quit-string': 'a-secret-quit-string', binary: true, 'rotate-size': '8M', 'rotate-interval': '1h', 'pipe-mode': '620', 'output-mode': '640' });
+    expect(Object.keys(json)).not.toContain('help');
+
+    const again = await runEncrypterCommand(rawOptions(mergeConfig({ help: true }, read(saved))), quiet, deps);
+    expect(optionsDigest(again.baked)).toBe(optionsDigest(first.baked));
+    expect(again.save).toEqual(first.save);
+  });
+
+  it('refuses an existing file without --force, and one that group or others could read even with it', async () => {
+    const saved = fresh('exists.json');
+    const base = rawOptions({ recipientKey: [keyFile], pipe: 'x.pipe', output: 'x.log', savePath: 'x.mjs', saveConfig: saved, help: true });
+    writeFileSync(saved, '{}', { mode: 0o600 });
+    await expect(runEncrypterCommand(base, quiet, deps)).rejects.toMatchObject({ code: 'CONFIG_EXISTS', exitCode: 3 });
+    await runEncrypterCommand({ ...base, force: true }, quiet, deps);
+    expect(JSON.parse(readFileSync(saved, 'utf8'))).toMatchObject({ pipe: join(tmp.path, 'x.pipe') });
+    expect(statSync(saved).mode & 0o777).toBe(0o600);
+    chmodSync(saved, 0o640);
+    await expect(runEncrypterCommand({ ...base, force: true }, quiet, deps)).rejects.toMatchObject({ code: 'CONFIG_READABLE', exitCode: 3 });
+  });
+
+  it('refuses a directory group or others can write', async () => {
+    const open = fresh('open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const base = rawOptions({ recipientKey: [keyFile], pipe: 'y.pipe', output: 'y.log', savePath: 'y.mjs', saveConfig: join(open, 'c.json'), help: true });
+    await expect(runEncrypterCommand(base, quiet, deps)).rejects.toMatchObject({ code: 'CONFIG_DIR_UNSAFE', exitCode: 3 });
   });
 });
 
