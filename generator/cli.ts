@@ -6,6 +6,7 @@ import { runDemo } from './demo.ts';
 import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
 import { generateKeyPair, writeKeyPair } from './keygen.ts';
 import { describeOption, ENCRYPTER_OPTIONS, rawOptions, type RawEncrypterOptions } from './options.ts';
+import { describeNotes, migrate, renderCommand, renderConfig } from './migrate.ts';
 import { VERSION } from './package-info.ts';
 import { readPassphrase, type PassphraseSource } from './passphrase.ts';
 import { realSystem } from './system.ts';
@@ -89,6 +90,25 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
       const pair = await generateKeyPair(options.email, options.name, passphrase);
       const paths = await writeKeyPair(options.outDir, options.email, pair);
       io.out(`key ${pair.fingerprint}\npublic key (bake this): ${paths.publicPath}\nsecret key (move it off this host): ${paths.secretPath}\n`);
+    });
+
+  program
+    .command('migrate')
+    .description('print the paranoid-pipes encrypter command (or, with --json, the config file) for a Paranoid_Pipes command line, option by option')
+    .argument('[options...]', 'the Paranoid_Pipes options, after --')
+    .option('--json', 'print a config file for --config instead of a command (the notes go to stderr)')
+    .showHelpAfterError('(put the Paranoid_Pipes options after --: paranoid-pipes migrate [--json] -- --enc-pipe-file=PATH ...)')
+    .action((ppArgs: string[], options: { json?: boolean }) => {
+      const migration = migrate(ppArgs);
+      const { table, attention } = describeNotes(migration);
+      if (options.json === true) {
+        const { json, dropped } = renderConfig(migration);
+        io.out(json);
+        io.err(`paranoid-pipes migrate: each Paranoid_Pipes option and what it became:\n${table}${dropped.map((d) => `  ${d}\n`).join('')}`);
+      } else {
+        io.out(renderCommand(migration));
+      }
+      if (attention !== null) io.err(`paranoid-pipes migrate: ${attention}\n`);
     });
 
   program
