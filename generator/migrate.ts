@@ -114,7 +114,9 @@ function parseArgs(args: readonly string[]): { entries: Entry[]; problems: Pipes
 function combined(problems: readonly PipesError[]): PipesError {
   const first = problems.find((p) => p.exitCode === 3) ?? (problems[0] as PipesError);
   if (problems.length === 1) return first;
-  const lines = problems.map((p) => `  [${p.code}] ${p.message}`).join('\n');
+  // Refusals first: they are what no edit of a value fixes.
+  const ordered = [...problems].sort((a, b) => b.exitCode - a.exitCode);
+  const lines = ordered.map((p) => `  [${p.code}] ${p.message}`).join('\n');
   return new PipesError(first.code, `${problems.length} options cannot be migrated:\n${lines}`, first.exitCode);
 }
 
