@@ -173,6 +173,19 @@ describe('--save-config', () => {
     await expect(runEncrypterCommand({ ...base, force: true }, quiet, deps)).rejects.toMatchObject({ code: 'CONFIG_READABLE', exitCode: 3 });
   });
 
+  it('installing: the config is written after the copy, and a failed install leaves none', async () => {
+    const saved = fresh('installed.json');
+    const copy = fresh('installed.mjs');
+    const options = rawOptions({ recipientKey: [keyFile], pipe: 'i.pipe', output: 'i.log', savePath: copy, saveConfig: saved });
+    await runEncrypterCommand(options, quiet, deps);
+    expect(statSync(copy).mode & 0o777).toBe(0o500);
+    expect(JSON.parse(readFileSync(saved, 'utf8'))).toMatchObject({ 'save-path': copy });
+
+    const other = fresh('never.json');
+    await expect(runEncrypterCommand({ ...options, saveConfig: other }, quiet, deps)).rejects.toMatchObject({ code: 'SAVE_EXISTS' });
+    expect(() => statSync(other)).toThrow(/ENOENT/);
+  });
+
   it('refuses a directory group or others can write', async () => {
     const open = fresh('open');
     mkdirSync(open);
