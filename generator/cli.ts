@@ -95,7 +95,8 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
   program
     .command('migrate')
     .description('print the paranoid-pipes encrypter command (or, with --json, the config file) for a Paranoid_Pipes command line, option by option')
-    .argument('[options...]', 'the Paranoid_Pipes options, after --')
+    .argument('[old-options...]', 'the Paranoid_Pipes options (--name=value), after --')
+    .usage('[--json] -- <Paranoid_Pipes options...>')
     .option('--json', 'print a config file for --config instead of a command (the notes go to stderr)')
     .showHelpAfterError('(put the Paranoid_Pipes options after --: paranoid-pipes migrate [--json] -- --enc-pipe-file=PATH ...)')
     .action((ppArgs: string[], options: { json?: boolean }) => {
