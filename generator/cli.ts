@@ -105,7 +105,8 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
       if (options.json === true) {
         const { json, dropped } = renderConfig(migration);
         io.out(json);
-        io.err(`paranoid-pipes migrate: each Paranoid_Pipes option and what it became:\n${table}${dropped.map((d) => `  ${d}\n`).join('')}`);
+        const secret = migration.settings.some(([option]) => option === 'quit-string') ? '  the config holds the quit string: --config reads it only when group and others cannot (chmod 600)\n' : '';
+        io.err(`paranoid-pipes migrate: each Paranoid_Pipes option and what it became:\n${table}${dropped.map((d) => `  ${d}\n`).join('')}${secret}`);
       } else {
         io.out(renderCommand(migration));
       }

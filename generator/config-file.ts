@@ -61,7 +61,7 @@ export interface ConfigFile {
 
 export function readConfigFile(path: string, ctx: { cwd: string; uid: number }): ConfigFile {
   const absolute = resolvePath(ctx.cwd, path);
-  const text = readTrustedText(absolute, ctx.uid);
+  const { text, mode } = readTrustedText(absolute, ctx.uid);
   const where = `--config ${JSON.stringify(absolute)}`;
   let json: JsonValue;
   try {
@@ -79,6 +79,10 @@ export function readConfigFile(path: string, ctx: { cwd: string; uid: number }):
     const read = readValue(name, spec, value, where);
     if (read === undefined) continue;
     options[spec.key] = spec.path ? resolvePaths(read, dirname(absolute)) : read;
+  }
+  if (options.quitString !== undefined && (mode & 0o044) !== 0) {
+    // Whoever knows the quit string can stop the logging by writing one line into the pipe.
+    throw refusal('CONFIG_SECRET_READABLE', `${where} holds the quit string and has mode ${octal(mode & 0o777)}: group or others can read the secret; chmod 600 it (and consider a new quit string)`);
   }
   return { path: absolute, options: options as Partial<RawEncrypterOptions> };
 }
@@ -137,7 +141,7 @@ function resolvePaths<T extends string | string[] | true>(value: T, base: string
  * Opens without following a symlink and without blocking on a FIFO, then checks the opened file
  * itself (fstat), so what is checked is what is read.
  */
-function readTrustedText(path: string, uid: number): string {
+function readTrustedText(path: string, uid: number): { text: string; mode: number } {
   const where = `--config ${JSON.stringify(path)}`;
   let fd: number;
   try {
@@ -154,7 +158,7 @@ function readTrustedText(path: string, uid: number): string {
     const buf = Buffer.alloc(st.size);
     let got = 0;
     for (let n = -1; n !== 0 && got < buf.length; got += n) n = readSync(fd, buf, got, buf.length - got, null);
-    return buf.subarray(0, got).toString('utf8');
+    return { text: buf.subarray(0, got).toString('utf8'), mode: st.mode };
   } catch (err) {
     if (err instanceof PipesError) throw err;
     throw usageError('CONFIG_UNREADABLE', `${where}: cannot read it: ${errnoCode(err) ?? String(err)}`);

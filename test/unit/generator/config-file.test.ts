@@ -100,6 +100,11 @@ describe('--config: reading', () => {
     expect(errorOf(() => readConfigFile(foreign, { cwd: tmp.path, uid: uid === 0 ? 0 : uid + 4242 }))).toMatchObject({ code: 'CONFIG_OWNER', exitCode: 3 });
   });
 
+  it('refuses, exit 3: a quit string that group or others can read', () => {
+    expect(errorOf(() => read(configFile({ 'quit-string': 'a-secret-quit' }, 0o644)))).toMatchObject({ code: 'CONFIG_SECRET_READABLE', exitCode: 3 });
+    expect(read(configFile({ pipe: '/a' }, 0o644)).options).toEqual({ pipe: '/a' }); // nothing secret in it
+  });
+
   it('a missing file: exit 2, naming it', () => {
     const err = errorOf(() => read(join(tmp.path, 'nope.json')));
     expect(err).toMatchObject({ code: 'CONFIG_UNREADABLE', exitCode: 2 });

@@ -54,6 +54,7 @@ describe('paranoid-pipes migrate', () => {
     const r = await runCli(['migrate', '--json', '--', ...SCENARIO_ONE]);
     expect(r.code).toBe(0);
     expect(r.err).toContain('--help (a dry run) cannot go in a config file');
+    expect(r.err).toContain('the config holds the quit string');
     const path = join(tmp.path, 'migrated.json');
     writeFileSync(path, r.out);
     chmodSync(path, 0o600);
