@@ -29,11 +29,11 @@ interface KeySpec {
 }
 
 /** Options that make no sense inside the file they would be read from. */
-const NOT_IN_FILE: Readonly<Record<string, string>> = {
-  config: 'a config file cannot name another one (no includes: one file says everything)',
-  'save-config': 'saving is an action of one run; give --save-config on the command line',
-  help: 'the dry run is an action of one run; give --help on the command line',
-};
+const NOT_IN_FILE: ReadonlyMap<string, string> = new Map([
+  ['config', 'a config file cannot name another one (no includes: one file says everything)'],
+  ['save-config', 'saving is an action of one run; give --save-config on the command line'],
+  ['help', 'the dry run is an action of one run; give --help on the command line'],
+]);
 /** Above this it is not a config file; a bound so a wrong path cannot make us read gigabytes. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -88,11 +88,11 @@ export function readConfigFile(path: string, ctx: { cwd: string; uid: number }):
 }
 
 function keySpec(name: string, where: string): KeySpec {
-  const why = NOT_IN_FILE[name];
+  const why = NOT_IN_FILE.get(name);
   if (why !== undefined) throw usageError('CONFIG_KEY_NOT_ALLOWED', `${where}: key ${JSON.stringify(name)} is not allowed in a config file: ${why}`);
   const spec = CONFIG_KEYS.get(name);
   if (spec !== undefined) return spec;
-  const allowed = [...CONFIG_KEYS.keys()].filter((k) => NOT_IN_FILE[k] === undefined);
+  const allowed = [...CONFIG_KEYS.keys()].filter((k) => !NOT_IN_FILE.has(k));
   const near = suggest(name, allowed);
   throw usageError(
     'CONFIG_UNKNOWN_KEY',

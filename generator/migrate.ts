@@ -67,7 +67,7 @@ function parseArgs(args: readonly string[]): { entries: Entry[]; problems: Pipes
     const arg = args[i] as string;
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg : arg.slice(0, eq);
-    const rule = PP_RULES[name];
+    const rule = Object.prototype.hasOwnProperty.call(PP_RULES, name) ? PP_RULES[name] : undefined;
     if (!name.startsWith('--') || rule === undefined) {
       const near = name.startsWith('--') ? suggest(name, Object.keys(PP_RULES)) : null;
       problems.push(

@@ -77,6 +77,7 @@ describe('--config: reading', () => {
     ['--config inside a config', { config: 'other.json' }, 'CONFIG_KEY_NOT_ALLOWED', /key "config" is not allowed in a config file/],
     ['--save-config inside a config', { 'save-config': 'x.json' }, 'CONFIG_KEY_NOT_ALLOWED', /key "save-config" is not allowed/],
     ['--help inside a config', { help: true }, 'CONFIG_KEY_NOT_ALLOWED', /key "help" is not allowed/],
+    ['a key named like an Object property', { constructor: 'x' }, 'CONFIG_UNKNOWN_KEY', /unknown key "constructor"/],
     ['a list at the top', ['pipe'], 'CONFIG_NOT_OBJECT', /must hold one JSON object/],
     ['a duplicate key', '{\n  "pipe": "/a",\n  "pipe": "/b"\n}', 'CONFIG_BAD_JSON', /line 3, column 3: key "pipe" appears twice/],
     ['a missing comma', '{\n  "pipe": "/a"\n  "output": "/b"\n}', 'CONFIG_BAD_JSON', /line 3, column 3: unexpected character "\\"": ',' or '}' was expected/],
