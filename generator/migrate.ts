@@ -31,6 +31,7 @@ interface Entry {
   readonly value: string;
 }
 
+/** The encrypter's own default for --rotate-actions (generator/rotation-options.ts). */
 const DEFAULT_ACTIONS = 'compress-encrypt,remove-old';
 
 export function migrate(args: readonly string[]): Migration {

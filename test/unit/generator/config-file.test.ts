@@ -7,7 +7,7 @@ import { runEncrypterCommand } from '../../../generator/encrypter-command.ts';
 import { rawOptions, type RawEncrypterOptions } from '../../../generator/options.ts';
 import { optionsDigest } from '../../../runtime/describe.ts';
 import { PipesError } from '../../../runtime/errors.ts';
-import { tempDir } from '../../helpers/cli.ts';
+import { ROOT, tempDir } from '../../helpers/cli.ts';
 import { fakeSystem } from '../../helpers/fake-system.ts';
 import { makeKey } from '../../helpers/keys.ts';
 
@@ -110,6 +110,16 @@ describe('--config: reading', () => {
     const err = errorOf(() => read(join(tmp.path, 'nope.json')));
     expect(err).toMatchObject({ code: 'CONFIG_UNREADABLE', exitCode: 2 });
     expect(err.message).toMatch(/nope\.json.*ENOENT/);
+  });
+});
+
+describe('--config: the README example', () => {
+  it('is a config file --config reads', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const example = /## Config files[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const file = read(configFile(example!));
+    expect(file.options).toMatchObject({ pipe: '/run/paranoid-pipes/www.pipe', runAs: 'pplog', header: ['# www.example.org access log'] });
   });
 });
 
