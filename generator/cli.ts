@@ -1,12 +1,15 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeFailure, EXIT, usageError } from '../runtime/errors.ts';
+import { blameConfig, mergeConfig, readConfigFile } from './config-file.ts';
 import { runDecryptCommand, type DecryptOptions } from './decrypt-command.ts';
 import { runDemo } from './demo.ts';
 import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
 import { generateKeyPair, prepareKeyDir, writeKeyPair } from './keygen.ts';
 import { describeOption, ENCRYPTER_OPTIONS, rawOptions, type RawEncrypterOptions } from './options.ts';
+import { describeNotes, migrate, renderCommand, renderConfig } from './migrate.ts';
 import { VERSION } from './package-info.ts';
 import { readPassphrase, type PassphraseSource } from './passphrase.ts';
+import { realSystem } from './system.ts';
 
 export interface CliIo extends CommandIo {
   readonly stdin: () => Promise<Buffer>;
@@ -42,13 +45,18 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     encrypter.addOption(option);
   }
   encrypter.action(async (given: Partial<RawEncrypterOptions>) => {
-    const raw = rawOptions(given);
+    const file = given.config === undefined ? null : readConfigFile(given.config, { cwd: process.cwd(), uid: realSystem.uid });
+    const raw = rawOptions(mergeConfig(given, file));
     if (raw.help === true && onlyHelpGiven(raw)) {
       io.out(encrypter.helpInformation());
       io.out('\nWith other options, --help is a dry run: it validates them and prints what would be baked.\n');
       return;
     }
-    await runEncrypterCommand(raw, io);
+    try {
+      await runEncrypterCommand(raw, io);
+    } catch (err) {
+      throw blameConfig(err, given, file);
+    }
   });
 
   program
@@ -83,6 +91,27 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
       const pair = await generateKeyPair(options.email, options.name, passphrase);
       const paths = await writeKeyPair(options.outDir, options.email, pair);
       io.out(`key ${pair.fingerprint}\npublic key (bake this): ${paths.publicPath}\nsecret key (move it off this host): ${paths.secretPath}\n`);
+    });
+
+  program
+    .command('migrate')
+    .description('print the paranoid-pipes encrypter command (or, with --json, the config file) for a Paranoid_Pipes command line, option by option')
+    .argument('[old-options...]', 'the Paranoid_Pipes options (--name=value), after --')
+    .usage('[--json] -- <Paranoid_Pipes options...>')
+    .option('--json', 'print a config file for --config instead of a command (the notes go to stderr)')
+    .showHelpAfterError('(put the Paranoid_Pipes options after --: paranoid-pipes migrate [--json] -- --enc-pipe-file=PATH ...)')
+    .action((ppArgs: string[], options: { json?: boolean }) => {
+      const migration = migrate(ppArgs);
+      const { table, attention } = describeNotes(migration);
+      if (options.json === true) {
+        const { json, dropped } = renderConfig(migration);
+        io.out(json);
+        const secret = migration.settings.some(([option]) => option === 'quit-string') ? '  the config holds the quit string: --config reads it only when group and others cannot (chmod 600)\n' : '';
+        io.err(`paranoid-pipes migrate: each Paranoid_Pipes option and what it became:\n${table}${dropped.map((d) => `  ${d}\n`).join('')}${secret}`);
+      } else {
+        io.out(renderCommand(migration));
+      }
+      if (attention !== null) io.err(`paranoid-pipes migrate: ${attention}\n`);
     });
 
   program

@@ -1,4 +1,6 @@
+import { resolve as resolvePath } from 'node:path';
 import { describeBaked, ownerText } from '../runtime/describe.ts';
+import { usageError } from '../runtime/errors.ts';
 import { octal } from '../runtime/paths.ts';
 import { bundleCopy } from './bundle.ts';
 import { installCopy } from './install.ts';
@@ -7,6 +9,7 @@ import type { RawEncrypterOptions } from './options.ts';
 import { VERSION } from './package-info.ts';
 import { renderCopyEntry } from './render.ts';
 import { resolveEncrypterOptions, type ResolvedEncrypter } from './resolve.ts';
+import { checkConfigTarget, configOfResolved, writeConfigFile } from './save-config.ts';
 import { startCopy } from './start.ts';
 import { realSystem, type SystemPort } from './system.ts';
 
@@ -22,28 +25,48 @@ export interface EncrypterDeps {
   readonly nodePath?: string;
 }
 
-/** resolve → (dry run | render → bundle → install → start). */
+/** resolve → save the config if asked → (dry run | render → bundle → install → start). */
 export async function runEncrypterCommand(raw: RawEncrypterOptions, io: CommandIo, deps: EncrypterDeps = {}): Promise<ResolvedEncrypter> {
   const system = deps.system ?? realSystem;
+  const cwd = deps.cwd ?? process.cwd();
   const resolved = await resolveEncrypterOptions(raw, {
     system,
-    cwd: deps.cwd ?? process.cwd(),
+    cwd,
     now: deps.now ?? new Date(),
     version: VERSION,
     nodePath: deps.nodePath ?? process.execPath,
   });
   const described = describeBaked(resolved.baked, await groupNames(resolved.baked.runAs.groups, system));
   const saveLine = `copy:         ${resolved.save.path}  owner ${ownerText(resolved.save.owner)}  mode ${octal(resolved.save.mode)}\n`;
+  // Written in a dry run too: validating and saving without installing is how a config file is
+  // made. Otherwise checked before the copy is installed (a config that cannot be saved stops the
+  // run before anything is written) and written after it (a failed install leaves no config).
+  const config = raw.saveConfig === undefined ? null : configTarget(raw.saveConfig, resolved, cwd, system.uid);
   if (resolved.dryRun) {
-    io.out(`dry run: these options are valid; nothing was written.\n${described}${saveLine}`);
+    if (config !== null) config.write(configOfResolved(resolved, raw, cwd));
+    io.out(`dry run: these options are valid; ${config === null ? 'nothing was written' : 'only the config file was written'}.\n${described}${saveLine}${config?.line ?? ''}`);
     return resolved;
   }
   const bytes = await bundleCopy(renderCopyEntry(resolved.baked), resolved.nodePath);
   await installCopy(bytes, resolved.save, resolved.force);
-  io.out(`installed the encrypter copy (${bytes.length} bytes)\n${described}${saveLine}`);
+  if (config !== null) config.write(configOfResolved(resolved, raw, cwd));
+  io.out(`installed the encrypter copy (${bytes.length} bytes)\n${described}${saveLine}${config?.line ?? ''}`);
   if (resolved.start) {
     const pid = await startCopy(resolved.save.path, resolved.baked.pipe.path);
     io.out(`started: pid ${pid}, reading ${resolved.baked.pipe.path}\n`);
   }
   return resolved;
+}
+
+function configTarget(path: string, resolved: ResolvedEncrypter, cwd: string, uid: number) {
+  const absolute = resolvePath(cwd, path);
+  for (const [option, other] of [['--save-path', resolved.save.path], ['--pipe', resolved.baked.pipe.path], ['--output', resolved.baked.output.path]] as const) {
+    if (absolute === other) throw usageError('SAME_PATH', `--save-config and ${option} name the same path ${JSON.stringify(absolute)}`);
+  }
+  const options = { force: resolved.force, uid };
+  checkConfigTarget(absolute, options);
+  return {
+    write: (config: Parameters<typeof writeConfigFile>[1]) => writeConfigFile(absolute, config, options),
+    line: `config:       ${absolute}  mode 600 (it holds the quit string: keep it root's)\n`,
+  };
 }

@@ -40,6 +40,8 @@ export interface RawEncrypterOptions {
   mailFrom?: string;
   mailTransport?: string;
   start?: boolean;
+  config?: string;
+  saveConfig?: string;
   help?: boolean;
 }
 
@@ -107,6 +109,14 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   mailFrom: { flags: '--mail-from <address>', description: 'sender of encrypted-email' },
   mailTransport: { flags: '--mail-transport <how>', description: 'sendmail, a sendmail path, or smtp://host:port', defaultText: 'sendmail' },
   start: { flags: '--start', description: 'start the copy detached after installing it' },
+  config: {
+    flags: '--config <file>',
+    description: 'read options from a JSON file (keys: the long option names, e.g. "recipient-key"); options on the command line override it',
+  },
+  saveConfig: {
+    flags: '--save-config <file>',
+    description: 'write the resolved options to a JSON file for --config (mode 600: it holds the quit string; an existing one only with --force); also written in a dry run',
+  },
   help: { flags: '-h, --help', description: 'alone: this help; with other options: dry run that prints what would be baked and writes nothing' },
 };
 

@@ -46,6 +46,11 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   const pipePath = requiredPath('--pipe', raw.pipe, ctx.cwd);
   const outputPath = requiredPath('--output', raw.output, ctx.cwd);
   const savePath = requiredPath('--save-path', raw.savePath, ctx.cwd);
+  if (!savePath.endsWith('.mjs')) {
+    // The copy is an ES module: node refuses it under .sh (unknown extension) and takes .js or
+    // no extension by guesswork that depends on the node version and a package.json nearby.
+    throw usageError('SAVE_PATH_EXTENSION', `--save-path must end in .mjs: the copy is a Node.js ES module and node runs it only under that name, got ${JSON.stringify(raw.savePath)}`);
+  }
   assertDistinct({ '--pipe': pipePath, '--output': outputPath, '--save-path': savePath });
 
   const pipeMode = parseMode('--pipe-mode', raw.pipeMode ?? '600', checkPipeMode);

@@ -88,6 +88,7 @@ describe('resolveEncrypterOptions', () => {
     ['missing --pipe', { pipe: undefined }, 'MISSING_OPTION', /--pipe is required/],
     ['missing --output', { output: undefined }, 'MISSING_OPTION', /--output is required/],
     ['missing --save-path', { savePath: undefined }, 'MISSING_OPTION', /--save-path is required/],
+    ['a copy named like a shell script', { savePath: join(tmp.path, 'copy.sh') }, 'SAVE_PATH_EXTENSION', /--save-path must end in \.mjs/],
     ['same path twice', { output: join(tmp.path, 'p.pipe') }, 'SAME_PATH', /--output and --pipe/],
     ['non-octal mode', { pipeMode: 'rw-r--r--' }, 'BAD_MODE', /--pipe-mode must be an octal mode like 640, got "rw-r--r--"/],
     ['readable pipe', { pipeMode: '644' }, 'BAD_MODE', /--pipe-mode 644: group and others may only write/],
