@@ -3,6 +3,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { OVERLOAD_POLICIES, type BakedOptions, type BakedOverload, type BakedPath, type LogLevel, type Owner } from '../runtime/baked.ts';
 import { errnoCode, refusal, usageError } from '../runtime/errors.ts';
 import { octal } from '../runtime/paths.ts';
+import { assertTrustedChain } from '../runtime/path-chain.ts';
 import { loadRecipients } from './keys.ts';
 import type { RawEncrypterOptions } from './options.ts';
 import { resolveOwner, resolveRunAs } from './owners.ts';
@@ -77,7 +78,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   if (ctx.system.uid !== 0 && saveOwner.uid !== ctx.system.uid) {
     throw refusal('NEED_ROOT', `--save-owner ${saveOwner.label}: only root can give the copy to another user`);
   }
-  assertJailedDirectory(savePath);
+  assertJailedDirectory(savePath, saveOwner);
   if (/\s/.test(ctx.nodePath) || !ctx.nodePath.startsWith('/')) {
     throw usageError('NODE_PATH', `the node binary path ${JSON.stringify(ctx.nodePath)} cannot go in a shebang (absolute, no spaces)`);
   }
@@ -109,6 +110,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     logLevel,
     overload,
     rotation,
+    saveOwner,
   };
   return {
     baked,
@@ -196,10 +198,11 @@ function checkLine(option: string, value: string): string {
 }
 
 /**
- * The copy's directory must be writable by its owner only: another user who can write there
- * could swap the file root runs. Checked before anything is written.
+ * Root runs the copy: every directory from it up to / must belong to root or the save owner and
+ * be writable by nobody else (runtime/path-chain.ts). A missing directory is a usage error of
+ * its own, checked first so the message says just that.
  */
-function assertJailedDirectory(savePath: string): void {
+function assertJailedDirectory(savePath: string, saveOwner: Owner): void {
   const dir = dirname(savePath);
   let st;
   try {
@@ -208,10 +211,5 @@ function assertJailedDirectory(savePath: string): void {
     throw usageError('SAVE_DIR_MISSING', `--save-path: directory ${JSON.stringify(dir)} does not exist (${errnoCode(err) ?? String(err)})`);
   }
   if (!st.isDirectory()) throw usageError('SAVE_DIR_MISSING', `--save-path: ${JSON.stringify(dir)} is not a directory (symlinks are refused)`);
-  if ((st.mode & 0o022) !== 0) {
-    throw refusal(
-      'SAVE_DIR_WRITABLE',
-      `--save-path: directory ${JSON.stringify(dir)} has mode ${octal(st.mode & 0o777)}: group or others could replace the copy; use a directory only its owner can write`,
-    );
-  }
+  assertTrustedChain(savePath, { uids: [saveOwner.uid], what: '--save-path' }, false);
 }
