@@ -8,6 +8,7 @@ import { loadRecipients } from './keys.ts';
 import type { RawEncrypterOptions } from './options.ts';
 import { resolveOwner, resolveRunAs } from './owners.ts';
 import { parseSize, resolveRotation } from './rotation-options.ts';
+import { resolveService, type ResolvedService } from './service-options.ts';
 import { suggest } from './suggest.ts';
 import type { SystemPort } from './system.ts';
 
@@ -21,6 +22,8 @@ export interface ResolvedEncrypter {
   readonly dryRun: boolean;
   /** Absolute node binary named in the copy's shebang. */
   readonly nodePath: string;
+  /** --systemd-unit / --init-script: what to write for a service manager, or null. */
+  readonly service: ResolvedService | null;
 }
 
 export interface ResolveContext {
@@ -112,14 +115,17 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     rotation,
     saveOwner,
   };
-  return {
-    baked,
-    save: { path: savePath, owner: saveOwner, mode: saveMode },
-    force: raw.force === true,
-    start: raw.start === true,
-    dryRun: raw.help === true,
+  const save: BakedPath = { path: savePath, owner: saveOwner, mode: saveMode };
+  const force = raw.force === true;
+  const dryRun = raw.help === true;
+  const service = await resolveService(raw, baked, save, {
+    system: ctx.system,
+    force,
+    dryRun,
     nodePath: ctx.nodePath,
-  };
+    resolvePath: (option, value) => requiredPath(option, value, ctx.cwd),
+  });
+  return { baked, save, force, start: raw.start === true, dryRun, nodePath: ctx.nodePath, service };
 }
 
 function currentOwner(system: SystemPort): Owner {

@@ -9,7 +9,11 @@ export function fakeSystem(keyring: Record<string, Buffer> = {}, uid = 0): Syste
   };
   const groups: Record<string, string> = { root: 'root:x:0:', 'www-data': 'www-data:x:33:', adm: 'adm:x:4:', pplog: 'pplog:x:990:' };
   return {
-    getent: async (db, key) => (db === 'passwd' ? passwd[key] : groups[key]) ?? null,
+    // Like getent: by name, or by numeric id.
+    getent: async (db, key) => {
+      const table = db === 'passwd' ? passwd : groups;
+      return table[key] ?? Object.values(table).find((line) => line.split(':')[2] === key) ?? null;
+    },
     groupsOf: async (user) => (user === 'pplog' ? [990, 4] : [Number(passwd[user]?.split(':')[3] ?? 0)]),
     gpgExport: async (who) => keyring[who] ?? Buffer.alloc(0),
     uid,
