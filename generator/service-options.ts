@@ -29,6 +29,7 @@ export interface ServiceModel {
   readonly user: string;
   readonly group: string;
   readonly supplementaryGroups: readonly string[];
+  readonly runAsIds: { readonly uid: number; readonly gid: number };
   /** Directories the copy writes, split by how systemd provides them. */
   readonly runtimeDirectories: readonly string[];
   readonly logsDirectories: readonly string[];
@@ -114,6 +115,7 @@ export async function resolveService(
       startAs,
       user: await nameOf(ctx.system, 'passwd', baked.runAs.uid),
       group: await nameOf(ctx.system, 'group', baked.runAs.gid),
+      runAsIds: { uid: baked.runAs.uid, gid: baked.runAs.gid },
       supplementaryGroups: await Promise.all([...new Set(extraGroups.filter((g) => g !== baked.runAs.gid))].map((g) => nameOf(ctx.system, 'group', g))),
       runtimeDirectories: runtime.map((d) => relative('/run', d)),
       logsDirectories: logs.map((d) => relative('/var/log', d)),

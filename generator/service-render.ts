@@ -67,6 +67,8 @@ export function renderInitScript(model: ServiceModel, scriptPath: string, versio
     nodePath,
     pidFile: `/run/${name}.pid`,
     pipeDir: dirname(model.pipePath),
+    runAsUid: model.runAsIds.uid,
+    runAsGid: model.runAsIds.gid,
     stopTimeout: STOP_TIMEOUT_S,
     // LSB headers name init scripts, not units: nginx.service -> nginx.
     before: model.before.map((unit) => unit.replace(/\.service$/, '')),
