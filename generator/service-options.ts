@@ -80,6 +80,9 @@ export async function resolveService(
     }
     return null;
   }
+  if (raw.start === true) {
+    throw usageError('START_WITH_SERVICE', '--start would run a second copy beside the one the service manager starts: leave it out and start the service (systemctl enable --now, or the init script\'s start)');
+  }
   if (raw.unitStartAs !== undefined && unitPath === null) throw usageError('UNUSED_OPTION', '--unit-start-as goes with --systemd-unit');
   const startAs = oneOf('--unit-start-as', raw.unitStartAs ?? 'run-as', UNIT_START_AS);
   const before = raw.serviceBefore.map(checkUnitName);

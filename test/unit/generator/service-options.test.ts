@@ -76,6 +76,7 @@ describe('service options', () => {
     ['/run itself as the pipe directory', { pipe: '/run/www.pipe' }, 'PIPE_IN_RUN', /directory of its own under \/run/],
     ['--service-before without a unit or script', { systemdUnit: undefined }, 'UNUSED_OPTION', /--service-before goes with/],
     ['--unit-start-as without a unit', { systemdUnit: undefined, serviceBefore: [], initScript: join(tmp.path, 'pp-x'), unitStartAs: 'root' }, 'UNUSED_OPTION', /--unit-start-as goes with --systemd-unit/],
+    ['--start beside a unit', { start: true }, 'START_WITH_SERVICE', /second copy/],
     ['a bad --unit-start-as', { unitStartAs: 'rot' }, 'BAD_CHOICE', /did you mean root/],
     ['a unit in a directory that does not exist', { systemdUnit: '/nonexistent/pp.service' }, 'SERVICE_DIR_MISSING', /does not exist/],
   ];
