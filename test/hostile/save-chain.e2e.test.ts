@@ -29,6 +29,20 @@ describe.skipIf(!isRoot)('the copy\'s directory chain (as root)', () => {
     expect(existsSync(copy)).toBe(false);
   });
 
+  it('refuses a unit or init script in a directory www-data owns: root reads and runs them', async () => {
+    const dir = join(fx.tmp.path, 'www-etc');
+    mkdirSync(dir, { mode: 0o755 });
+    chownSync(dir, WWW_DATA, WWW_DATA);
+    const service = { '--systemd-unit': [join(dir, 'pp.service'), '--unit-start-as', 'root'], '--init-script': [join(dir, 'pp')] };
+    for (const [option, rest] of Object.entries(service)) {
+      const copy = ['--save-path', join(fx.tmp.path, 'u.mjs'), '--save-owner', 'root:root', '--save-mode', '100'];
+      const r = await cli(['encrypter', '--recipient-key', fx.keyFiles.pub, '--pipe', join(fx.tmp.path, 'u.pipe'), '--output', join(fx.tmp.path, 'u.log'), ...copy, option, ...rest]);
+      expect(r.code, option).toBe(3);
+      expect(r.stderr).toContain(`[CHAIN_OWNER]: ${option}: "${dir}" (owner 33:33, mode 755)`);
+      expect(existsSync(join(fx.tmp.path, 'u.mjs'))).toBe(false);
+    }
+  });
+
   it('a copy whose directory was given to www-data after generation refuses to start, and a replaced copy is not run', async () => {
     const dir = join(fx.tmp.path, 'later');
     mkdirSync(dir, { mode: 0o755 });
