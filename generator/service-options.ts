@@ -178,11 +178,12 @@ function under(parent: string, path: string): boolean {
 function assertNotReadableByWriters(baked: BakedOptions, save: BakedPath): void {
   if (baked.quitString === null) return;
   const byOthers = (save.mode & 0o004) !== 0;
-  const byWriters = (save.mode & 0o040) !== 0 && save.owner.gid === baked.pipe.owner.gid && save.owner.gid !== baked.runAs.gid;
+  // Group writers are members of the pipe's group: if that is the copy's group too, they read it.
+  const byWriters = (save.mode & 0o040) !== 0 && save.owner.gid === baked.pipe.owner.gid && (baked.pipe.mode & 0o020) !== 0;
   if (byOthers || byWriters) {
     throw refusal(
       'COPY_READABLE_BY_WRITERS',
-      `--save-mode ${octal(save.mode)} with --save-owner ${save.owner.label} lets ${byOthers ? 'every user' : `the writers' group (${baked.pipe.owner.gid})`} read the copy and its quit string; use --save-owner root:<run-as group> --save-mode 550`,
+      `--save-mode ${octal(save.mode)} with --save-owner ${save.owner.label} lets ${byOthers ? 'every user' : `the writers' group (${baked.pipe.owner.gid})`} read the copy and its quit string; use --save-owner root:<run-as group> --save-mode 550 with writers in a group of their own (--pipe-owner <run-as user>:www-data)`,
     );
   }
 }

@@ -67,6 +67,7 @@ describe('service options', () => {
   const refusals: Array<[string, Partial<RawEncrypterOptions>, string, RegExp]> = [
     ['a copy only root can read, in the run-as shape', { saveOwner: 'root:root', saveMode: '100' }, 'UNIT_CANNOT_START', /--save-owner root:<run-as group> --save-mode 550.*--unit-start-as root/],
     ['a copy the writers\' group can read (quit string inside)', { saveOwner: 'root:www-data', saveMode: '550' }, 'COPY_READABLE_BY_WRITERS', /writers' group/],
+    ['a copy its group reads when that group also writes the pipe', { pipeOwner: 'pplog:pplog' }, 'COPY_READABLE_BY_WRITERS', /writers' group/],
     ['a copy everyone can read', { saveMode: '555' }, 'COPY_READABLE_BY_WRITERS', /every user/],
     ['run-as root in the run-as shape', { runAs: 'root', pipeOwner: 'root:www-data', saveOwner: 'root:root' }, 'UNIT_RUN_AS_ROOT', /--unit-start-as root/],
     ['a pipe owner other than the run-as user', { pipeOwner: 'www-data:www-data' }, 'UNIT_PIPE_OWNER', /can only create its pipe as that user/],
