@@ -104,7 +104,9 @@ export async function resolveService(
   const runtime = dirs.filter((d) => under('/run', d));
   const logs = userShape ? dirs.filter((d) => under('/var/log', d)) : [];
   const rest = dirs.filter((d) => !runtime.includes(d) && !logs.includes(d));
-  for (const d of runtime) if (d === '/run') throw usageError('PIPE_IN_RUN', `--pipe ${baked.pipe.path}: give the copy a directory of its own under /run (e.g. /run/paranoid-pipes/), not /run itself`);
+  for (const top of ['/run', ...(userShape ? ['/var/log'] : [])]) {
+    if (dirs.includes(top)) throw usageError('DIRECTORY_OF_ITS_OWN', `the copy's files need a directory of their own under ${top} (e.g. ${top}/paranoid-pipes/), not ${top} itself: systemd gives that directory to the copy's user`);
+  }
   const transport = baked.rotation?.mail?.transport;
   const smtpHost = transport?.kind === 'smtp' ? new URL(transport.url).hostname.replace(/^\[|\]$/g, '') : null;
   const tmpPaths = [save.path, ...dirs, ctx.nodePath].some((p) => under('/tmp', p) || under('/var/tmp', p));
