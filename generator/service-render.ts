@@ -66,6 +66,7 @@ export function renderInitScript(model: ServiceModel, scriptPath: string, versio
     version,
     nodePath,
     pidFile: `/run/${name}.pid`,
+    diagnosticsFile: `/var/log/${name}.diagnostics.log`,
     pipeDir: dirname(model.pipePath),
     runAsUid: model.runAsIds.uid,
     runAsGid: model.runAsIds.gid,

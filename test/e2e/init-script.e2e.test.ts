@@ -13,6 +13,7 @@ import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
 const fx = new E2eFixture();
 const NAME = `pp-test-init-${process.pid}`;
 const PIDFILE = `/run/${NAME}.pid`;
+const DIAGNOSTICS = `/var/log/${NAME}.diagnostics.log`;
 beforeAll(() => fx.setup());
 afterAll(() => {
   // A failed test may leave the copy running: stop it by its pidfile.
@@ -24,6 +25,7 @@ afterAll(() => {
     }
     execFileSync('rm', ['-f', PIDFILE]);
   }
+  execFileSync('rm', ['-f', DIAGNOSTICS]);
   fx.dispose();
 });
 
@@ -112,5 +114,11 @@ describe.skipIf(reason !== null)('init script', () => {
     expect(d.stderr.match(/"type":"stream-start"/g)).toHaveLength(3);
     expect(d.stderr.match(/"type":"stream-end"/g)).toHaveLength(3);
     expect((await action('bogus')).code).toBe(2);
+    // The copy's diagnostics, kept: three starts, three clean stops, and no logged data.
+    const diagnostics = readFileSync(DIAGNOSTICS, 'utf8');
+    expect(diagnostics.match(/ STARTED: /g)).toHaveLength(3);
+    expect(diagnostics.match(/ STOPPED: signal SIGTERM/g)).toHaveLength(3);
+    expect(diagnostics).not.toMatch(/writer=/);
+    expect(statSync(DIAGNOSTICS).mode & 0o777).toBe(0o640);
   });
 });
