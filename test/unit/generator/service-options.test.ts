@@ -110,6 +110,15 @@ describe('service options', () => {
     expect(renderUnit(sendmail.service!.model, sendmail.service!.unit!.path, '9.9.9')).not.toMatch(/^NoNewPrivileges=/m);
   });
 
+  it('renders no value the checks did not pass: the template helpers refuse rather than escape', async () => {
+    const r = await resolveEncrypterOptions(raw({ initScript: join(tmp.path, 'pp-www') }), ctx());
+    const model = r.service!.model;
+    for (const bad of ['/run/a b.pipe', "/run/it's.pipe", '/run/$HOME.pipe', '/run/%n.pipe', '/run/a\nb']) {
+      expect(() => renderUnit({ ...model, pipePath: bad }, r.service!.unit!.path, '9.9.9'), bad).toThrow(/cannot be written safely/);
+      expect(() => renderInitScript({ ...model, pipePath: bad }, r.service!.initScript!.path, '9.9.9', '/usr/bin/node'), bad).toThrow(/cannot be written safely/);
+    }
+  });
+
   it('refuses an existing unit without --force, before anything is written', async () => {
     const existing = join(tmp.path, 'exists.service');
     writeFileSync(existing, '');
