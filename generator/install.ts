@@ -11,12 +11,22 @@ import { describeFileType, lstatOrNull } from '../runtime/paths.ts';
  * fsynced, chowned and chmodded on the descriptor, then renamed into place.
  */
 export async function installCopy(bytes: Uint8Array, save: BakedPath, force: boolean): Promise<void> {
+  await installFile(bytes, save, force, { option: '--save-path', existsCode: 'SAVE_EXISTS', directoryCode: 'SAVE_IS_DIRECTORY', what: 'the copy' });
+}
+
+/** The same for any file root later reads or runs (the systemd unit, the init script). */
+export async function installFile(
+  bytes: Uint8Array,
+  save: BakedPath,
+  force: boolean,
+  names: { option: string; existsCode: string; directoryCode: string; what: string },
+): Promise<void> {
   const existing = lstatOrNull(save.path);
   if (existing !== null) {
     if (!force) {
-      throw refusal('SAVE_EXISTS', `--save-path ${JSON.stringify(save.path)} already exists (${describeFileType(existing)}); add --force to replace it`);
+      throw refusal(names.existsCode, `${names.option} ${JSON.stringify(save.path)} already exists (${describeFileType(existing)}); add --force to replace it`);
     }
-    if (existing.isDirectory()) throw refusal('SAVE_IS_DIRECTORY', `--save-path ${JSON.stringify(save.path)} is a directory`);
+    if (existing.isDirectory()) throw refusal(names.directoryCode, `${names.option} ${JSON.stringify(save.path)} is a directory`);
   }
   const dir = dirname(save.path);
   const temp = join(dir, `.${basename(save.path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -35,7 +45,7 @@ export async function installCopy(bytes: Uint8Array, save: BakedPath, force: boo
   } catch (err) {
     await handle.close().catch(() => {});
     await fsp.unlink(temp).catch(() => {});
-    throw new PipesError('SAVE_WRITE', `cannot install the copy at ${JSON.stringify(save.path)}: ${errnoCode(err) ?? String(err)}`);
+    throw new PipesError('SAVE_WRITE', `cannot install ${names.what} at ${JSON.stringify(save.path)}: ${errnoCode(err) ?? String(err)}`);
   }
   // Make the rename itself durable.
   const dirHandle = await fsp.open(dir, constants.O_RDONLY);

@@ -39,6 +39,10 @@ export interface RawEncrypterOptions {
   mailTo: string[];
   mailFrom?: string;
   mailTransport?: string;
+  systemdUnit?: string;
+  serviceBefore: string[];
+  unitStartAs?: string;
+  initScript?: string;
   start?: boolean;
   config?: string;
   saveConfig?: string;
@@ -108,6 +112,18 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   mailTo: { flags: '--mail-to <address>', description: 'recipient of encrypted-email', repeatable: true },
   mailFrom: { flags: '--mail-from <address>', description: 'sender of encrypted-email' },
   mailTransport: { flags: '--mail-transport <how>', description: 'sendmail, a sendmail path, or smtp://host:port', defaultText: 'sendmail' },
+  systemdUnit: { flags: '--systemd-unit <path>', description: 'also write a locked-down systemd service unit for this copy here (owner root, mode 644; the dry run prints it)' },
+  serviceBefore: {
+    flags: '--service-before <unit>',
+    description: 'unit that writes into the pipe, e.g. nginx.service: it starts after the copy (and requires it once enabled) and stops before it',
+    repeatable: true,
+  },
+  unitStartAs: {
+    flags: '--unit-start-as <who>',
+    description: 'run-as (systemd starts the copy as --run-as with no privileges; it must be able to read the copy, e.g. --save-owner root:GROUP --save-mode 550) or root (the copy starts as root and drops privileges itself; for --save-mode 100)',
+    defaultText: 'run-as',
+  },
+  initScript: { flags: '--init-script <path>', description: "also write a SysV/LSB init script (Debian's start-stop-daemon) for this copy here (owner root, mode 755; the dry run prints it)" },
   start: { flags: '--start', description: 'start the copy detached after installing it' },
   config: {
     flags: '--config <file>',

@@ -3,10 +3,12 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { OVERLOAD_POLICIES, type BakedOptions, type BakedOverload, type BakedPath, type LogLevel, type Owner } from '../runtime/baked.ts';
 import { errnoCode, refusal, usageError } from '../runtime/errors.ts';
 import { octal } from '../runtime/paths.ts';
+import { assertTrustedChain } from '../runtime/path-chain.ts';
 import { loadRecipients } from './keys.ts';
 import type { RawEncrypterOptions } from './options.ts';
 import { ownerOfIds, resolveOwner, resolveRunAs } from './owners.ts';
 import { parseSize, resolveRotation } from './rotation-options.ts';
+import { resolveService, type ResolvedService } from './service-options.ts';
 import { suggest } from './suggest.ts';
 import type { SystemPort } from './system.ts';
 
@@ -20,6 +22,8 @@ export interface ResolvedEncrypter {
   readonly dryRun: boolean;
   /** Absolute node binary named in the copy's shebang. */
   readonly nodePath: string;
+  /** --systemd-unit / --init-script: what to write for a service manager, or null. */
+  readonly service: ResolvedService | null;
 }
 
 export interface ResolveContext {
@@ -82,7 +86,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   if (ctx.system.uid !== 0 && saveOwner.uid !== ctx.system.uid) {
     throw refusal('NEED_ROOT', `--save-owner ${saveOwner.label}: only root can give the copy to another user`);
   }
-  assertJailedDirectory(savePath);
+  assertJailedDirectory(savePath, saveOwner);
   if (/\s/.test(ctx.nodePath) || !ctx.nodePath.startsWith('/')) {
     throw usageError('NODE_PATH', `the node binary path ${JSON.stringify(ctx.nodePath)} cannot go in a shebang (absolute, no spaces)`);
   }
@@ -114,15 +118,19 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     logLevel,
     overload,
     rotation,
+    saveOwner,
   };
-  return {
-    baked,
-    save: { path: savePath, owner: saveOwner, mode: saveMode },
-    force: raw.force === true,
-    start: raw.start === true,
-    dryRun: raw.help === true,
+  const save: BakedPath = { path: savePath, owner: saveOwner, mode: saveMode };
+  const force = raw.force === true;
+  const dryRun = raw.help === true;
+  const service = await resolveService(raw, baked, save, {
+    system: ctx.system,
+    force,
+    dryRun,
     nodePath: ctx.nodePath,
-  };
+    resolvePath: (option, value) => requiredPath(option, value, ctx.cwd),
+  });
+  return { baked, save, force, start: raw.start === true, dryRun, nodePath: ctx.nodePath, service };
 }
 
 function requiredPath(option: string, value: string | undefined, cwd: string): string {
@@ -197,10 +205,11 @@ function checkLine(option: string, value: string): string {
 }
 
 /**
- * The copy's directory must be writable by its owner only: another user who can write there
- * could swap the file root runs. Checked before anything is written.
+ * Root runs the copy: every directory from it up to / must belong to root or the save owner and
+ * be writable by nobody else (runtime/path-chain.ts). A missing directory is a usage error of
+ * its own, checked first so the message says just that.
  */
-function assertJailedDirectory(savePath: string): void {
+function assertJailedDirectory(savePath: string, saveOwner: Owner): void {
   const dir = dirname(savePath);
   let st;
   try {
@@ -209,10 +218,5 @@ function assertJailedDirectory(savePath: string): void {
     throw usageError('SAVE_DIR_MISSING', `--save-path: directory ${JSON.stringify(dir)} does not exist (${errnoCode(err) ?? String(err)})`);
   }
   if (!st.isDirectory()) throw usageError('SAVE_DIR_MISSING', `--save-path: ${JSON.stringify(dir)} is not a directory (symlinks are refused)`);
-  if ((st.mode & 0o022) !== 0) {
-    throw refusal(
-      'SAVE_DIR_WRITABLE',
-      `--save-path: directory ${JSON.stringify(dir)} has mode ${octal(st.mode & 0o777)}: group or others could replace the copy; use a directory only its owner can write`,
-    );
-  }
+  assertTrustedChain(savePath, { uids: [saveOwner.uid], what: '--save-path' }, false);
 }

@@ -84,4 +84,9 @@ export interface BakedOptions {
   readonly logLevel: LogLevel;
   readonly overload: BakedOverload;
   readonly rotation: BakedRotation | null;
+  /**
+   * Owner the copy was installed with. At start the copy refuses to run when its own file or a
+   * directory above it belongs to anyone but root or this owner, or is group/other writable.
+   */
+  readonly saveOwner: Owner;
 }

@@ -13,6 +13,7 @@ import { PipeGuard } from './pipe-guard.ts';
 import { DropCounter } from './overload.ts';
 import { createLogger, type Logger } from './log.ts';
 import { assertSafeDirectory } from './paths.ts';
+import { assertOwnFileTrusted } from './path-chain.ts';
 import { dropPrivileges } from './privileges.ts';
 import { assertRotationDirsWritable, createRotation, resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
@@ -47,13 +48,14 @@ const PROGRAM = 'paranoid-pipes copy';
  * Entry of a generated copy. The template calls this with the baked options; it returns the
  * exit code. It takes no option that changes what it does.
  */
-export async function runCopy(baked: BakedOptions, argv: readonly string[]): Promise<number> {
+export async function runCopy(baked: BakedOptions, argv: readonly string[], selfUrl: string): Promise<number> {
   // Diagnostics must never kill the copy: a closed stderr (detached start) is ignored.
   process.stderr.on('error', () => {});
   const log = createLogger(baked.logLevel, (line) => process.stderr.write(line));
   try {
     const early = handleArgv(baked, argv);
     if (early !== null) return early;
+    assertOwnFileTrusted(baked, selfUrl);
     return await serve(baked, log);
   } catch (err) {
     const { text, exitCode } = describeFailure(err, PROGRAM);

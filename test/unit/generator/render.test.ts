@@ -18,6 +18,7 @@ const baked: BakedOptions = {
   logLevel: 'info',
   overload: { maxBufferBytes: 8 * 1024 * 1024, policy: 'block' },
   rotation: null,
+  saveOwner: { uid: 0, gid: 990, label: 'root:pplog' },
 };
 
 /** Evaluates the BAKED literal of a rendered entry, the way the copy would see it. */

@@ -163,7 +163,7 @@ describe('resolveEncrypterOptions', () => {
     const { chmodSync } = await import('node:fs');
     chmodSync(dir, 0o777);
     const err = await errorOf({ savePath: join(dir, 'copy.mjs') });
-    expect(err.code).toBe('SAVE_DIR_WRITABLE');
+    expect(err.code).toBe('CHAIN_WRITABLE');
     expect(err.exitCode).toBe(3);
   });
 
