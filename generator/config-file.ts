@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { errnoCode, PipesError, refusal, usageError } from '../runtime/errors.ts';
+import { assertTrustedChain } from '../runtime/path-chain.ts';
 import { octal } from '../runtime/paths.ts';
 import { JsonTextError, parseJsonText, type JsonValue } from './json-text.ts';
 import { ENCRYPTER_OPTIONS, type RawEncrypterOptions } from './options.ts';
@@ -168,12 +169,14 @@ function readTrustedText(path: string, uid: number): { text: string; mode: numbe
 }
 
 /**
- * THE trust check of a config file, its one call site. The directory-chain check (every directory
- * up to / owned by root or the current user, writable by no one else) belongs here as well.
+ * THE trust check of a config file, its one call site: the opened file itself, and every
+ * directory up to / owned by root or the current user and writable by no one else (whoever can
+ * write one of them can swap the file between two runs).
  */
 export function assertTrustedConfig(path: string, st: Stats, uid: number): void {
   const where = `--config ${JSON.stringify(path)}`;
   if (!st.isFile()) throw usageError('CONFIG_NOT_FILE', `${where} is not a regular file`);
+  assertTrustedChain(path, { uids: [uid], what: '--config' }, false);
   if (st.uid !== 0 && st.uid !== uid) {
     throw refusal('CONFIG_OWNER', `${where} is owned by uid ${st.uid}: only a file of root or of the user running this (uid ${uid}) is trusted, since it decides what root installs`);
   }

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import type { BakedRotation } from '../runtime/baked.ts';
 import { errnoCode, PipesError, refusal, usageError } from '../runtime/errors.ts';
 import { lstatOrNull, octal } from '../runtime/paths.ts';
+import { assertTrustedChain } from '../runtime/path-chain.ts';
 import { CONFIG_KEYS } from './config-file.ts';
 import type { RawEncrypterOptions } from './options.ts';
 import type { ResolvedEncrypter } from './resolve.ts';
@@ -161,6 +162,8 @@ function assertPrivateDirectory(path: string, uid: number, where: string): void 
   if ((st.mode & 0o022) !== 0) {
     throw refusal('CONFIG_DIR_UNSAFE', `${where}: directory ${JSON.stringify(dir)} has mode ${octal(st.mode & 0o7777)}: group or others could swap the file; use a directory only its owner can write`);
   }
+  // And every directory above it: root reads this file later and bakes what it says.
+  assertTrustedChain(path, { uids: [uid], what: '--save-config' }, false);
 }
 
 function syncDirectory(dir: string): void {

@@ -101,6 +101,19 @@ describe('--config: reading', () => {
     expect(errorOf(() => readConfigFile(foreign, { cwd: tmp.path, uid: uid === 0 ? 0 : uid + 4242 }))).toMatchObject({ code: 'CONFIG_OWNER', exitCode: 3 });
   });
 
+  it.runIf(uid === 0)('refuses, exit 3: a file whose directory chain another user could change (root only)', () => {
+    // The file is root's and private, but www-data owns a directory above it: it could rename the
+    // file away and put its own options in its place before root runs the generator again.
+    const theirs = fresh('www-data-dir');
+    mkdirSync(theirs, { mode: 0o755 });
+    const inner = join(theirs, 'etc');
+    mkdirSync(inner, { mode: 0o755 });
+    const file = configFile({ pipe: '/a' }, 0o600, inner);
+    expect(read(file).options).toEqual({ pipe: '/a' });
+    chownSync(theirs, 33, 33);
+    expect(errorOf(() => read(file))).toMatchObject({ code: 'CHAIN_OWNER', exitCode: 3 });
+  });
+
   it('refuses, exit 3: a quit string that group or others can read', () => {
     expect(errorOf(() => read(configFile({ 'quit-string': 'a-secret-quit' }, 0o644)))).toMatchObject({ code: 'CONFIG_SECRET_READABLE', exitCode: 3 });
     expect(read(configFile({ pipe: '/a' }, 0o644)).options).toEqual({ pipe: '/a' }); // nothing secret in it
@@ -200,6 +213,15 @@ describe('--save-config', () => {
     const other = fresh('never.json');
     await expect(runEncrypterCommand({ ...options, saveConfig: other }, quiet, deps)).rejects.toMatchObject({ code: 'SAVE_EXISTS' });
     expect(() => statSync(other)).toThrow(/ENOENT/);
+  });
+
+  it.runIf(uid === 0)('refuses a directory below one another user owns (root only)', async () => {
+    const theirs = fresh('www-data-owned');
+    mkdirSync(join(theirs, 'etc'), { recursive: true, mode: 0o755 });
+    chownSync(theirs, 33, 33);
+    const base = rawOptions({ recipientKey: [keyFile], pipe: 'z.pipe', output: 'z.log', savePath: 'z.mjs', saveConfig: join(theirs, 'etc', 'c.json'), help: true });
+    await expect(runEncrypterCommand(base, quiet, deps)).rejects.toMatchObject({ code: 'CHAIN_OWNER', exitCode: 3 });
+    expect(() => statSync(join(theirs, 'etc', 'c.json'))).toThrow(/ENOENT/);
   });
 
   it('refuses a directory group or others can write', async () => {
