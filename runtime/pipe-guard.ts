@@ -3,7 +3,7 @@ import type { BakedPath } from './baked.ts';
 import { errnoCode } from './errors.ts';
 import { openFifo, removeOwnFifo, type OpenedFifo } from './fifo.ts';
 import type { Logger } from './log.ts';
-import { describeFileType, lstatOrNull } from './paths.ts';
+import { describeFileType, lstatOrNull, octal } from './paths.ts';
 
 const RETRY_AFTER_FAILURE_MS = 30_000;
 
@@ -47,7 +47,7 @@ export class PipeGuard {
     const { pipe } = this.deps;
     let change: string | null;
     try {
-      change = pipeChange(pipe.path, this.deps.current());
+      change = pipeChange(pipe, this.deps.current());
     } catch (err) {
       // After the privilege drop the directory may be closed to the run-as user, as for the log.
       this.note('PIPE_UNCHECKED', 'pipe-unchecked', `cannot check whether ${pipe.path} is deleted or replaced (${errnoCode(err) ?? String(err)}); the open pipe is still read`);
@@ -92,15 +92,21 @@ export class PipeGuard {
 }
 
 /**
- * Why the pipe path no longer names the FIFO the copy reads, or null when it still does.
- * Deleted, a plain file put in its place (writers would log into it in the clear), a symlink, or
- * another FIFO (someone else may read it): each is a reason to put our own pipe back.
+ * Why the pipe path no longer names the FIFO the copy reads with its baked owner and mode, or
+ * null when it still does. Deleted, a plain file put in its place (writers would log into it in
+ * the clear), a symlink, or another FIFO (someone else may read it): each is a reason to put our
+ * own pipe back. So is our own FIFO given to another owner or mode: only root or the copy itself
+ * can do that, and root processes do it unasked — nginx's log reopen (SIGUSR1, sent by Debian's
+ * logrotate every night) chowns each log path to its worker user, who may then read the pipe or
+ * open it to everyone. The copy, no longer root, cannot chown it back; a fresh pipe it can make.
  */
-export function pipeChange(path: string, reading: OpenedFifo): string | null {
-  const st = lstatOrNull(path);
-  if (st === null) return `${path} was deleted`;
-  if (st.dev === reading.dev && st.ino === reading.ino) return null;
-  return `${path} was replaced by ${st.isFIFO() ? 'another named pipe' : describeFileType(st)}`;
+export function pipeChange(pipe: BakedPath, reading: OpenedFifo): string | null {
+  const st = lstatOrNull(pipe.path);
+  if (st === null) return `${pipe.path} was deleted`;
+  if (st.dev !== reading.dev || st.ino !== reading.ino) return `${pipe.path} was replaced by ${st.isFIFO() ? 'another named pipe' : describeFileType(st)}`;
+  const mode = st.mode & 0o7777;
+  if (st.uid === pipe.owner.uid && st.gid === pipe.owner.gid && mode === pipe.mode) return null;
+  return `${pipe.path} was given owner ${st.uid}:${st.gid} mode ${octal(mode)} (baked: ${pipe.owner.uid}:${pipe.owner.gid} mode ${octal(pipe.mode)}; a service's log reopen may do this, e.g. nginx -s reopen)`;
 }
 
 /**

@@ -1,12 +1,12 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { E2eFixture } from '../helpers/e2e.ts';
+import { E2eFixture, waitFor } from '../helpers/e2e.ts';
 
 /** examples/nginx/www.conf, with its production paths and port moved into the test's temp dir. */
 function exampleServerBlock(pipe: string, port: number): string {
@@ -65,32 +65,52 @@ const fx = new E2eFixture();
 beforeAll(() => fx.setup());
 afterAll(() => fx.dispose());
 
+/** A real nginx (2 workers, running as `user`) with the example's server block on a free port. */
+async function startNginx(pipe: string, user: string): Promise<{ port: number; prefix: string; server: ChildProcess; exited: Promise<unknown> }> {
+  const prefix = join(fx.tmp.path, `nginx-${user}-${Date.now()}`);
+  mkdirSync(prefix);
+  const port = await freePort();
+  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${join(prefix, t)};`).join('\n');
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `daemon off;\nmaster_process on;\nworker_processes 2;\nuser ${user};\npid ${join(prefix, 'nginx.pid')};\nerror_log ${join(prefix, 'error.log')};\n` +
+      `events { worker_connections 64; }\nhttp {\n${temps}\n    access_log off;\n${exampleServerBlock(pipe, port)}\n}\n`,
+  );
+  const server = spawn(nginx!, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: 'ignore' });
+  const exited = new Promise((r) => server.on('exit', r));
+  await waitForPort(port, server);
+  return { port, prefix, server, exited };
+}
+
+/** Each path requested once, concurrently (two workers write into the pipe at once); all 200. */
+async function requestAll(port: number, paths: readonly string[]): Promise<void> {
+  const statuses = await Promise.all(paths.map((path) => request(port, path)));
+  expect(statuses.every((s) => s === 200)).toBe(true);
+}
+
+function secretPaths(tag: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `/patient/${tag}-${1000 + i}?token=secret-${i}-${Math.random().toString(36).slice(2)}`);
+}
+
+function expectEachOnce(lines: readonly string[], paths: readonly string[]): void {
+  for (const path of paths) {
+    const hits = lines.filter((l) => l.includes(`"GET ${path} HTTP/1.1" 200 `) && l.endsWith('"pp-e2e"'));
+    expect(hits, path).toHaveLength(1);
+  }
+}
+
 describe.skipIf(nginx === null || !isRoot)('real nginx writing its access log into the copy (examples/nginx)', () => {
   it('every request is in the encrypted log exactly once, and nowhere in the clear', async () => {
     const paths = await fx.generate(['--header', '# www.example.org access log'], 'www');
     const copy = fx.start(paths);
     await waitForReader(paths.pipe, 10_000);
-
-    const prefix = join(fx.tmp.path, 'nginx');
-    mkdirSync(prefix);
-    const port = await freePort();
-    const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${join(prefix, t)};`).join('\n');
-    const conf = join(prefix, 'nginx.conf');
-    writeFileSync(
-      conf,
-      `daemon off;\nmaster_process on;\nworker_processes 2;\nuser root;\npid ${join(prefix, 'nginx.pid')};\nerror_log ${join(prefix, 'error.log')};\n` +
-        `events { worker_connections 64; }\nhttp {\n${temps}\n    access_log off;\n${exampleServerBlock(paths.pipe, port)}\n}\n`,
-    );
-    const server = spawn(nginx!, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: 'ignore' });
-    const serverExit = new Promise((r) => server.on('exit', r));
+    const { port, server, exited } = await startNginx(paths.pipe, 'root');
     try {
-      await waitForPort(port, server);
-      const secrets = Array.from({ length: 60 }, (_, i) => `/patient/${1000 + i}?token=secret-${i}-${Math.random().toString(36).slice(2)}`);
-      // Concurrent requests: two nginx workers write into the pipe at once.
-      const statuses = await Promise.all(secrets.map((path) => request(port, path)));
-      expect(statuses.every((s) => s === 200)).toBe(true);
+      const secrets = secretPaths('a', 60);
+      await requestAll(port, secrets);
       server.kill('SIGQUIT'); // graceful: workers finish and close their log descriptors
-      await serverExit;
+      await exited;
 
       copy.child.kill('SIGTERM');
       expect(await copy.exited).toBe(0);
@@ -98,12 +118,48 @@ describe.skipIf(nginx === null || !isRoot)('real nginx writing its access log in
       expect(r.code).toBe(0);
       const lines = r.stdout.toString().split('\n');
       expect(lines[0]).toBe('# www.example.org access log');
-      for (const path of secrets) {
-        const hits = lines.filter((l) => l.includes(`"GET ${path} HTTP/1.1" 200 `) && l.endsWith('"pp-e2e"'));
-        expect(hits, path).toHaveLength(1);
-      }
+      expectEachOnce(lines, secrets);
       const raw = readFileSync(paths.output, 'utf8');
       expect(raw).not.toMatch(/patient|secret-|pp-e2e/);
+    } finally {
+      server.kill('SIGKILL');
+    }
+  });
+
+  it('nginx\'s log reopen (as logrotate sends it) chowns the pipe to its worker user: the copy puts a fresh pipe back, records it, and loses no request', async () => {
+    const paths = await fx.generate(['--pipe-owner', 'root:www-data', '--pipe-mode', '620'], 'reopen');
+    const copy = fx.start(paths);
+    await waitForReader(paths.pipe, 10_000);
+    const { port, server, exited } = await startNginx(paths.pipe, 'www-data');
+    try {
+      const before = secretPaths('before', 30);
+      await requestAll(port, before);
+      const first = lstatSync(paths.pipe);
+      expect([first.uid, first.mode & 0o7777]).toEqual([0, 0o620]);
+
+      // What logrotate's postrotate does: the master reopens every log path and, running as root,
+      // chowns it to the worker user (www-data could then read the pipe, or open it to all).
+      server.kill('SIGUSR1');
+      await waitFor(() => {
+        const st = lstatSync(paths.pipe);
+        return st.ino !== first.ino && st.uid === 0 && (st.mode & 0o7777) === 0o620 ? 'fresh' : 'old';
+      }, /fresh/, 10_000);
+      const middle = secretPaths('middle', 30);
+      await requestAll(port, middle); // still into the chowned pipe: the copy reads it on
+      server.kill('SIGUSR1'); // the next reopen takes the fresh pipe
+      await new Promise((r) => setTimeout(r, 300));
+      const after = secretPaths('after', 30);
+      await requestAll(port, after);
+      server.kill('SIGQUIT');
+      await exited;
+
+      copy.child.kill('SIGTERM');
+      expect(await copy.exited).toBe(0);
+      const r = await fx.decrypt([paths.output], ['--show-control']);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.toString().split('\n');
+      expectEachOnce(lines, [...before, ...middle, ...after]);
+      expect(r.stderr.toString()).toMatch(/pipe-replaced.*given owner 33:/);
     } finally {
       server.kill('SIGKILL');
     }
