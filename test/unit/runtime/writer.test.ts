@@ -51,7 +51,7 @@ describe('block writer', () => {
     const messages = appender.text().split('|').filter(Boolean);
     expect(messages.map((m) => Number(m.split(':')[0]))).toEqual(messages.map((_, i) => i));
     expect(messages.map((m) => m.slice(m.indexOf(':') + 1)).join('')).toBe(lines.join(''));
-    expect(writer.stats).toEqual({ lines: 200, bytes: lines.join('').length, lastSeq: messages.length - 1 });
+    expect(writer.stats).toEqual({ lines: 200, bytes: lines.join('').length, lastSeq: messages.length - 1, lastTag: null });
     expect(writer.queuedBytes).toBe(0);
     expect(appender.calls).toBeGreaterThan(1); // more than one batch, so the overlap was exercised
   });
