@@ -178,7 +178,7 @@ describe('verify finds and places every change', () => {
     const victim = blocks[i]!;
     const start = JSON.parse(blocks[at(0, 0)]!.data.toString()) as { sealKey: string };
     // The intruder holds a later key, k_(seq+3), and seals new text as block `seq` with it.
-    let key: Buffer = Buffer.from(start.sealKey, "hex");
+    let key: Buffer = Buffer.from(start.sealKey, 'hex');
     for (let n = 0; n < (victim.seq as number) + 3; n += 1) key = evolveKey(key);
     const plaintext = Buffer.from('writer=evil seq=0 re-sealed\n');
     const date = new Date();
