@@ -83,5 +83,7 @@ export interface BakedOptions {
   readonly header: readonly string[];
   readonly logLevel: LogLevel;
   readonly overload: BakedOverload;
+  /** A sealed heartbeat block after this long without a block; null: off. */
+  readonly heartbeatMs: number | null;
   readonly rotation: BakedRotation | null;
 }

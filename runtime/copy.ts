@@ -18,6 +18,7 @@ import { assertRotationDirsWritable, createRotation, resumeUnfinished, type Rota
 import { BlockWriter } from './writer.ts';
 import { newSealKey, SealChain } from './seal/chain.ts';
 import { openLinkFile, type LinkFile } from './seal/link-file.ts';
+import { Heartbeat } from './seal/heartbeat.ts';
 
 /** Every bound of the running copy, with its reason. */
 export const COPY_LIMITS = {
@@ -155,6 +156,7 @@ class CopySession {
   private readonly drops = new DropCounter();
   private rotationTimer: NodeJS.Timeout | null = null;
   private readonly guard: PipeGuard;
+  private readonly heartbeat: Heartbeat | null;
   private finish!: (code: number) => void;
 
   constructor(
@@ -167,6 +169,7 @@ class CopySession {
     private readonly rotation: Rotation | null,
     private seal: { key: string; readonly linkFile: LinkFile | null },
   ) {
+    this.heartbeat = baked.heartbeatMs === null ? null : new Heartbeat(baked.heartbeatMs, (idleMs) => this.recordEvent('heartbeat', `idle for ${Math.round(idleMs / 1000)} s`));
     this.addSource(fifo);
     this.guard = new PipeGuard({
       pipe: baked.pipe,
@@ -196,6 +199,7 @@ class CopySession {
       optionsDigest: optionsDigest(this.baked),
       sealKey: this.takeSealKey(),
       previous: this.seal.linkFile?.previous ?? null,
+      ...(this.baked.heartbeatMs === null ? {} : { heartbeatMs: this.baked.heartbeatMs }),
     }));
     for (const [event, detail] of early) this.recordEvent(event, detail);
     if (this.baked.header.length > 0) {
@@ -209,6 +213,7 @@ class CopySession {
     });
     this.startRotation();
     this.guard.start(COPY_LIMITS.pipeCheckMs);
+    this.heartbeat?.start();
     this.log.info('STARTED', `stream ${this.streamId}: reading ${this.baked.pipe.path}, appending to ${this.baked.output.path}`);
     return done;
   }
@@ -230,6 +235,7 @@ class CopySession {
   /** An event in the encrypted log; after stream-end only in the diagnostics. */
   recordEvent(event: string, detail: string): void {
     if (this.ended) return;
+    this.heartbeat?.touch();
     this.writer.enqueueControl(() => ({ type: 'event', streamId: this.streamId, at: new Date().toISOString(), event, detail }));
   }
 
@@ -312,6 +318,7 @@ class CopySession {
       this.drops.drop(block, new Date());
       return;
     }
+    this.heartbeat?.touch();
     this.writer.enqueueData(block);
   }
 
@@ -359,6 +366,7 @@ class CopySession {
     this.stopping = true;
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.guard.stop();
+    this.heartbeat?.stop();
     for (const source of this.sources) {
       // From here the stop loop alone takes data: read() would also emit 'data' for each chunk.
       source.socket.removeAllListeners('data');

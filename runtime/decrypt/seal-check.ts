@@ -155,7 +155,7 @@ export class SealCheck {
   }
 
   /** Stream-level checks, once every input is read. `live`: the last stream may still be written. */
-  finish(live: boolean): void {
+  finish(live: boolean, now: Date = new Date()): void {
     this.streams.forEach((s, i) => {
       for (const gap of s.gaps) {
         const missing: number[] = [];
@@ -164,7 +164,14 @@ export class SealCheck {
       }
       if (s.end === null && s.blocks > 0) {
         const last = i === this.streams.length - 1;
-        if (live && last) this.note(s.last, 'open-tail', s.id, s.maxSeq, `open after block ${s.maxSeq}: the tail still being written (verify again once the copy has stopped)`);
+        if (live && last) {
+          this.note(s.last, 'open-tail', s.id, s.maxSeq, `open after block ${s.maxSeq}: the tail still being written (verify again once the copy has stopped)`);
+          const beat = s.start?.heartbeatMs ?? null;
+          const quiet = s.lastTime === null ? 0 : sealSeconds(now) - s.lastTime;
+          if (beat !== null && quiet > Math.ceil(beat / 1000) * 2 + HEARTBEAT_SLACK_S) {
+            this.error(s.last, 'silence', s.id, s.maxSeq, `no block for ${quiet} s though the stream sends a heartbeat every ${beat / 1000} s: the copy is not running, or its tail was cut`);
+          }
+        }
         else this.error(s.last, 'unterminated', s.id, s.maxSeq, `unterminated after block ${s.maxSeq}: no stream-end (crash, kill or truncation)`);
       }
       this.checkLink(s, this.streams[i - 1] ?? null);
