@@ -80,6 +80,7 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)')
     .option('--json', 'print the result as one JSON document (see docs/verify.md)')
     .option('--live', 'the last log is still being written: report its open tail as such, not as a finding')
+    .addOption(new Option('--anchor <stream:seq:digest>', 'an anchor from rotation mail: the log must still hold that block (repeatable)').argParser(collect))
     .action(async (files: string[], options: VerifyOptions) => {
       result.exitCode = await runVerifyCommand(files, options, io);
     });

@@ -14,6 +14,8 @@ export interface VerifyOptions extends PassphraseSource {
   readonly json?: boolean;
   /** The last log is still being written: its open tail is a note, not a finding. */
   readonly live?: boolean;
+  /** stream:seq:digest values from rotation mail: each must be found. */
+  readonly anchor?: readonly string[];
 }
 
 /** Problems of the reader that `verify` reports as they are (gaps it finds itself, more precisely). */
@@ -30,8 +32,12 @@ export async function runVerifyCommand(files: readonly string[], options: Verify
   const keys = await loadSecretKeys(options.key, '--key', passphrase);
   const archiveKeys = options.archiveKey !== undefined && options.archiveKey.length > 0 ? await loadSecretKeys(options.archiveKey, '--archive-key', passphrase) : keys;
   const inputs = await orderInputs(files, options.archiveDir);
+  if (inputs.length === 0) throw usageError('NO_INPUT', `no logs to verify: none named, and no archives in ${JSON.stringify(options.archiveDir)}`);
   const findings: Finding[] = [];
-  const seals = new SealCheck((f) => void findings.push(f));
+  for (const a of options.anchor ?? []) {
+    if (!/^[0-9a-f]{32}:(0|[1-9][0-9]{0,15}):[0-9a-f]{32}$/.test(a)) throw usageError('BAD_ANCHOR', `--anchor must be STREAM:SEQ:DIGEST as rotation mail gives it, got ${JSON.stringify(a)}`);
+  }
+  const seals = new SealCheck((f) => void findings.push(f), options.anchor);
   const lastInput = inputs[inputs.length - 1];
   const lastSize = options.live === true && lastInput !== undefined ? (await stat(lastInput).catch(() => null))?.size ?? null : null;
   const fromReader = (p: Problem): void => {

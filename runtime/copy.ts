@@ -16,7 +16,7 @@ import { assertSafeDirectory } from './paths.ts';
 import { dropPrivileges } from './privileges.ts';
 import { assertRotationDirsWritable, createRotation, resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
-import { newSealKey, SealChain } from './seal/chain.ts';
+import { anchorOf, newSealKey, SealChain } from './seal/chain.ts';
 import { openLinkFile, type LinkFile } from './seal/link-file.ts';
 import { Heartbeat } from './seal/heartbeat.ts';
 
@@ -136,7 +136,8 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     onProgress: () => session?.onWriterProgress(),
     afterAppend: () => rotation?.trigger.afterAppend() ?? Promise.resolve(),
   });
-  rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record);
+  const anchor = () => (writer.stats.lastTag === null ? null : anchorOf(streamId, writer.stats.lastSeq, writer.stats.lastTag));
+  rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record, anchor);
   session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal);
   return session.run(early);
 }

@@ -1,5 +1,5 @@
 import { decodeControl, kindLetter, type StreamLink } from '../metadata.ts';
-import { KeyLadder, sealSeconds } from '../seal/chain.ts';
+import { anchorOf, KeyLadder, sealSeconds } from '../seal/chain.ts';
 import type { OpenedBlock } from './reader.ts';
 
 /**
@@ -28,7 +28,8 @@ export type FindingKind =
   | 'link-broken'
   | 'link-outside' // note: the first stream links to one before the inputs
   | 'time-backwards'
-  | 'silence'; // longer without a block than the stream's heartbeat allows
+  | 'silence' // longer without a block than the stream's heartbeat allows
+  | 'anchor-missing'; // a block anchored off the host (rotation mail) is not in the inputs
 
 export interface Finding {
   readonly severity: 'error' | 'note';
@@ -74,8 +75,15 @@ const HEARTBEAT_SLACK_S = 5;
 export class SealCheck {
   readonly streams: StreamState[] = [];
   private readonly byId = new Map<string, StreamState>();
+  /** `--anchor` values not yet met by an authentic block. */
+  private readonly anchors: Set<string>;
 
-  constructor(private readonly report: (finding: Finding) => void) {}
+  constructor(
+    private readonly report: (finding: Finding) => void,
+    anchors: readonly string[] = [],
+  ) {
+    this.anchors = new Set(anchors);
+  }
 
   block(b: OpenedBlock): void {
     const at = { source: b.source, offset: b.offset };
@@ -121,6 +129,7 @@ export class SealCheck {
   /** Sequence, end and time checks for an authentic (or unsealed-stream) block. */
   private place(s: StreamState, b: OpenedBlock, at: Where, seq: number, tag: string | null): void {
     s.blocks += 1;
+    if (tag !== null && this.anchors.size > 0) this.anchors.delete(anchorOf(s.id, seq, tag));
     if (s.seen.has(seq)) {
       this.error(at, 'repeat', s.id, seq, `block ${seq} again (identical seal): a retried write or a copy; counted once`);
       return;
@@ -176,6 +185,13 @@ export class SealCheck {
       }
       this.checkLink(s, this.streams[i - 1] ?? null);
     });
+    for (const anchor of this.anchors) {
+      const [id = '', seq = ''] = anchor.split(':');
+      const s = this.byId.get(id);
+      const where = s === undefined ? { source: '(inputs)', offset: 0 } : s.last;
+      const why = s === undefined ? 'that stream is not in the inputs' : `the stream here ends at block ${s.maxSeq}, or that block's seal differs`;
+      this.error(where, 'anchor-missing', id, Number(seq), `anchored block ${seq} (mailed off the host) is not here: ${why}; the log was cut or replaced`);
+    }
   }
 
   private checkLink(s: StreamState, before: StreamState | null): void {

@@ -52,6 +52,17 @@ export function evolveKey(key: Uint8Array): Buffer {
   return createHmac('sha256', key).update(EVOLVE).digest();
 }
 
+const ANCHOR = Buffer.from('pp2-anchor\0', 'latin1');
+
+/**
+ * An off-host anchor for the newest block: `<stream>:<seq>:<digest of its tag>`, as rotation
+ * mail carries it. The digest, not the tag: an intruder who finds old mail in a local spool
+ * learns nothing that would let them link a forged continuation to that block.
+ */
+export function anchorOf(streamId: string, seq: number, tag: string): string {
+  return `${streamId}:${seq}:${createHash('sha256').update(ANCHOR).update(Buffer.from(tag, 'hex')).digest('hex').slice(0, 32)}`;
+}
+
 /** Seconds of a date, as the literal packet stores them. */
 export function sealSeconds(date: Date): number {
   return Math.floor(date.getTime() / 1000) >>> 0;
