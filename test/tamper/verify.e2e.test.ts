@@ -189,4 +189,26 @@ describe('verify finds and places every change', () => {
     expect(r.code).toBe(1);
     expect(r.stdout.toString()).toContain(`offset ${offsetIn(blocks, i)}: bad-tag: stream ${streams[0]}: block ${victim.seq}`);
   });
+
+  it('a log from before sealing (pp1) still decrypts, but never verifies clean (systemd issue 15425)', async () => {
+    const encryptor = await testEncryptor([fx.key.publicArmored], 'zlib', true);
+    const streamId = 'c0ffee'.padEnd(32, '0');
+    const now = new Date();
+    const start = Buffer.from(`${JSON.stringify({ type: 'stream-start', streamId, host: 'old', pid: 1, startedAt: now.toISOString(), copyVersion: '0.0.9', optionsDigest: '0' })}\n`);
+    const data = Buffer.from('writer=old seq=0 x\n');
+    const end = Buffer.from(`${JSON.stringify({ type: 'stream-end', streamId, endedAt: now.toISOString(), lastSeq: 2, lines: 1, bytes: data.length, reason: 'test' })}\n`);
+    const parts = [
+      await encryptor.seal(start, { streamId, seq: 0, kind: 'control' }, now),
+      await encryptor.seal(data, { streamId, seq: 1, kind: 'data' }, now),
+      await encryptor.seal(end, { streamId, seq: 2, kind: 'control' }, now),
+    ];
+    const file = logOf(Buffer.concat(parts.map((p) => Buffer.from(p))));
+    const d = await fx.decrypt([file]);
+    expect(d.code).toBe(0);
+    expect(d.stdout.toString()).toBe('writer=old seq=0 x\n');
+    expect(d.stderr).toMatch(/note: 1 stream\(s\) written before sealing \(pp1\)/);
+    const r = await verify([file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.toString()).toContain(`offset 0: unsealed-stream: stream ${streamId}: written without seals (pp1)`);
+  });
 });
