@@ -144,10 +144,11 @@ export class SealCheck {
       s.last = at;
       this.checkTime(s, b, at, seq);
     }
-    if (s.end !== null && seq > s.end.lastSeq) this.error(at, 'after-end', s.id, seq, `block ${seq} after the stream-end (which said ${s.end.lastSeq} was the last)`);
+    if (s.end !== null && seq > s.end.lastSeq) this.error(at, 'after-end', s.id, seq, `block ${seq} after the stream-end (block ${s.end.lastSeq})`);
     const record = b.meta?.kind === 'control' ? decodeControl(b.data) : null;
     if (record?.type === 'stream-end') {
-      s.end = { ...at, lastSeq: record.lastSeq };
+      // Where the stream-end really is: whatever it claims, nothing may follow it.
+      s.end = { ...at, lastSeq: seq };
       if (record.lastSeq !== seq) this.error(at, 'end-mismatch', s.id, seq, `stream-end at block ${seq} says the last block is ${record.lastSeq}`);
     }
   }
