@@ -1,6 +1,7 @@
 import { decodeControl, kindLetter, type StreamLink } from '../metadata.ts';
 import { anchorOf, KeyLadder, sealSeconds } from '../seal/chain.ts';
 import type { OpenedBlock } from './reader.ts';
+import { SeqRanges } from './seq-ranges.ts';
 
 /**
  * Checks the seals and the shape of every stream in a set of logs, block by block in input order
@@ -63,7 +64,7 @@ export interface StreamSummary {
 
 interface StreamState extends StreamSummary {
   ladder: KeyLadder | null;
-  readonly seen: Set<number>;
+  readonly seen: SeqRanges;
   readonly gaps: Array<Where & { from: number; to: number }>;
   lastTime: number | null;
   said: Set<string>;
@@ -130,11 +131,10 @@ export class SealCheck {
   private place(s: StreamState, b: OpenedBlock, at: Where, seq: number, tag: string | null): void {
     s.blocks += 1;
     if (tag !== null && this.anchors.size > 0) this.anchors.delete(anchorOf(s.id, seq, tag));
-    if (s.seen.has(seq)) {
+    if (!s.seen.add(seq)) {
       this.error(at, 'repeat', s.id, seq, `block ${seq} again (identical seal): a retried write or a copy; counted once`);
       return;
     }
-    s.seen.add(seq);
     if (seq < s.maxSeq) {
       this.error(at, 'out-of-order', s.id, seq, `block ${seq} comes after block ${s.maxSeq}`);
     } else {
@@ -168,9 +168,10 @@ export class SealCheck {
   finish(live: boolean, now: Date = new Date()): void {
     this.streams.forEach((s, i) => {
       for (const gap of s.gaps) {
-        const missing: number[] = [];
-        for (let q = gap.from; q <= gap.to && missing.length <= 1_000_000; q += 1) if (!s.seen.has(q)) missing.push(q);
-        if (missing.length > 0) this.error(gap, 'missing-blocks', s.id, gap.to + 1, `${missing.length} block(s) missing (${describeRange(missing)}) before block ${gap.to + 1}`);
+        // Blocks that arrived later, out of order, fill a gap: only what never came is missing.
+        const missing = s.seen.missing(gap.from, gap.to);
+        const count = missing.reduce((n, [a, b]) => n + b - a + 1, 0);
+        if (count > 0) this.error(gap, 'missing-blocks', s.id, gap.to + 1, `${count} block(s) missing (${describeRanges(missing)}) before block ${gap.to + 1}`);
       }
       if (s.end === null && s.blocks > 0) {
         const last = i === this.streams.length - 1;
@@ -220,7 +221,7 @@ export class SealCheck {
   private stream(id: string, at: Where): StreamState {
     let s = this.byId.get(id);
     if (s === undefined) {
-      s = { id, first: at, sealed: false, start: null, blocks: 0, maxSeq: -1, lastTag: null, last: at, end: null, ladder: null, seen: new Set(), gaps: [], lastTime: null, said: new Set() };
+      s = { id, first: at, sealed: false, start: null, blocks: 0, maxSeq: -1, lastTag: null, last: at, end: null, ladder: null, seen: new SeqRanges(), gaps: [], lastTime: null, said: new Set() };
       this.byId.set(id, s);
       this.streams.push(s);
     }
@@ -244,8 +245,7 @@ function once(s: StreamState, what: string): boolean {
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 
-function describeRange(seqs: readonly number[]): string {
-  const first = seqs[0] as number;
-  const last = seqs[seqs.length - 1] as number;
-  return seqs.length === last - first + 1 ? (first === last ? `${first}` : `${first}–${last}`) : `${first}…${last}, not all`;
+function describeRanges(ranges: ReadonlyArray<[number, number]>): string {
+  const shown = ranges.slice(0, 5).map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`));
+  return ranges.length > 5 ? `${shown.join(', ')}, …` : shown.join(', ');
 }
