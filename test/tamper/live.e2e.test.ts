@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evolveKey, sealSeconds, sealTag } from '../../runtime/seal/chain.ts';
@@ -39,6 +39,11 @@ describe('an intruder with the memory of a running copy', () => {
     }
     // The copy is idle with everything on disk: it now holds k_t, t = the blocks written so far.
     await waitFor(() => String(readFileSync(paths.output).toString('latin1').split('END PGP MESSAGE').length), /^[5-9]|\d\d/, 10_000);
+    // And no block half-appended: the size holds still for a moment.
+    for (let size = -1; size !== statSync(paths.output).size; ) {
+      size = statSync(paths.output).size;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const snapshot = readFileSync(paths.output);
     const blocks = await blocksOf(snapshot, fx.key.privateKey);
     const t = blocks.length;
