@@ -3,6 +3,7 @@ import { describeFailure, EXIT, usageError } from '../runtime/errors.ts';
 import { blameConfig, mergeConfig, readConfigFile } from './config-file.ts';
 import { runDecryptCommand, type DecryptOptions } from './decrypt-command.ts';
 import { runDemo } from './demo.ts';
+import { runVerifyCommand, type VerifyOptions } from './verify-command.ts';
 import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
 import { generateKeyPair, prepareKeyDir, writeKeyPair } from './keygen.ts';
 import { describeOption, ENCRYPTER_OPTIONS, rawOptions, type RawEncrypterOptions } from './options.ts';
@@ -73,6 +74,23 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .option('--show-control', 'print control records (stream start/end) as JSON on stderr')
     .action(async (files: string[], options: DecryptOptions) => {
       result.exitCode = await runDecryptCommand(files, options, io);
+    });
+
+  program
+    .command('verify')
+    .description('check the seals of encrypted logs and archives: nothing altered, removed, reordered or forged (writes no log text)')
+    .argument('[files...]', 'encrypted logs, oldest first')
+    .addOption(new Option('--key <file>', 'armored secret key of the log (repeatable)').argParser(collect).default([]))
+    .addOption(new Option('--archive-key <file>', 'armored secret key of the archives, if not the log key (repeatable)').argParser(collect))
+    .option('--archive-dir <dir>', 'verify every archive (*.gz.gpg) in this directory, before the logs, in rotation order')
+    .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
+    .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')
+    .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)')
+    .option('--json', 'print the result as one JSON document (see docs/verify.md)')
+    .option('--live', 'the last log is still being written: report its open tail as such, not as a finding')
+    .addOption(new Option('--anchor <stream:seq:digest>', 'an anchor from rotation mail: the log must still hold that block (repeatable)').argParser(collect))
+    .action(async (files: string[], options: VerifyOptions) => {
+      result.exitCode = await runVerifyCommand(files, options, io);
     });
 
   program

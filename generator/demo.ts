@@ -11,6 +11,7 @@ import { runEncrypterCommand } from './encrypter-command.ts';
 import { generateKeyPair } from './keygen.ts';
 import { rawOptions } from './options.ts';
 import { waitForReader } from './start.ts';
+import { runVerifyCommand } from './verify-command.ts';
 
 const SAMPLE_LINES = 12;
 
@@ -70,8 +71,10 @@ export async function runDemo(io: CliIo, keep: boolean): Promise<number> {
     const text = Buffer.concat(chunks).toString('utf8');
     io.out(indent(text));
     const expected = ['# demo vhost www.example.org', ...lines].map((l) => `${l}\n`).join('');
-    const ok = code === 0 && decryptCode === 0 && text === expected;
-    io.out(ok ? `8. OK: all ${SAMPLE_LINES} lines came back exactly, after the header.\n` : '8. FAILED: the decrypted log differs from what was written.\n');
+    io.out('8. verifying every seal (nothing altered, removed, reordered or forged):\n');
+    const verifyCode = await runVerifyCommand([paths.output], { key: [secretKey], passphraseFile }, { ...io, out: (t) => io.out(indent(t)) });
+    const ok = code === 0 && decryptCode === 0 && verifyCode === 0 && text === expected;
+    io.out(ok ? `9. OK: all ${SAMPLE_LINES} lines came back exactly, after the header, and every seal verified.\n` : '9. FAILED: the decrypted log differs from what was written, or a seal did not verify.\n');
     return ok ? EXIT.ok : EXIT.failed;
   } finally {
     if (keep) io.out(`kept ${dir}\n`);

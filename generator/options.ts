@@ -27,6 +27,7 @@ export interface RawEncrypterOptions {
   logLevel?: string;
   maxBuffer?: string;
   onOverload?: string;
+  heartbeat?: string;
   rotateSize?: string;
   rotateCheckEvery?: string;
   rotateInterval?: string;
@@ -94,6 +95,10 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
     flags: '--on-overload <policy>',
     description: 'when the buffer is full: block (stop reading: the pipe fills and writers wait) or drop (keep reading, drop whole blocks, record how many lines and bytes in the encrypted log)',
     defaultText: 'block',
+  },
+  heartbeat: {
+    flags: '--heartbeat <duration>',
+    description: 'seal a heartbeat block when the pipe was idle this long, e.g. 1m (1s to 1d), so `verify` sees a log that went silent (off when absent)',
   },
   logLevel: { flags: '--log-level <level>', description: "copy's own diagnostics on stderr: error, warn, info, debug (never logged data)", defaultText: 'info' },
   rotateSize: { flags: '--rotate-size <size>', description: 'rotate the log when it reaches this size, e.g. 8M, 512K, 1G (off when absent)' },

@@ -7,7 +7,7 @@ import { assertTrustedChain } from '../runtime/path-chain.ts';
 import { loadRecipients } from './keys.ts';
 import type { RawEncrypterOptions } from './options.ts';
 import { ownerOfIds, resolveOwner, resolveRunAs } from './owners.ts';
-import { parseSize, resolveRotation } from './rotation-options.ts';
+import { parseDuration, parseSize, resolveRotation } from './rotation-options.ts';
 import { resolveService, type ResolvedService } from './service-options.ts';
 import { suggest } from './suggest.ts';
 import type { SystemPort } from './system.ts';
@@ -68,6 +68,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   };
   if (raw.armor === true && raw.binary === true) throw usageError('ARMOR_AND_BINARY', '--armor and --binary exclude each other: pick one');
   const quitString = raw.quitString === undefined ? null : checkQuitString(raw.quitString);
+  const heartbeatMs = raw.heartbeat === undefined ? null : checkHeartbeat(parseDuration('--heartbeat', raw.heartbeat), raw.heartbeat);
   const header = raw.header.map((line, i) => checkLine(`--header #${i + 1}`, line));
 
   const saveOwner = raw.saveOwner === undefined ? await ownerOfIds(ctx.system.uid, ctx.system.gid, ctx.system) : await resolveOwner('--save-owner', raw.saveOwner, ctx.system);
@@ -117,6 +118,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     header,
     logLevel,
     overload,
+    heartbeatMs,
     rotation,
     saveOwner,
   };
@@ -196,6 +198,14 @@ function checkQuitString(value: string): string {
     );
   }
   return value;
+}
+
+/** One a second at most (each is a sealed message), once a day at least (or the gap proves little). */
+const HEARTBEAT_BOUNDS = { minMs: 1000, maxMs: 86_400_000 };
+
+function checkHeartbeat(ms: number, given: string): number {
+  if (ms < HEARTBEAT_BOUNDS.minMs || ms > HEARTBEAT_BOUNDS.maxMs) throw usageError('BAD_DURATION', `--heartbeat must be between 1s and 1d, got ${JSON.stringify(given)}`);
+  return ms;
 }
 
 function checkLine(option: string, value: string): string {

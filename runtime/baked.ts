@@ -83,6 +83,8 @@ export interface BakedOptions {
   readonly header: readonly string[];
   readonly logLevel: LogLevel;
   readonly overload: BakedOverload;
+  /** A sealed heartbeat block after this long without a block; null: off. */
+  readonly heartbeatMs: number | null;
   readonly rotation: BakedRotation | null;
   /**
    * Owner the copy was installed with. At start the copy refuses to run when its own file or a

@@ -17,6 +17,9 @@ import { assertOwnFileTrusted } from './path-chain.ts';
 import { dropPrivileges } from './privileges.ts';
 import { assertRotationDirsWritable, createRotation, resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
+import { anchorOf, newSealKey, SealChain } from './seal/chain.ts';
+import { openLinkFile, type LinkFile } from './seal/link-file.ts';
+import { Heartbeat } from './seal/heartbeat.ts';
 
 /** Every bound of the running copy, with its reason. */
 export const COPY_LIMITS = {
@@ -100,6 +103,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   if (baked.rotation?.archive) assertSafeDirectory(join(baked.rotation.archive.path, 'archive'), 'archive');
   const fifo = await openFifo(baked.pipe);
   let appender: Appender;
+  let linkFile: LinkFile | null;
   try {
     appender = await openAppender(baked.output, {
       onUncheckable: (reason) => log.warn('OUTPUT_UNCHECKED', reason),
@@ -108,6 +112,11 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
         record('output-replaced', reason);
       },
     });
+    // Opened while still privileged: the copy may not be allowed to create files beside the log.
+    linkFile = await openLinkFile(baked.output, (why) => {
+      log.warn('SEAL_LINK', why);
+      record('seal-link-unavailable', why);
+    });
     dropPrivileges(baked.runAs, log);
     if (baked.rotation !== null) assertRotationDirsWritable(baked);
   } catch (err) {
@@ -115,17 +124,23 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     throw err;
   }
   let rotation: Rotation | null = null;
+  // k_0 goes into the stream-start block (encrypted to the recipients) and nowhere else; the chain
+  // zeroes its buffer at the first seal. The hex string cannot be wiped: see docs/threat-model.md.
+  const firstKey = newSealKey();
+  const seal = { key: firstKey.toString('hex'), linkFile };
   const writer = new BlockWriter({
     encryptor,
     appender,
     streamId,
+    chain: new SealChain(streamId, firstKey),
     log,
     limits: COPY_LIMITS,
     onProgress: () => session?.onWriterProgress(),
     afterAppend: () => rotation?.trigger.afterAppend() ?? Promise.resolve(),
   });
-  rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record);
-  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation);
+  const anchor = () => (writer.stats.lastTag === null ? null : anchorOf(streamId, writer.stats.lastSeq, writer.stats.lastTag));
+  rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record, anchor);
+  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal);
   return session.run(early);
 }
 
@@ -144,6 +159,7 @@ class CopySession {
   private readonly drops = new DropCounter();
   private rotationTimer: NodeJS.Timeout | null = null;
   private readonly guard: PipeGuard;
+  private readonly heartbeat: Heartbeat | null;
   private finish!: (code: number) => void;
 
   constructor(
@@ -154,7 +170,9 @@ class CopySession {
     private readonly writer: BlockWriter,
     private readonly streamId: string,
     private readonly rotation: Rotation | null,
+    private seal: { key: string; readonly linkFile: LinkFile | null },
   ) {
+    this.heartbeat = baked.heartbeatMs === null ? null : new Heartbeat(baked.heartbeatMs, (idleMs) => this.recordEvent('heartbeat', `idle for ${Math.round(idleMs / 1000)} s`));
     this.addSource(fifo);
     this.guard = new PipeGuard({
       pipe: baked.pipe,
@@ -182,6 +200,9 @@ class CopySession {
       startedAt: new Date().toISOString(),
       copyVersion: this.baked.copyVersion,
       optionsDigest: optionsDigest(this.baked),
+      sealKey: this.takeSealKey(),
+      previous: this.seal.linkFile?.previous ?? null,
+      ...(this.baked.heartbeatMs === null ? {} : { heartbeatMs: this.baked.heartbeatMs }),
     }));
     for (const [event, detail] of early) this.recordEvent(event, detail);
     if (this.baked.header.length > 0) {
@@ -195,13 +216,29 @@ class CopySession {
     });
     this.startRotation();
     this.guard.start(COPY_LIMITS.pipeCheckMs);
+    this.heartbeat?.start();
     this.log.info('STARTED', `stream ${this.streamId}: reading ${this.baked.pipe.path}, appending to ${this.baked.output.path}`);
     return done;
+  }
+
+  /** k_0 for the stream-start record, handed out once and dropped here. */
+  private takeSealKey(): string {
+    const key = this.seal.key;
+    this.seal = { key: '', linkFile: this.seal.linkFile };
+    return key;
+  }
+
+  /** After a clean stop: where this stream ended, for the next stream's start to link to. */
+  private async writeLink(): Promise<void> {
+    const { lastSeq, lastTag } = this.writer.stats;
+    if (this.seal.linkFile === null || lastTag === null) return;
+    await this.seal.linkFile.write({ streamId: this.streamId, lastSeq, lastTag }).catch((err: unknown) => this.log.warn('SEAL_LINK', `could not record where this stream ended: ${(err as Error).message}`));
   }
 
   /** An event in the encrypted log; after stream-end only in the diagnostics. */
   recordEvent(event: string, detail: string): void {
     if (this.ended) return;
+    this.heartbeat?.touch();
     this.writer.enqueueControl(() => ({ type: 'event', streamId: this.streamId, at: new Date().toISOString(), event, detail }));
   }
 
@@ -284,6 +321,7 @@ class CopySession {
       this.drops.drop(block, new Date());
       return;
     }
+    this.heartbeat?.touch();
     this.writer.enqueueData(block);
   }
 
@@ -331,6 +369,7 @@ class CopySession {
     this.stopping = true;
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.guard.stop();
+    this.heartbeat?.stop();
     for (const source of this.sources) {
       // From here the stop loop alone takes data: read() would also emit 'data' for each chunk.
       source.socket.removeAllListeners('data');
@@ -371,6 +410,7 @@ class CopySession {
         reason,
       }));
       await this.writer.idle();
+      await this.writeLink();
     } catch (err) {
       const lost = this.writer.unwritten();
       this.log.error('STOP_INCOMPLETE', `could not write everything before stopping: ${lost.lines} lines, ${lost.bytes} bytes not on disk (${(err as Error).message})`);
@@ -378,6 +418,7 @@ class CopySession {
     }
     for (const source of this.sources) source.socket.destroy(); // no-op when already closed above
     await this.appender.close().catch(() => {});
+    await this.seal.linkFile?.close().catch(() => {});
     for (const source of this.sources) removeOwnFifo(this.baked.pipe.path, source.fifo, this.log);
     const dropped = this.drops.total.lines + this.drops.total.bytes > 0 ? `, ${this.drops.total.lines} lines / ${this.drops.total.bytes} bytes dropped under overload` : '';
     this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}${dropped}`);

@@ -34,6 +34,7 @@ export function describeBaked(baked: BakedOptions, groupNames: ReadonlyMap<numbe
     `header lines: ${baked.header.length}`,
     `log level:    ${baked.logLevel}`,
     `overload:     buffer at most ${baked.overload.maxBufferBytes} bytes, then ${baked.overload.policy === 'block' ? 'block (writers wait)' : 'drop whole blocks (counted in the log)'}`,
+    `heartbeat:    ${baked.heartbeatMs === null ? 'off' : `a sealed heartbeat block after ${baked.heartbeatMs / 1000} s without a block`}`,
     ...describeRotation(baked),
   ];
   return `${lines.join('\n')}\n`;

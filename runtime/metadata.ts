@@ -2,12 +2,14 @@
  * Per-block metadata, carried in the literal data packet's filename field (inside the
  * encryption, so only the key holder sees it). Layout, dot separated:
  *
- *   pp1.<stream id: 32 hex>.<sequence number: decimal>.<kind: d = data, h = header, c = control>
+ *   pp2.<stream id: 32 hex>.<sequence number: decimal>.<kind: d = data, h = header, c = control>.<tag: 32 hex>
+ *   pp1.<stream id>.<sequence number>.<kind>            (before sealing: read, reported as unsealed)
  *
- * The field holds at most 255 bytes; this uses under 60, leaving room for a MAC to be appended
- * as a fifth part by a later format version. Readers ignore parts they do not know.
+ * The tag is the block's forward-secure seal (runtime/seal/chain.ts); the literal packet's date
+ * field holds the seal time it covers. The field holds at most 255 bytes; pp2 uses under 100.
  */
-export const METADATA_TAG = 'pp1';
+export const METADATA_TAG = 'pp2';
+const UNSEALED_TAG = 'pp1';
 
 export type BlockKind = 'data' | 'header' | 'control';
 
@@ -18,13 +20,22 @@ export interface BlockMetadata {
   readonly streamId: string;
   readonly seq: number;
   readonly kind: BlockKind;
+  /** The seal (32 hex digits); absent in a pp1 block, which was never sealed. */
+  readonly tag?: string;
 }
 
 const STREAM_ID = /^[0-9a-f]{32}$/;
 const SEQ = /^(0|[1-9][0-9]{0,15})$/;
+const TAG = /^[0-9a-f]{32}$/;
 
+export function kindLetter(kind: BlockKind): 'd' | 'h' | 'c' {
+  return KIND_LETTER[kind] as 'd' | 'h' | 'c';
+}
+
+/** pp2 with the tag; pp1 (unsealed) when there is none: only tests still write those. */
 export function formatMetadata(meta: BlockMetadata): string {
-  return [METADATA_TAG, meta.streamId, String(meta.seq), KIND_LETTER[meta.kind]].join('.');
+  const head = [meta.tag === undefined ? UNSEALED_TAG : METADATA_TAG, meta.streamId, String(meta.seq), KIND_LETTER[meta.kind]];
+  return (meta.tag === undefined ? head : [...head, meta.tag]).join('.');
 }
 
 /**
@@ -33,11 +44,20 @@ export function formatMetadata(meta: BlockMetadata): string {
  */
 export function parseMetadata(filename: string | null | undefined): BlockMetadata | null {
   if (typeof filename !== 'string') return null;
-  const [tag, streamId, seq, kind] = filename.split('.');
-  if (tag !== METADATA_TAG || streamId === undefined || seq === undefined || kind === undefined) return null;
+  const [version, streamId, seq, kind, tag] = filename.split('.');
+  if ((version !== METADATA_TAG && version !== UNSEALED_TAG) || streamId === undefined || seq === undefined || kind === undefined) return null;
   const blockKind = LETTER_KIND[kind];
   if (!STREAM_ID.test(streamId) || !SEQ.test(seq) || blockKind === undefined) return null;
-  return { streamId, seq: Number(seq), kind: blockKind };
+  if (version === UNSEALED_TAG) return { streamId, seq: Number(seq), kind: blockKind };
+  // A pp2 name without a well-formed tag still names its stream: it is reported as a bad seal.
+  return { streamId, seq: Number(seq), kind: blockKind, tag: tag !== undefined && TAG.test(tag) ? tag : 'malformed' };
+}
+
+/** Where a stream ended: what the next stream on the log links to. */
+export interface StreamLink {
+  readonly streamId: string;
+  readonly lastSeq: number;
+  readonly lastTag: string;
 }
 
 /** Control records: JSON objects, one per control block, never containing logged bytes. */
@@ -51,6 +71,12 @@ export type ControlRecord =
       readonly copyVersion: string;
       /** SHA-256 of the baked options, to tell which generated copy wrote the stream. */
       readonly optionsDigest: string;
+      /** k_0 of the seal chain (64 hex), absent in unsealed streams. */
+      readonly sealKey?: string;
+      /** The stream before this one on the same log, as the state file beside it said; null for the first. */
+      readonly previous?: StreamLink | null;
+      /** --heartbeat in ms, when on: verify checks that no silence was longer. */
+      readonly heartbeatMs?: number;
     }
   | {
       readonly type: 'stream-end';

@@ -2,7 +2,8 @@ import type { Appender } from './appender.ts';
 import { errnoCode } from './errors.ts';
 import type { Encryptor } from './encryptor.ts';
 import type { Logger } from './log.ts';
-import { encodeControl, type ControlRecord } from './metadata.ts';
+import { encodeControl, kindLetter, type BlockKind, type BlockMetadata, type ControlRecord } from './metadata.ts';
+import { sealSeconds, type SealChain } from './seal/chain.ts';
 
 /**
  * The block writer: a FIFO queue of blocks, sealed and appended in order.
@@ -18,6 +19,8 @@ import { encodeControl, type ControlRecord } from './metadata.ts';
  * - A failed seal or append is retried with backoff; the batch is kept. A retried append may
  *   repeat messages already on disk: the decrypter drops a repeated (stream, sequence) pair.
  *   So a line is on disk at least once and decrypted exactly once.
+ * - With a seal chain, each block's tag is made when its sequence number is given (in order,
+ *   one position at a time) and kept with the batch, so a retried seal reuses it.
  */
 export interface WriterLimits {
   readonly maxBlockBytes: number;
@@ -38,6 +41,13 @@ interface Batch {
   /** The seal under way (started ahead, while the batch before was appended), or null. */
   sealing: Promise<Uint8Array[]> | null;
   messages: Uint8Array[];
+  /** Bytes, metadata (with the tag) and seal time, fixed on the first attempt. */
+  prepared: Prepared | null;
+}
+
+interface Prepared {
+  readonly date: Date;
+  readonly blocks: ReadonlyArray<{ readonly bytes: Uint8Array; readonly meta: BlockMetadata }>;
 }
 
 export interface WriterStats {
@@ -46,12 +56,16 @@ export interface WriterStats {
   bytes: number;
   /** Sequence number of the last block on disk, -1 before the first. */
   lastSeq: number;
+  /** Its seal tag (null when unsealed or before the first). */
+  lastTag: string | null;
 }
 
 export interface BlockWriterDeps {
   readonly encryptor: Encryptor;
   readonly appender: Appender;
   readonly streamId: string;
+  /** Forward-secure tags for every block; without it blocks are written unsealed (pp1). */
+  readonly chain?: SealChain;
   readonly limits: WriterLimits;
   readonly log: Logger;
   readonly now?: () => Date;
@@ -63,7 +77,7 @@ export interface BlockWriterDeps {
 }
 
 export class BlockWriter {
-  readonly stats: WriterStats = { lines: 0, bytes: 0, lastSeq: -1 };
+  readonly stats: WriterStats = { lines: 0, bytes: 0, lastSeq: -1, lastTag: null };
   private readonly queue: Item[] = [];
   private queued = 0;
   private running: Promise<void> | null = null;
@@ -156,6 +170,7 @@ export class BlockWriter {
         return;
       }
       this.stats.lastSeq = batch.firstSeq + batch.items.length - 1;
+      this.stats.lastTag = batch.prepared?.blocks.at(-1)?.meta.tag ?? null;
       for (const item of batch.items) {
         if (item.kind === 'data' && item.counted) {
           this.stats.bytes += item.bytes.length;
@@ -172,7 +187,7 @@ export class BlockWriter {
 
   /** Takes a batch off the queue and starts sealing it; a failure is picked up by the awaiter. */
   private startBatch(firstSeq: number): Batch {
-    const batch: Batch = { ...this.takeBatch(), firstSeq, messages: [], sealing: null };
+    const batch: Batch = { ...this.takeBatch(), firstSeq, messages: [], sealing: null, prepared: null };
     batch.sealing = this.seal(batch);
     // Awaited later, inside a retry: do not let a failure count as unhandled meanwhile.
     batch.sealing.catch(() => {});
@@ -180,15 +195,21 @@ export class BlockWriter {
   }
 
   private seal(batch: Batch): Promise<Uint8Array[]> {
+    const { date, blocks } = (batch.prepared ??= this.prepare(batch));
+    return Promise.all(blocks.map(({ bytes, meta }) => this.deps.encryptor.seal(bytes, meta, date)));
+  }
+
+  /** Runs synchronously, batch after batch in sequence order: the chain takes positions in turn. */
+  private prepare(batch: Batch): Prepared {
     const date = this.now();
-    return Promise.all(
-      batch.items.map((item, index) => {
-        const seq = batch.firstSeq + index;
-        const bytes = item.kind === 'data' ? item.bytes : encodeControl(item.make(seq));
-        const kind = item.kind === 'control' ? 'control' : item.counted ? 'data' : 'header';
-        return this.deps.encryptor.seal(bytes, { streamId: this.deps.streamId, seq, kind }, date);
-      }),
-    );
+    const blocks = batch.items.map((item, index) => {
+      const seq = batch.firstSeq + index;
+      const bytes = item.kind === 'data' ? item.bytes : encodeControl(item.make(seq));
+      const kind: BlockKind = item.kind === 'control' ? 'control' : item.counted ? 'data' : 'header';
+      const tag = this.deps.chain?.tag({ seq, kind: kindLetter(kind), time: sealSeconds(date), plaintext: bytes });
+      return { bytes, meta: { streamId: this.deps.streamId, seq, kind, ...(tag === undefined ? {} : { tag }) } };
+    });
+    return { date, blocks };
   }
 
   /** Pending bytes and lines that never reached the disk (after a give-up). */

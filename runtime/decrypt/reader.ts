@@ -23,7 +23,19 @@ export interface Problem {
   readonly detail: string;
 }
 
+/** One opened message, before any check: what `verify` and the seal check look at. */
+export interface OpenedBlock {
+  readonly source: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly meta: BlockMetadata | null;
+  readonly date: Date | null;
+  readonly data: Uint8Array;
+}
+
 export interface DecryptSink {
+  /** Every message opened, repeats included, in input order, before `data` / `control`. */
+  block?(block: OpenedBlock): void;
   data(bytes: Uint8Array, meta: BlockMetadata | null): void | Promise<void>;
   control(record: ControlRecord, meta: BlockMetadata): void | Promise<void>;
   problem(problem: Problem): void;
@@ -39,6 +51,13 @@ interface StreamState {
   lastSeq: number;
   lines: number;
   bytes: number;
+}
+
+/** What openpgp.js's literal packet holds, which its typings keep private. */
+interface LiteralFields {
+  getBytes(): Uint8Array | ReadableStream<Uint8Array> | null;
+  getFilename(): string;
+  readonly date?: Date;
 }
 
 /** Messages opened ahead of the one being delivered. */
@@ -127,7 +146,9 @@ export class LogDecrypter {
         continue;
       }
       this.summary.messages += 1;
-      await this.deliver(opened.data, parseMetadata(opened.filename), source, at);
+      const meta = parseMetadata(opened.filename);
+      this.sink.block?.({ source, offset: at, length, meta, date: opened.date, data: opened.data });
+      await this.deliver(opened.data, meta, source, at);
     }
   }
 
@@ -139,8 +160,14 @@ export class LogDecrypter {
     const message = armored
       ? await openpgp.readMessage({ armoredMessage: bytes.toString('latin1') })
       : await openpgp.readMessage({ binaryMessage: new Uint8Array(bytes) });
-    const result = await openpgp.decrypt({ message, decryptionKeys: [...this.keys], format: 'binary' });
-    return { data: result.data as Uint8Array, filename: (result.filename as string | null | undefined) ?? null };
+    // Message.decrypt rather than openpgp.decrypt: the literal packet's date is wanted too.
+    const decrypted = (await message.decrypt([...this.keys])) as unknown as { unwrapCompressed(): { packets: openpgp.PacketList<openpgp.AnyPacket> } };
+    const literal = decrypted.unwrapCompressed().packets.findPacket(openpgp.enums.packet.literalData) as unknown as LiteralFields | undefined;
+    if (literal === undefined) throw new Error('no literal data in the message');
+    const data = literal.getBytes();
+    if (!(data instanceof Uint8Array)) throw new Error('a streamed literal packet was not expected');
+    const filename = literal.getFilename();
+    return { data, filename: filename === '' ? null : filename, date: literal.date instanceof Date ? literal.date : null };
   }
 
   private async deliver(data: Uint8Array, meta: BlockMetadata | null, source: string, offset: number): Promise<void> {

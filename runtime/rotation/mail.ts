@@ -4,8 +4,11 @@ import nodemailer from 'nodemailer';
 import type { BakedMail } from '../baked.ts';
 
 export interface Mailer {
-  /** Sends one archive as an attachment; the body names it but holds no log content. */
-  sendArchive(filename: string, content: Buffer): Promise<void>;
+  /**
+   * Sends one archive as an attachment; the body names it but holds no log content. `anchor`
+   * (stream:seq:digest of the newest block's seal) lets `verify --anchor` prove the log reached it.
+   */
+  sendArchive(filename: string, content: Buffer, anchor?: string | null): Promise<void>;
 }
 
 export function createMailer(mail: BakedMail): Mailer {
@@ -14,7 +17,7 @@ export function createMailer(mail: BakedMail): Mailer {
       ? nodemailer.createTransport(mail.transport.url)
       : nodemailer.createTransport({ sendmail: true, path: mail.transport.path, newline: 'unix' });
   return {
-    async sendArchive(filename, content) {
+    async sendArchive(filename, content, anchor = null) {
       const sha256 = createHash('sha256').update(content).digest('hex');
       const host = hostname();
       await transport.sendMail({
@@ -28,9 +31,11 @@ export function createMailer(mail: BakedMail): Mailer {
           `file:    ${filename}`,
           `size:    ${content.length} bytes`,
           `sha256:  ${sha256}`,
+          ...(anchor === null ? [] : [`anchor:  ${anchor}`]),
           '',
           'Decrypt: paranoid-pipes decrypt --archive-key ARCHIVE.sec.asc --key LOG.sec.asc FILE',
           'or: gpg -d FILE | gunzip   (gives the encrypted log, one OpenPGP message per block)',
+          ...(anchor === null ? [] : ['Check that the log still reaches the anchored block: paranoid-pipes verify --anchor ANCHOR --key LOG.sec.asc ...']),
         ].join('\n'),
         attachments: [{ filename, content, contentType: 'application/octet-stream' }],
       });

@@ -17,6 +17,8 @@ export interface RotatorDeps {
   readonly log: string;
   readonly keys: RecipientKeys;
   readonly mailer: Mailer | null;
+  /** The newest sealed block on disk, as an off-host anchor for the mail; null when none. */
+  readonly anchor?: () => string | null;
   readonly logger: Logger;
   /** Records an event in the encrypted log (a control block). */
   readonly record: (event: string, detail: string) => void;
@@ -120,7 +122,7 @@ export class Rotator {
       if (lstatOrNull(marker) === null) {
         const name = basename(archivePath('/', log, id));
         const content = archive !== null ? await fsp.readFile(archive) : await archiveInMemory(aside, this.deps.keys);
-        await this.deps.mailer.sendArchive(name, content);
+        await this.deps.mailer.sendArchive(name, content, this.deps.anchor?.() ?? null);
         await (await fsp.open(marker, 'wx', 0o600)).close();
         done.push(`mailed ${name}`);
       }

@@ -23,6 +23,7 @@ export function createRotation(
   archiveKeys: RecipientKeys,
   log: Logger,
   record: (event: string, detail: string) => void,
+  anchor?: () => string | null,
 ): Rotation | null {
   if (baked.rotation === null) return null;
   const rotator = new Rotator({
@@ -30,6 +31,7 @@ export function createRotation(
     log: baked.output.path,
     keys: archiveKeys,
     mailer: baked.rotation.mail === null ? null : createMailer(baked.rotation.mail),
+    anchor,
     logger: log,
     record,
   });

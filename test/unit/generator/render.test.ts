@@ -17,6 +17,7 @@ const baked: BakedOptions = {
   header: ['# vhost www.example.org'],
   logLevel: 'info',
   overload: { maxBufferBytes: 8 * 1024 * 1024, policy: 'block' },
+  heartbeatMs: null,
   rotation: null,
   saveOwner: { uid: 0, gid: 990, label: 'root:pplog' },
 };

@@ -12,11 +12,25 @@ describe('block metadata', () => {
     }
   });
 
+  it('writes pp2 with the seal tag, pp1 without one, and reads both', () => {
+    const tag = 'ab'.repeat(16);
+    const sealed = formatMetadata({ streamId, seq: 9007199254740, kind: 'control', tag });
+    expect(sealed).toBe(`pp2.${streamId}.9007199254740.c.${tag}`);
+    expect(Buffer.byteLength(sealed)).toBeLessThan(100);
+    expect(parseMetadata(sealed)).toEqual({ streamId, seq: 9007199254740, kind: 'control', tag });
+    expect(formatMetadata({ streamId, seq: 3, kind: 'data' })).toBe(`pp1.${streamId}.3.d`);
+  });
+
   it('treats foreign or malformed filenames as not ours', () => {
     expect(parseMetadata(null)).toBeNull();
-    for (const bad of ['', 'msg.txt', `pp1.${streamId}.1`, `pp1.${streamId}.01.d`, `pp1.${streamId}.-1.d`, `pp1.XYZ.1.d`, `pp2.${streamId}.1.d`, `pp1.${streamId}.1.x`]) {
+    for (const bad of ['', 'msg.txt', `pp1.${streamId}.1`, `pp1.${streamId}.01.d`, `pp1.${streamId}.-1.d`, `pp1.XYZ.1.d`, `pp3.${streamId}.1.d`, `pp1.${streamId}.1.x`]) {
       expect(parseMetadata(bad)).toBeNull();
     }
+  });
+
+  it('keeps a pp2 name with a bad tag as ours, so its broken seal is reported', () => {
+    expect(parseMetadata(`pp2.${streamId}.1.d`)).toEqual({ streamId, seq: 1, kind: 'data', tag: 'malformed' });
+    expect(parseMetadata(`pp2.${streamId}.1.d.XYZ`)).toEqual({ streamId, seq: 1, kind: 'data', tag: 'malformed' });
   });
 
   it('ignores extra parts so a later MAC can be appended', () => {

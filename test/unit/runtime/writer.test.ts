@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Appender } from '../../../runtime/appender.ts';
 import type { Encryptor } from '../../../runtime/encryptor.ts';
 import { createLogger } from '../../../runtime/log.ts';
+import { KeyLadder, newSealKey, SealChain, sealSeconds } from '../../../runtime/seal/chain.ts';
 import { BlockWriter } from '../../../runtime/writer.ts';
 
 const limits = { maxBlockBytes: 64, maxBatchBytes: 128, retryMinMs: 1, retryMaxMs: 2 };
@@ -51,7 +52,7 @@ describe('block writer', () => {
     const messages = appender.text().split('|').filter(Boolean);
     expect(messages.map((m) => Number(m.split(':')[0]))).toEqual(messages.map((_, i) => i));
     expect(messages.map((m) => m.slice(m.indexOf(':') + 1)).join('')).toBe(lines.join(''));
-    expect(writer.stats).toEqual({ lines: 200, bytes: lines.join('').length, lastSeq: messages.length - 1 });
+    expect(writer.stats).toEqual({ lines: 200, bytes: lines.join('').length, lastSeq: messages.length - 1, lastTag: null });
     expect(writer.queuedBytes).toBe(0);
     expect(appender.calls).toBeGreaterThan(1); // more than one batch, so the overlap was exercised
   });
@@ -99,5 +100,36 @@ describe('block writer', () => {
     await expect(writer.idle()).rejects.toThrow('disk full');
     expect(writer.unwritten().lines).toBe(50);
     expect(writer.stats.lastSeq).toBe(-1);
+  });
+
+  it('with a seal chain: every block gets the tag of its position, kept through failed seals and appends', async () => {
+    const appender = memoryAppender(2);
+    let failures = 3;
+    let calls = 0;
+    const metas: Array<{ seq: number; tag?: string; block: Buffer; time: number }> = [];
+    const recording: Encryptor = {
+      seal(block, meta, date) {
+        if (failures > 0 && (calls += 1) % 3 === 2) {
+          failures -= 1;
+          return Promise.reject(new Error('flaky'));
+        }
+        metas.push({ seq: meta.seq, tag: meta.tag, block: Buffer.from(block), time: sealSeconds(date) });
+        return encryptor.seal(block, meta, date);
+      },
+    };
+    const streamId = 'ab'.repeat(16);
+    const k0 = newSealKey();
+    const ladder = new KeyLadder(Buffer.from(k0));
+    const writer = new BlockWriter({ encryptor: recording, appender, streamId, chain: new SealChain(streamId, k0), limits, log: createLogger('error', () => {}) });
+    for (let i = 0; i < 60; i += 1) writer.enqueueData(Buffer.from(`line ${i}\n`));
+    writer.enqueueControl((seq) => ({ type: 'event', streamId, at: 't', event: 'e', detail: String(seq) }));
+    await writer.idle();
+    const written = appender.text().split('|').filter(Boolean).map((m) => Number(m.split(':')[0]));
+    expect(written).toEqual(written.map((_, i) => i));
+    for (const m of metas) {
+      const kind = m.block[0] === 0x7b ? 'c' : 'd';
+      expect(ladder.verify({ streamId, seq: m.seq, kind, time: m.time, plaintext: m.block }, m.tag as string)).toBe(true);
+    }
+    expect(writer.stats.lastTag).toBe(metas.filter((m) => m.seq === writer.stats.lastSeq).at(-1)?.tag);
   });
 });
