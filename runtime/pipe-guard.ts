@@ -1,4 +1,6 @@
-import { closeSync, renameSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, linkSync, renameSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { BakedPath } from './baked.ts';
 import { errnoCode } from './errors.ts';
 import { openFifo, removeOwnFifo, type OpenedFifo } from './fifo.ts';
@@ -62,8 +64,7 @@ export class PipeGuard {
     this.replacing = true;
     const { pipe, log } = this.deps;
     try {
-      const aside = moveIntruderAside(pipe.path, new Date());
-      const fifo = await openFifo(pipe);
+      const { fifo, aside } = await putFreshPipe(pipe);
       if (!this.deps.adopt(fifo)) {
         removeOwnFifo(pipe.path, fifo, log);
         closeSync(fifo.fd);
@@ -110,13 +111,41 @@ export function pipeChange(pipe: BakedPath, reading: OpenedFifo): string | null 
 }
 
 /**
- * Moves whatever now sits at the pipe path out of the way, keeping it as evidence (it may hold
- * lines written in the clear, or be a trap) under a name that says what happened. Returns the
- * new name, or null when nothing was there.
+ * Puts a fresh FIFO with the baked owner and mode at the pipe path, keeping whatever sat there as
+ * evidence (it may hold lines written in the clear, or be a trap) under a name that says what
+ * happened. The path must never be empty on the way: a writer that reopens it then (nginx at its
+ * log reopen, Apache at a restart) would create a plain file there and log into it in the clear.
+ * So the FIFO is made and opened under a temporary name first and renamed over the path, which
+ * replaces in one step. The intruder is kept by a hard link made before that; where a link is not
+ * allowed (protected_hardlinks: a FIFO of another user) it is renamed aside just before, which
+ * leaves the path empty only between two renames.
  */
-export function moveIntruderAside(path: string, now: Date): string | null {
+async function putFreshPipe(pipe: BakedPath): Promise<{ fifo: OpenedFifo; aside: string | null }> {
+  const temp = join(dirname(pipe.path), `.${basename(pipe.path)}.fresh-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const fifo = await openFifo({ ...pipe, path: temp });
+  try {
+    const aside = keepIntruder(pipe.path, new Date());
+    renameSync(temp, pipe.path);
+    return { fifo, aside };
+  } catch (err) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already gone; the error below says why we stopped
+    }
+    closeSync(fifo.fd);
+    throw err;
+  }
+}
+
+/** Keeps what sits at the pipe path under a name of its own; null when nothing was there. */
+function keepIntruder(path: string, now: Date): string | null {
   if (lstatOrNull(path) === null) return null;
   const aside = `${path}.replaced-${now.toISOString().replace(/[-:]/g, '')}-${process.pid}`;
-  renameSync(path, aside);
+  try {
+    linkSync(path, aside); // link(2) does not follow a symlink: the link itself is kept
+  } catch {
+    renameSync(path, aside);
+  }
   return aside;
 }

@@ -140,10 +140,16 @@ describe.skipIf(nginx === null || !isRoot)('real nginx writing its access log in
       // What logrotate's postrotate does: the master reopens every log path and, running as root,
       // chowns it to the worker user (www-data could then read the pipe, or open it to all).
       server.kill('SIGUSR1');
+      // The path is never empty on the way (nginx would create a plain file there): as root the
+      // copy keeps the old pipe by a hard link and renames the fresh one over it in one step.
+      let sawMissing = false;
       await waitFor(() => {
-        const st = lstatSync(paths.pipe);
-        return st.ino !== first.ino && st.uid === 0 && (st.mode & 0o7777) === 0o620 ? 'fresh' : 'old';
+        const st = lstatSync(paths.pipe, { throwIfNoEntry: false });
+        if (st === undefined) sawMissing = true;
+        if (st === undefined) return 'missing';
+        return st.ino !== first.ino && st.isFIFO() && st.uid === 0 && (st.mode & 0o7777) === 0o620 ? 'fresh' : 'old';
       }, /fresh/, 10_000);
+      expect(sawMissing).toBe(false);
       const middle = secretPaths('middle', 30);
       await requestAll(port, middle); // still into the chowned pipe: the copy reads it on
       server.kill('SIGUSR1'); // the next reopen takes the fresh pipe
