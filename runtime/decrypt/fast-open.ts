@@ -17,6 +17,8 @@ import { readPacket } from './split.ts';
 export interface Opened {
   readonly data: Uint8Array;
   readonly filename: string | null;
+  /** The literal packet's date (our copies put the seal time there); null when not read. */
+  readonly date?: Date | null;
 }
 
 /** On the thread pool, so messages opened side by side inflate in parallel. */
@@ -88,5 +90,6 @@ export async function openOwnShape(binary: Buffer, keys: readonly openpgp.Privat
   const dataStart = nameStart + nameLength + 4;
   if (dataStart > packet.end) return null;
   const filename = inner.toString('utf8', nameStart, nameStart + nameLength);
-  return { data: inner.subarray(dataStart, packet.end), filename: filename === '' ? null : filename };
+  const date = new Date(inner.readUInt32BE(nameStart + nameLength) * 1000);
+  return { data: inner.subarray(dataStart, packet.end), filename: filename === '' ? null : filename, date };
 }

@@ -23,9 +23,16 @@ export interface Problem {
   readonly detail: string;
 }
 
+/** Where a block was found and when it was sealed (the literal packet's date, when known). */
+export interface BlockInfo {
+  readonly source: string;
+  readonly offset: number;
+  readonly date: Date | null;
+}
+
 export interface DecryptSink {
-  data(bytes: Uint8Array, meta: BlockMetadata | null): void | Promise<void>;
-  control(record: ControlRecord, meta: BlockMetadata): void | Promise<void>;
+  data(bytes: Uint8Array, meta: BlockMetadata | null, info: BlockInfo): void | Promise<void>;
+  control(record: ControlRecord, meta: BlockMetadata, info: BlockInfo): void | Promise<void>;
   problem(problem: Problem): void;
 }
 
@@ -73,8 +80,13 @@ export class LogDecrypter {
    *
    * Messages are opened a few at a time (session-key work and inflating overlap) and delivered
    * strictly in input order. Offsets in reports are offsets in the input.
+   *
+   * `live`: the input is a stream still being written (a followed log, a pipe): a whole message
+   * at the end of what was read is delivered at once instead of waiting for more input, and
+   * what is already opened is delivered before waiting for the next chunk.
    */
-  async decryptChunks(read: () => Promise<Buffer | null>, source: string): Promise<void> {
+  async decryptChunks(read: () => Promise<Buffer | null>, source: string, options: { readonly live?: boolean } = {}): Promise<void> {
+    const live = options.live === true;
     let buf = Buffer.alloc(0);
     let base = 0; // input offset of buf[0]
     let pos = 0; // the next byte of buf not yet split
@@ -98,7 +110,11 @@ export class LogDecrypter {
         // A piece reaching the window's end may be cut by it; a binary message cut short may
         // also look like one followed by a false start inside its own ciphertext. Both are judged
         // only with more input, up to a bound no message of ours comes near.
-        const undecided = piece === null || piece.end >= buf.length || (piece.kind === 'torn' && buf.length - piece.offset < MAX_PIECE_WINDOW);
+        const undecided =
+          piece === null ||
+          (piece.end >= buf.length && !(live && piece.kind === 'message')) ||
+          (piece.kind === 'torn' && buf.length - piece.offset < MAX_PIECE_WINDOW && !(live && armoredTornBeforeMessage(buf, piece)));
+        if (!eof && undecided && live && ahead.length > 0) break;
         if (!eof && undecided) {
           await readMore();
           continue;
@@ -127,7 +143,7 @@ export class LogDecrypter {
         continue;
       }
       this.summary.messages += 1;
-      await this.deliver(opened.data, parseMetadata(opened.filename), source, at);
+      await this.deliver(opened.data, parseMetadata(opened.filename), { source, offset: at, date: opened.date ?? null });
     }
   }
 
@@ -143,9 +159,10 @@ export class LogDecrypter {
     return { data: result.data as Uint8Array, filename: (result.filename as string | null | undefined) ?? null };
   }
 
-  private async deliver(data: Uint8Array, meta: BlockMetadata | null, source: string, offset: number): Promise<void> {
+  private async deliver(data: Uint8Array, meta: BlockMetadata | null, info: BlockInfo): Promise<void> {
+    const { source, offset } = info;
     if (meta === null) {
-      await this.sink.data(data, null); // a message from another tool: plain data, unchecked
+      await this.sink.data(data, null, info); // a message from another tool: plain data, unchecked
       return;
     }
     let stream = this.streams.get(meta.streamId);
@@ -187,14 +204,14 @@ export class LogDecrypter {
         // The copy was told to drop rather than block: a loss it counted, which the reader must see.
         this.report({ source, offset, length: 0, kind: 'dropped-lines', detail: `stream ${meta.streamId}: ${record.detail}` });
       }
-      await this.sink.control(record, meta);
+      await this.sink.control(record, meta, info);
       return;
     }
     if (meta.kind === 'data') {
       stream.lines += countNewlines(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
       stream.bytes += data.byteLength;
     }
-    await this.sink.data(data, meta);
+    await this.sink.data(data, meta, info);
   }
 
   /** A problem found outside the log itself (an archive's outer layer). */
@@ -206,4 +223,14 @@ export class LogDecrypter {
     this.summary.problems += 1;
     this.sink.problem(problem);
   }
+}
+
+/**
+ * An armored piece without its END line, followed by a whole message: torn for good (a message
+ * of ours never contains a BEGIN line), so a live input need not wait for more to judge it.
+ */
+function armoredTornBeforeMessage(buf: Buffer, piece: Piece): boolean {
+  if (buf[piece.offset] !== 0x2d) return false; // '-': the BEGIN line
+  const next = nextPiece(buf, piece.end);
+  return next !== null && next.kind === 'message' && next.armored;
 }
