@@ -1,124 +1,130 @@
 import { constants, promises as fsp } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
+import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
+import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
+import { textPresenter, type WriteBytes } from '../runtime/decrypt/output-text.ts';
+import { Progress } from '../runtime/decrypt/progress.ts';
+import { decryptInput } from '../runtime/decrypt/read-input.ts';
 import { LogDecrypter, type Problem } from '../runtime/decrypt/reader.ts';
-import { EXIT, errnoCode, PipesError, usageError } from '../runtime/errors.ts';
-import { compareRotation, rotationIdOf } from '../runtime/rotation/names.ts';
+import { openToPipe } from '../runtime/decrypt/to-pipe.ts';
+import { SelectingSink } from '../runtime/decrypt/view.ts';
+import { rotationIdOf } from '../runtime/rotation/names.ts';
+import { EXIT, errnoCode, usageError } from '../runtime/errors.ts';
+import { resolveDecryptOptions, type DecryptOptions, type RawDecryptOptions } from './decrypt-options.ts';
 import type { CommandIo } from './encrypter-command.ts';
 import { readPassphrase, type PassphraseSource } from './passphrase.ts';
 
-export interface DecryptOptions extends PassphraseSource {
-  readonly key: readonly string[];
-  /** Keys for the outer layer of archives; the log keys when none are given. */
-  readonly archiveKey?: readonly string[];
-  readonly archiveDir?: string;
-  readonly output?: string;
-  readonly showControl?: boolean;
-}
+export type { RawDecryptOptions } from './decrypt-options.ts';
 
 export interface DecryptIo extends CommandIo {
-  /** Standard input, read whole when no file is named. */
+  /** Standard input read whole; `stdinStream`, chunk by chunk, is used when given. */
   readonly stdin: () => Promise<Buffer>;
+  /** Standard input as it comes (read when "-" or no input is named). */
+  readonly stdinStream?: () => AsyncIterable<Uint8Array>;
   readonly writeData: (bytes: Uint8Array) => Promise<void>;
   readonly env: NodeJS.ProcessEnv;
+  /** Whether stderr / stdout are terminals (progress is drawn only for a terminal). */
+  readonly errIsTty?: boolean;
+  readonly outIsTty?: boolean;
+  /**
+   * Turns SIGINT/SIGTERM into a clean stop for the run (a follow, a stream, a pipe waiting for
+   * its reader); `release` restores the default. Absent in-process: nothing stops the run.
+   */
+  readonly trapStop?: () => { readonly signal: AbortSignal; readonly release: () => void };
 }
 
-const gunzipAsync = promisify(gunzip);
-
 /** Exit code: 0 all read; 1 some blocks could not be read (each reported on stderr). */
-export async function runDecryptCommand(files: readonly string[], options: DecryptOptions, io: DecryptIo): Promise<number> {
-  if (options.key.length === 0) throw usageError('NO_KEY', 'give --key FILE: the secret key that opens the log');
+export async function runDecryptCommand(files: readonly string[], raw: RawDecryptOptions, io: DecryptIo): Promise<number> {
+  const options = resolveDecryptOptions(raw, new Date());
+  const { inputs, skipped } = await resolveInputs(files.length === 0 ? ['-'] : files, options.archiveDir);
+  const followed = options.follow ? checkFollow(inputs) : null;
   const passphrase = passphraseOnce(options, io.env);
   const keys = await loadSecretKeys(options.key, '--key', passphrase);
-  const archiveKeys = options.archiveKey !== undefined && options.archiveKey.length > 0 ? await loadSecretKeys(options.archiveKey, '--archive-key', passphrase) : keys;
-  const inputs = await orderInputs(files, options.archiveDir);
-  let write = io.writeData;
-  let outHandle: fsp.FileHandle | null = null;
-  if (options.output !== undefined) {
-    // Plaintext on the admin's machine: private to its owner, and never over an existing file.
-    outHandle = await fsp
-      .open(options.output, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-      .catch((err: unknown) => {
-        throw usageError('OUTPUT_EXISTS', `--output ${JSON.stringify(options.output)}: ${errnoCode(err) === 'EEXIST' ? 'already exists' : (errnoCode(err) ?? String(err))}`);
-      });
-    const handle = outHandle;
-    write = async (bytes) => {
-      await handle.write(bytes);
-    };
-  }
-  const decrypter = new LogDecrypter(keys, {
-    data: (bytes) => write(bytes),
-    control: (record) => {
-      if (options.showControl === true) io.err(`control: ${JSON.stringify(record)}\n`);
-    },
-    problem: (p: Problem) => io.err(`paranoid-pipes decrypt: ${p.source}: offset ${p.offset}: ${p.kind}: ${p.detail}${p.length > 0 ? ` (${p.length} bytes)` : ''}\n`),
+  const archiveKeys = options.archiveKey === options.key ? keys : await loadSecretKeys(options.archiveKey, '--archive-key', passphrase);
+
+  // Runs that wait (a follow, a stream, a FIFO's reader) stop cleanly on SIGINT/SIGTERM; a run
+  // over files keeps the default, so ^C stops it at once.
+  const waits = followed !== null || options.output.kind === 'pipe' || inputs.some((i) => i.kind === 'stream');
+  const trapped = (waits ? io.trapStop?.() : undefined) ?? { signal: new AbortController().signal, release: () => {} };
+  const total = inputs.reduce<number | null>((n, i) => (n === null || i.kind === 'stream' ? null : n + i.size), 0);
+  // Drawn only for a terminal, for a job that ends, and not over text printed to the same terminal.
+  const showProgress = !options.quiet && io.errIsTty === true && followed === null && (options.output.kind !== 'stdout' || io.outIsTty !== true);
+  const progress = showProgress ? new Progress(io.err, total) : null;
+  const say = (text: string) => {
+    progress?.clear();
+    io.err(text);
+  };
+  const notice = (text: string) => {
+    if (!options.quiet) say(`paranoid-pipes decrypt: ${text}\n`);
+  };
+  if (skipped.length > 0) notice(`left out ${skipped.length} file(s) that are not encrypted logs: ${skipped.map((s) => JSON.stringify(s)).join(', ')}`);
+
+  const out = await openOutput(options, io, trapped.signal, notice);
+  const presenter = options.format === 'json' ? jsonPresenter(out.write, options.selection) : textPresenter(out.write, options.selection, options.showControl ? say : null);
+  const sink = new SelectingSink(options.selection, presenter, {
+    reportProblem: (p: Problem) => say(`paranoid-pipes decrypt: ${p.source}: offset ${p.offset}: ${p.kind}: ${p.detail}${p.length > 0 ? ` (${p.length} bytes)` : ''}\n`),
+    onBlock: progress === null ? undefined : () => progress.addBlock(),
   });
+  const decrypter = new LogDecrypter(keys, sink);
+  const stdin = io.stdinStream ?? (() => wholeStdin(io.stdin));
+  const ctx = { archiveKeys, stdin, signal: trapped.signal, notice, onBytes: progress === null ? undefined : (n: number) => progress.addBytes(n) };
+  let stopped = false;
   try {
-    if (inputs.length === 0) await decrypter.decryptBuffer(await io.stdin(), '<stdin>');
-    for (const file of inputs) {
-      const unreadable = (err: unknown) => new PipesError('INPUT_UNREADABLE', `cannot read ${JSON.stringify(file)}: ${errnoCode(err) ?? String(err)}`);
-      if (!isArchive(file)) {
-        // Logs grow without bound (no rotation, or a big one): read them chunk by chunk.
-        const handle = await fsp.open(file, 'r').catch((err: unknown) => {
-          throw unreadable(err);
-        });
-        try {
-          await decrypter.decryptChunks(() => readChunk(handle).catch((err: unknown) => Promise.reject(unreadable(err))), file);
-        } finally {
-          await handle.close();
-        }
-        continue;
+    for (const input of inputs) {
+      if (!(await decryptInput(decrypter, input, ctx, input === followed))) {
+        stopped = true;
+        break;
       }
-      // An archive is one rotated log, as big as --rotate-size: opened whole.
-      const buf = await readFile(file).catch((err: unknown) => {
-        throw unreadable(err);
-      });
-      const inner = await openArchive(buf, archiveKeys).catch((err: unknown) => err as Error);
-      if (inner instanceof Error) {
-        decrypter.reportProblem({ source: file, offset: 0, length: buf.length, kind: 'undecryptable', detail: `archive: ${inner.message}` });
-        continue;
-      }
-      await decrypter.decryptBuffer(inner, `${file} (inside)`);
     }
+    await sink.flush();
   } finally {
-    await outHandle?.close();
+    progress?.clear();
+    trapped.release();
+    await out.close();
   }
+  if (stopped) notice(`stopped; ${decrypter.summary.messages} blocks read`);
   const s = decrypter.summary;
   if (s.problems > 0) {
-    io.err(`paranoid-pipes decrypt: ${s.messages} blocks read, ${s.problems} problem(s) reported above\n`);
+    say(`paranoid-pipes decrypt: ${s.messages} blocks read, ${s.problems} problem(s) reported above\n`);
     return EXIT.failed;
   }
   return EXIT.ok;
 }
 
-const ARCHIVE_SUFFIX = '.gz.gpg';
-const isArchive = (file: string) => file.endsWith(ARCHIVE_SUFFIX);
-
 /**
- * Archives of --archive-dir plus the files named, in stream order: everything named like a
- * rotation (<log>.<UTC stamp>.<n>[.gz.gpg|.aside]) sorted by stamp and counter, then the rest (the
- * live log) in the order given.
+ * `--follow` follows one log: the last input, a live log (not a rotated file) or a stream.
+ * Everything before it (its archives, kept and aside files) is read first.
  */
-async function orderInputs(files: readonly string[], archiveDir: string | undefined): Promise<string[]> {
-  const all = [...files];
-  if (archiveDir !== undefined) {
-    const names = await readdir(archiveDir).catch((err: unknown) => {
-      throw usageError('ARCHIVE_DIR_UNREADABLE', `--archive-dir ${JSON.stringify(archiveDir)}: ${errnoCode(err) ?? String(err)}`);
-    });
-    all.push(...names.filter((n) => isArchive(n) && !n.startsWith('.')).map((n) => join(archiveDir, n)));
+function checkFollow(inputs: readonly Input[]): Input {
+  const last = inputs.at(-1);
+  const live = inputs.filter((i) => i.kind === 'stream' || (i.kind === 'log' && rotationIdOf(i.path) === null));
+  if (last === undefined || live.length !== 1 || live[0] !== last) {
+    const names = live.map((i) => (i.kind === 'stream' ? i.label : i.path));
+    throw usageError('FOLLOW_ONE_LOG', `--follow follows one live log or "-": give one (with its archives), got ${names.length === 0 ? 'none' : names.map((n) => JSON.stringify(n)).join(', ')}`);
   }
-  const rotated = all.filter((f) => rotationIdOf(f) !== null).sort((a, b) => compareRotation(rotationIdOf(a)!, rotationIdOf(b)!));
-  return [...new Set([...rotated, ...all.filter((f) => rotationIdOf(f) === null)])];
+  return last;
 }
 
-/** Outer layer (rotation key), then gunzip: the rotated log as it was on the server. */
-async function openArchive(buf: Buffer, keys: readonly openpgp.PrivateKey[]): Promise<Buffer> {
-  const message = await openpgp.readMessage({ binaryMessage: new Uint8Array(buf) });
-  const { data } = await openpgp.decrypt({ message, decryptionKeys: [...keys], format: 'binary' });
-  return gunzipAsync(data as Uint8Array);
+interface Output {
+  readonly write: WriteBytes;
+  readonly close: () => Promise<void>;
+}
+
+async function openOutput(options: DecryptOptions, io: DecryptIo, signal: AbortSignal, notice: (text: string) => void): Promise<Output> {
+  const target = options.output;
+  if (target.kind === 'stdout') return { write: io.writeData, close: async () => {} };
+  if (target.kind === 'pipe') return openToPipe(target.path, target.mode, signal, notice).then((pipe) => ({ write: (b) => pipe.write(b), close: () => pipe.close() }));
+  // Plaintext on the admin's machine: private to its owner, and never over an existing file.
+  const handle = await fsp.open(target.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600).catch((err: unknown) => {
+    throw usageError('OUTPUT_EXISTS', `--output ${JSON.stringify(target.path)}: ${errnoCode(err) === 'EEXIST' ? 'already exists' : (errnoCode(err) ?? String(err))}`);
+  });
+  return {
+    write: async (bytes) => {
+      await handle.write(bytes);
+    },
+    close: () => handle.close(),
+  };
 }
 
 /** One passphrase for every protected key, read at most once, and only if a key needs it. */
@@ -153,11 +159,6 @@ async function loadSecretKeys(files: readonly string[], option: string, passphra
   return keys;
 }
 
-/** Input is read this much at a time: large enough to hold many blocks, small next to any RAM. */
-const READ_CHUNK = 16 * 1024 * 1024;
-
-async function readChunk(handle: fsp.FileHandle): Promise<Buffer | null> {
-  const chunk = Buffer.allocUnsafe(READ_CHUNK);
-  const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK, null);
-  return bytesRead === 0 ? null : chunk.subarray(0, bytesRead);
+async function* wholeStdin(read: () => Promise<Buffer>): AsyncIterable<Uint8Array> {
+  yield await read();
 }
