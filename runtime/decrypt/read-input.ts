@@ -1,5 +1,6 @@
 import { open as openCb, promises as fsp, readFile } from 'node:fs';
 import { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import * as openpgp from 'openpgp';
@@ -140,8 +141,8 @@ async function decryptStream(decrypter: LogDecrypter, path: string | null, label
   try {
     await decrypter.decryptChunks(counted(read, ctx), label, { live: true });
   } finally {
-    // Ends the iteration: standard input stops being read, so the process can exit.
-    void it.return?.();
+    // Standard input stops being read (a pending read would keep the process alive).
+    if (source instanceof Readable) source.destroy();
     socket?.destroy();
   }
 }

@@ -44,10 +44,12 @@ export async function openToPipe(path: string, mode: number, signal: AbortSignal
   const made = created ? lstatOrNull(path) : before;
 
   let socket: Socket | null = null;
+  const stopLooking = new AbortController();
+  const looking = AbortSignal.any([signal, stopLooking.signal]);
   const connect = async (): Promise<Socket> => {
     let told = false;
     for (;;) {
-      if (signal.aborted) throw new FollowStopped();
+      if (looking.aborted) throw new FollowStopped();
       try {
         const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
         const st = fstatSync(fd);
@@ -61,31 +63,53 @@ export async function openToPipe(path: string, mode: number, signal: AbortSignal
       }
       if (!told) notice(`waiting for a reader of ${where}`);
       told = true;
-      await sleep(READER_POLL_MS, undefined, { signal }).catch(() => {
+      await sleep(READER_POLL_MS, undefined, { signal: looking }).catch(() => {
         throw new FollowStopped();
       });
     }
   };
 
+  // Looked for from the start, so the admin is told at once when nobody reads yet.
+  let connecting: Promise<Socket> | null = connect();
+  connecting.catch(() => {}); // awaited by the first write; a stop before it is not an error
   return {
     async write(bytes) {
-      socket ??= await connect();
+      if (socket === null) {
+        connecting ??= connect();
+        socket = await connecting;
+        connecting = null;
+      }
       const s = socket;
       const failed = await new Promise<Error | null>((resolve) => {
-        const onError = (err: Error) => resolve(err);
-        s.once('error', onError);
-        s.write(bytes, (err) => {
+        const onError = (err: Error) => done(err);
+        // A reader that stopped reading must not keep a stopped run alive.
+        const onStop = () => done(new FollowStopped());
+        const done = (err: Error | null) => {
           s.off('error', onError);
-          resolve(err ?? null);
-        });
+          signal.removeEventListener('abort', onStop);
+          resolve(err);
+        };
+        s.once('error', onError);
+        signal.addEventListener('abort', onStop, { once: true });
+        s.write(bytes, (err) => done(err ?? null));
       });
       if (failed === null) return;
+      if (failed instanceof FollowStopped) {
+        s.destroy();
+        socket = null;
+        throw failed;
+      }
       s.destroy();
       socket = null;
       if (errnoCode(failed) !== 'EPIPE') throw new PipesError('TO_PIPE_WRITE', `--to-pipe: writing ${where}: ${errnoCode(failed) ?? failed.message}`);
       notice(`the reader of ${where} went away (the last block it got may be cut short); waiting for the next reader`);
     },
     async close() {
+      if (connecting !== null) {
+        // Nobody ever read: stop looking (the stop signal has fired or nothing was written).
+        stopLooking.abort();
+        await connecting.catch(() => {});
+      }
       const s = socket;
       if (s !== null) await new Promise<void>((resolve) => s.end(() => resolve()));
       s?.destroy();
