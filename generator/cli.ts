@@ -65,6 +65,7 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .argument('[inputs...]', 'encrypted logs, archives (*.gz.gpg), directories (read recursively, in rotation order), FIFOs, or - for standard input (the default)')
     .addOption(new Option('--key <file>', 'armored secret key of the log (repeatable)').argParser(collect).default([]))
     .addOption(new Option('--archive-key <file>', 'armored secret key of the archives, if not the log key (repeatable)').argParser(collect))
+    .option('--gpg', 'let the local GnuPG (keyring, gpg-agent, smartcard) decrypt the session keys instead of --key files')
     .option('--archive-dir <dir>', 'decrypt every archive (*.gz.gpg) in this directory, before its log, in rotation order')
     .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
     .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')

@@ -1,6 +1,10 @@
+import { execFile } from 'node:child_process';
 import { constants, promises as fsp } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import * as openpgp from 'openpgp';
+import type { SessionKeyOf } from '../runtime/decrypt/fast-open.ts';
+import { gpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
 import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
 import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
 import { textPresenter, type WriteBytes } from '../runtime/decrypt/output-text.ts';
@@ -10,12 +14,14 @@ import { LogDecrypter, type Problem } from '../runtime/decrypt/reader.ts';
 import { openToPipe } from '../runtime/decrypt/to-pipe.ts';
 import { SelectingSink } from '../runtime/decrypt/view.ts';
 import { rotationIdOf } from '../runtime/rotation/names.ts';
-import { EXIT, errnoCode, usageError } from '../runtime/errors.ts';
+import { EXIT, errnoCode, PipesError, usageError } from '../runtime/errors.ts';
 import { resolveDecryptOptions, type DecryptOptions, type RawDecryptOptions } from './decrypt-options.ts';
 import type { CommandIo } from './encrypter-command.ts';
 import { readPassphrase, type PassphraseSource } from './passphrase.ts';
 
 export type { RawDecryptOptions } from './decrypt-options.ts';
+
+const execFileAsync = promisify(execFile);
 
 export interface DecryptIo extends CommandIo {
   /** Standard input read whole; `stdinStream`, chunk by chunk, is used when given. */
@@ -40,8 +46,9 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
   const { inputs, skipped } = await resolveInputs(files.length === 0 ? ['-'] : files, options.archiveDir);
   const followed = options.follow ? checkFollow(inputs) : null;
   const passphrase = passphraseOnce(options, io.env);
-  const keys = await loadSecretKeys(options.key, '--key', passphrase);
-  const archiveKeys = options.archiveKey === options.key ? keys : await loadSecretKeys(options.archiveKey, '--archive-key', passphrase);
+  const keys = options.gpg ? [] : await loadSecretKeys(options.key, '--key', passphrase);
+  const archiveKeys = options.gpg || options.archiveKey === options.key ? keys : await loadSecretKeys(options.archiveKey, '--archive-key', passphrase);
+  const sessionKeyOf = options.gpg ? await localGpg(io.env) : undefined;
 
   // Runs that wait (a follow, a stream, a FIFO's reader) stop cleanly on SIGINT/SIGTERM; a run
   // over files keeps the default, so ^C stops it at once.
@@ -66,9 +73,9 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
     reportProblem: (p: Problem) => say(`paranoid-pipes decrypt: ${p.source}: offset ${p.offset}: ${p.kind}: ${p.detail}${p.length > 0 ? ` (${p.length} bytes)` : ''}\n`),
     onBlock: progress === null ? undefined : () => progress.addBlock(),
   });
-  const decrypter = new LogDecrypter(keys, sink);
+  const decrypter = new LogDecrypter(keys, sink, sessionKeyOf);
   const stdin = io.stdinStream ?? (() => wholeStdin(io.stdin));
-  const ctx = { archiveKeys, stdin, signal: trapped.signal, notice, onBytes: progress === null ? undefined : (n: number) => progress.addBytes(n) };
+  const ctx = { archiveKeys, sessionKeyOf, stdin, signal: trapped.signal, notice, onBytes: progress === null ? undefined : (n: number) => progress.addBytes(n) };
   let stopped = false;
   try {
     for (const input of inputs) {
@@ -125,6 +132,14 @@ async function openOutput(options: DecryptOptions, io: DecryptIo, signal: AbortS
     },
     close: () => handle.close(),
   };
+}
+
+/** `--gpg`: the gpg on PATH must run before any block is given to it. */
+async function localGpg(env: NodeJS.ProcessEnv): Promise<SessionKeyOf> {
+  await execFileAsync('gpg', ['--version'], { env }).catch((err: unknown) => {
+    throw new PipesError('GPG_MISSING', `--gpg: cannot run gpg: ${errnoCode(err) ?? (err as Error).message}; install GnuPG or use --key FILE`);
+  });
+  return gpgSessionKeys({ env }).sessionKeyOf;
 }
 
 /** One passphrase for every protected key, read at most once, and only if a key needs it. */

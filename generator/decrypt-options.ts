@@ -20,6 +20,7 @@ export interface RawDecryptOptions extends PassphraseSource {
   readonly toPipe?: string;
   readonly toPipeMode?: string;
   readonly quiet?: boolean;
+  readonly gpg?: boolean;
 }
 
 /** Resolved once, at the boundary: nothing after this re-checks an option. */
@@ -33,10 +34,16 @@ export interface DecryptOptions extends PassphraseSource {
   readonly selection: Selection;
   readonly follow: boolean;
   readonly quiet: boolean;
+  /** Session keys from the local GnuPG (keyring, gpg-agent, smartcard) instead of key files. */
+  readonly gpg: boolean;
 }
 
 export function resolveDecryptOptions(raw: RawDecryptOptions, now: Date): DecryptOptions {
-  if (raw.key.length === 0) throw usageError('NO_KEY', 'give --key FILE: the secret key that opens the log');
+  const gpg = raw.gpg === true;
+  if (gpg) {
+    const fileOptions = [raw.key.length > 0 && '--key', (raw.archiveKey?.length ?? 0) > 0 && '--archive-key', raw.passphraseFile !== undefined && '--passphrase-file', raw.passphraseFd !== undefined && '--passphrase-fd', raw.passphraseEnv !== undefined && '--passphrase-env'].filter((o) => o !== false);
+    if (fileOptions.length > 0) throw usageError('GPG_AND_KEY', `--gpg takes the keys from GnuPG (gpg-agent asks for any passphrase): leave out ${fileOptions.join(', ')}`);
+  } else if (raw.key.length === 0) throw usageError('NO_KEY', 'give --key FILE (the secret key that opens the log) or --gpg (use the local GnuPG keyring)');
   if (raw.output !== undefined && raw.toPipe !== undefined) throw usageError('OUTPUT_TWICE', 'give --output FILE or --to-pipe PATH, not both');
   if (raw.toPipeMode !== undefined && raw.toPipe === undefined) throw usageError('TO_PIPE_MODE_ALONE', '--to-pipe-mode needs --to-pipe PATH');
   const since = raw.since === undefined ? null : parseTime('--since', raw.since, now);
@@ -69,6 +76,7 @@ export function resolveDecryptOptions(raw: RawDecryptOptions, now: Date): Decryp
     },
     follow: raw.follow === true,
     quiet: raw.quiet === true,
+    gpg,
   };
 }
 

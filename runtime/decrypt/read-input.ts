@@ -5,7 +5,9 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { errnoCode, PipesError } from '../errors.ts';
+import type { SessionKeyOf } from './fast-open.ts';
 import { FollowStopped, openFollowed } from './follow.ts';
+import { keyOptionsFor } from './gpg-session-keys.ts';
 import type { Input } from './inputs.ts';
 import type { LogDecrypter } from './reader.ts';
 
@@ -15,6 +17,8 @@ const openAsync = promisify(openCb);
 
 export interface ReadContext {
   readonly archiveKeys: readonly openpgp.PrivateKey[];
+  /** With `--gpg`: the session keys come from GnuPG (archives' outer layer too). */
+  readonly sessionKeyOf?: SessionKeyOf;
   /** Standard input, chunk by chunk. */
   readonly stdin: () => AsyncIterable<Uint8Array>;
   /** Aborted when the admin stops a follow or a stream (SIGINT, SIGTERM). */
@@ -78,7 +82,7 @@ async function decryptArchive(decrypter: LogDecrypter, file: string, ctx: ReadCo
     throw unreadable(file, err);
   });
   ctx.onBytes?.(buf.length);
-  const inner = await openArchive(buf, ctx.archiveKeys).catch((err: unknown) => err as Error);
+  const inner = await openArchive(buf, ctx).catch((err: unknown) => err as Error);
   if (inner instanceof Error) {
     decrypter.reportProblem({ source: file, offset: 0, length: buf.length, kind: 'undecryptable', detail: `archive: ${inner.message}` });
     return;
@@ -87,9 +91,9 @@ async function decryptArchive(decrypter: LogDecrypter, file: string, ctx: ReadCo
 }
 
 /** Outer layer (rotation key), then gunzip: the rotated log as it was on the server. */
-async function openArchive(buf: Buffer, keys: readonly openpgp.PrivateKey[]): Promise<Buffer> {
+async function openArchive(buf: Buffer, ctx: ReadContext): Promise<Buffer> {
   const message = await openpgp.readMessage({ binaryMessage: new Uint8Array(buf) });
-  const { data } = await openpgp.decrypt({ message, decryptionKeys: [...keys], format: 'binary' });
+  const { data } = await openpgp.decrypt({ message, ...(await keyOptionsFor(message, ctx.archiveKeys, ctx.sessionKeyOf)), format: 'binary' });
   return gunzipAsync(data as Uint8Array);
 }
 

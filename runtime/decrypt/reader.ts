@@ -1,7 +1,8 @@
 import * as openpgp from 'openpgp';
 import { decodeControl, parseMetadata, type BlockMetadata, type ControlRecord } from '../metadata.ts';
 import { countNewlines } from '../writer.ts';
-import { openOwnShape, type Opened } from './fast-open.ts';
+import { openOwnShape, type Opened, type SessionKeyOf } from './fast-open.ts';
+import { keyOptionsFor } from './gpg-session-keys.ts';
 import { findMessageStart, nextPiece, type Piece } from './split.ts';
 import { dearmor } from '../packets.ts';
 
@@ -60,6 +61,8 @@ export class LogDecrypter {
   constructor(
     private readonly keys: readonly openpgp.PrivateKey[],
     private readonly sink: DecryptSink,
+    /** With `--gpg`: session keys come from the local GnuPG instead of `keys`. */
+    private readonly sessionKeyOf?: SessionKeyOf,
   ) {}
 
   /** A whole input already in memory (standard input, a decrypted archive). */
@@ -150,12 +153,12 @@ export class LogDecrypter {
   private async open(bytes: Buffer, armored: boolean): Promise<Opened> {
     // Our own blocks take the native path; anything else (gpg's output, say) goes to openpgp.js.
     const binary = armored ? dearmor(bytes) : bytes;
-    const fast = binary === null ? null : await openOwnShape(binary, this.keys);
+    const fast = binary === null ? null : await openOwnShape(binary, this.keys, this.sessionKeyOf);
     if (fast !== null) return fast;
     const message = armored
       ? await openpgp.readMessage({ armoredMessage: bytes.toString('latin1') })
       : await openpgp.readMessage({ binaryMessage: new Uint8Array(bytes) });
-    const result = await openpgp.decrypt({ message, decryptionKeys: [...this.keys], format: 'binary' });
+    const result = await openpgp.decrypt({ message, ...(await keyOptionsFor(message, this.keys, this.sessionKeyOf)), format: 'binary' });
     return { data: result.data as Uint8Array, filename: (result.filename as string | null | undefined) ?? null };
   }
 
