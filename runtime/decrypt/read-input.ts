@@ -1,4 +1,4 @@
-import { open as openCb, promises as fsp, readFile } from 'node:fs';
+import { closeSync, constants, open as openCb, openSync, promises as fsp, readFile } from 'node:fs';
 import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -125,9 +125,26 @@ async function decryptStream(decrypter: LogDecrypter, path: string | null, label
   let source: AsyncIterable<Uint8Array>;
   if (path === null) source = ctx.stdin();
   else {
-    const fd = await openAsync(path, 'r').catch((err: unknown) => {
-      throw unreadable(path, err);
-    });
+    // Stopped before any writer came: open it for writing ourselves, which completes (and
+    // ends at once) the open still waiting on the thread pool, so the process can exit.
+    const unblock = () => {
+      try {
+        closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no open is waiting any more
+      }
+    };
+    ctx.signal.addEventListener('abort', unblock, { once: true });
+    ctx.notice(`reading FIFO ${JSON.stringify(path)} until its writers close it`);
+    const fd = await openAsync(path, 'r')
+      .catch((err: unknown) => {
+        throw unreadable(path, err);
+      })
+      .finally(() => ctx.signal.removeEventListener('abort', unblock));
+    if (ctx.signal.aborted) {
+      closeSync(fd);
+      throw new FollowStopped();
+    }
     socket = new Socket({ fd, readable: true, writable: false });
     source = socket;
   }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +134,20 @@ describe('decrypt --follow', () => {
     expect(await exitWithin(follow, 5_000)).toBe(0);
     expect(linesByWriter(follow.out()).get('h')).toEqual(range(100));
     expect(follow.err()).not.toMatch(/torn|undecryptable|count-mismatch/);
+  });
+});
+
+describe('decrypt on a FIFO', () => {
+  it('waits for a writer, and SIGTERM ends the wait cleanly', async () => {
+    const fifo = join(fx.tmp.path, 'nobody-writes.fifo');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    const dec = decryptChild([fifo]);
+    await waitFor(dec.err, /reading FIFO/, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(dec.child.exitCode).toBe(null);
+    dec.child.kill('SIGTERM');
+    expect(await exitWithin(dec, 5_000)).toBe(0);
+    expect(dec.out()).toBe('');
   });
 });
 
