@@ -81,6 +81,7 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .addOption(new Option('--stream <id>', 'only this stream (its id or the first 4+ hex digits; repeatable)').argParser(collect))
     .addOption(new Option('--host <name>', 'only streams of this host, as their stream-start record names it (repeatable)').argParser(collect))
     .option('-f, --follow', 'keep reading the live log (or -) as it grows, across rotations, until SIGINT/SIGTERM')
+    .option('--raw', 'on a terminal too, print control characters as they are (escaped there by default)')
     .option('-q, --quiet', 'no progress and no notices on stderr (problems are still reported)')
     .option('--show-control', 'print control records (stream start/end) as JSON on stderr')
     .action(async (files: string[], options: RawDecryptOptions) => {

@@ -12,6 +12,7 @@ import { Progress } from '../runtime/decrypt/progress.ts';
 import { decryptInput } from '../runtime/decrypt/read-input.ts';
 import { LogDecrypter, type Problem } from '../runtime/decrypt/reader.ts';
 import { openToPipe } from '../runtime/decrypt/to-pipe.ts';
+import { escapeForTerminal } from '../runtime/decrypt/terminal-safe.ts';
 import { SelectingSink } from '../runtime/decrypt/view.ts';
 import { rotationIdOf } from '../runtime/rotation/names.ts';
 import { EXIT, errnoCode, PipesError, usageError } from '../runtime/errors.ts';
@@ -67,7 +68,7 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
   };
   if (skipped.length > 0) notice(`left out ${skipped.length} file(s) that are not encrypted logs: ${skipped.map((s) => JSON.stringify(s)).join(', ')}`);
 
-  const out = await openOutput(options, io, trapped.signal, notice);
+  const out = await openOutput(options, io, trapped.signal, notice, say);
   const presenter = options.format === 'json' ? jsonPresenter(out.write, options.selection) : textPresenter(out.write, options.selection, options.showControl ? say : null);
   const sink = new SelectingSink(options.selection, presenter, {
     reportProblem: (p: Problem) => say(`paranoid-pipes decrypt: ${p.source}: offset ${p.offset}: ${p.kind}: ${p.detail}${p.length > 0 ? ` (${p.length} bytes)` : ''}\n`),
@@ -118,9 +119,22 @@ interface Output {
   readonly close: () => Promise<void>;
 }
 
-async function openOutput(options: DecryptOptions, io: DecryptIo, signal: AbortSignal, notice: (text: string) => void): Promise<Output> {
+async function openOutput(options: DecryptOptions, io: DecryptIo, signal: AbortSignal, notice: (text: string) => void, say: (text: string) => void): Promise<Output> {
   const target = options.output;
-  if (target.kind === 'stdout') return { write: io.writeData, close: async () => {} };
+  if (target.kind === 'stdout') {
+    if (options.format !== 'text' || options.raw || io.outIsTty !== true) return { write: io.writeData, close: async () => {} };
+    // A terminal acts on escape sequences anyone who can write to the pipe may have logged.
+    let told = false;
+    const write: WriteBytes = async (bytes) => {
+      const safe = escapeForTerminal(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      if (safe !== null && !told) {
+        told = true;
+        say('paranoid-pipes decrypt: control characters in the log are shown escaped (\\xHH, \\u{HHHH}) on this terminal; --raw prints them as they are\n');
+      }
+      await io.writeData(safe ?? bytes);
+    };
+    return { write, close: async () => {} };
+  }
   if (target.kind === 'pipe') return openToPipe(target.path, target.mode, signal, notice).then((pipe) => ({ write: (b) => pipe.write(b), close: () => pipe.close() }));
   // Plaintext on the admin's machine: private to its owner, and never over an existing file.
   const handle = await fsp.open(target.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600).catch((err: unknown) => {

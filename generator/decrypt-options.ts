@@ -21,6 +21,7 @@ export interface RawDecryptOptions extends PassphraseSource {
   readonly toPipeMode?: string;
   readonly quiet?: boolean;
   readonly gpg?: boolean;
+  readonly raw?: boolean;
 }
 
 /** Resolved once, at the boundary: nothing after this re-checks an option. */
@@ -36,6 +37,8 @@ export interface DecryptOptions extends PassphraseSource {
   readonly quiet: boolean;
   /** Session keys from the local GnuPG (keyring, gpg-agent, smartcard) instead of key files. */
   readonly gpg: boolean;
+  /** Control characters reach a terminal as they are (otherwise shown escaped there). */
+  readonly raw: boolean;
 }
 
 export function resolveDecryptOptions(raw: RawDecryptOptions, now: Date): DecryptOptions {
@@ -77,6 +80,7 @@ export function resolveDecryptOptions(raw: RawDecryptOptions, now: Date): Decryp
     follow: raw.follow === true,
     quiet: raw.quiet === true,
     gpg,
+    raw: raw.raw === true,
   };
 }
 

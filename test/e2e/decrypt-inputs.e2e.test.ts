@@ -248,3 +248,30 @@ describe('progress', () => {
     expect(notTty.stderr).not.toMatch(/MB\/s/);
   });
 });
+
+describe('on a terminal', () => {
+  it('shows logged escape sequences escaped (said once), --raw and a pipe give the exact bytes', async () => {
+    const paths = await fx.generate(['--quit-string', QUIT]);
+    const copy = await fx.startReading(paths);
+    const hostile = '\x1b]0;owned\x07title\n\x1b]52;c;ZXZpbA==\x07clipboard\nhidden\r\x1b[2Kshown\n';
+    const fd = openSync(paths.pipe, 'w');
+    writeSync(fd, `plain line\n${hostile}${QUIT}\n`);
+    closeSync(fd);
+    expect(await copy.exited).toBe(0);
+    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const command = [process.execPath, CLI, 'decrypt', '--key', fx.keyFiles.sec, paths.output].map(quote).join(' ');
+    const onTty = await run('script', ['-qec', command, '/dev/null']);
+    expect(onTty.code).toBe(0);
+    const seen = onTty.stdout.toString('utf8');
+    expect(seen).toContain('\\x1b]0;owned\\x07title');
+    expect(seen).toContain('\\x1b]52;c;ZXZpbA==\\x07clipboard');
+    expect(seen).toContain('hidden\\x0d\\x1b[2Kshown');
+    expect(seen).not.toContain('\x1b]');
+    expect(seen.match(/shown escaped/g)?.length).toBe(1);
+    const raw = (await run('script', ['-qec', `${command} --raw`, '/dev/null'])).stdout.toString('utf8');
+    expect(raw).toContain('\x1b]0;owned\x07title');
+    const piped = await decrypt([paths.output]);
+    expect(piped.stdout.toString('utf8')).toBe(`plain line\n${hostile}`);
+    expect(piped.stderr).toBe('');
+  });
+});
