@@ -23,7 +23,17 @@ function blockFields(ctx: BlockContext): string {
  * `"encoding":"base64"` so no byte is lost or replaced.
  */
 function lineField(bytes: Buffer): string {
-  return isUtf8(bytes) ? `"line":${JSON.stringify(bytes.toString('utf8'))}` : `"line":"${bytes.toString('base64')}","encoding":"base64"`;
+  return isUtf8(bytes) ? `"line":${jsonString(bytes.toString('utf8'))}` : `"line":"${bytes.toString('base64')}","encoding":"base64"`;
+}
+
+/**
+ * JSON.stringify escapes C0 controls but leaves C1 controls and the characters that reorder or
+ * hide text (bidi overrides, zero-width) as they are; `\uXXXX` for those too, so JSON read on a
+ * terminal cannot act on it either. The decoded string is the same.
+ */
+const HIDDEN = /[\u0080-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+function jsonString(text: string): string {
+  return JSON.stringify(text).replace(HIDDEN, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function jsonPresenter(write: WriteBytes, selection: Selection): Presenter {
