@@ -173,6 +173,26 @@ describe('decrypt --to-pipe', () => {
     expect(existsSync(fifo)).toBe(false);
   });
 
+  it('a slow reader slows the decrypter down (backpressure) and still gets every line', async () => {
+    const paths = await fx.generate(['--quit-string', QUIT]);
+    const copy = await fx.startReading(paths);
+    await bursts(paths.pipe, 's', 0, 6_000, 2_000);
+    quit(paths.pipe);
+    expect(await copy.exited).toBe(0);
+    const fifo = join(fx.tmp.path, 'slow.fifo');
+    const dec = decryptChild(['--to-pipe', fifo, paths.output]);
+    await waitFor(dec.err, /waiting for a reader/, 10_000);
+    // 8 KiB every 20 ms: far slower than decrypting, so writes wait on the full pipe.
+    const slowReader = `const fs=require('fs');const fd=fs.openSync(process.argv[1],'r');const b=Buffer.alloc(8192);let n;
+      while((n=fs.readSync(fd,b,0,b.length,null))>0){process.stdout.write(b.subarray(0,n));Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,20);}`;
+    const reader = started(spawn(process.execPath, ['-e', slowReader, fifo], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(dec.child.exitCode).toBe(null); // still feeding the slow reader
+    expect(await exitWithin(dec, 30_000)).toBe(0);
+    expect(await exitWithin(reader, 10_000)).toBe(0);
+    expect(linesByWriter(reader.out()).get('s')).toEqual(range(6_000));
+  });
+
   it('with --follow, is a listening decrypter until SIGTERM', async () => {
     const paths = await fx.generate(['--quit-string', QUIT]);
     const copy = await fx.startReading(paths);
