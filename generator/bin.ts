@@ -17,6 +17,17 @@ process.exitCode = await main(process.argv.slice(2), {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
   },
+  stdinStream: () => process.stdin,
+  errIsTty: process.stderr.isTTY === true,
+  outIsTty: process.stdout.isTTY === true,
+  trapStop: () => {
+    // A follow or a stream runs until stopped: SIGINT/SIGTERM end it cleanly (output flushed,
+    // a FIFO it made removed) instead of killing it mid-write.
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+    return { signal: stop.signal, release: () => void process.off('SIGINT', onSignal).off('SIGTERM', onSignal) };
+  },
   writeData: (bytes) =>
     new Promise<void>((resolve, reject) => {
       process.stdout.write(bytes, (err) => (err ? reject(err) : resolve()));

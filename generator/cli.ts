@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeFailure, EXIT, usageError } from '../runtime/errors.ts';
 import { blameConfig, mergeConfig, readConfigFile } from './config-file.ts';
-import { runDecryptCommand, type DecryptOptions } from './decrypt-command.ts';
+import { runDecryptCommand, type DecryptIo, type RawDecryptOptions } from './decrypt-command.ts';
 import { runDemo } from './demo.ts';
 import { runVerifyCommand, type VerifyOptions } from './verify-command.ts';
 import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
@@ -12,7 +12,7 @@ import { VERSION } from './package-info.ts';
 import { readPassphrase, type PassphraseSource } from './passphrase.ts';
 import { realSystem } from './system.ts';
 
-export interface CliIo extends CommandIo {
+export interface CliIo extends CommandIo, DecryptIo {
   readonly stdin: () => Promise<Buffer>;
   readonly writeData: (bytes: Uint8Array) => Promise<void>;
   readonly env: NodeJS.ProcessEnv;
@@ -62,17 +62,30 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
 
   program
     .command('decrypt')
-    .description('decrypt an encrypted log (appended messages, torn tails reported) to stdout or a file')
-    .argument('[files...]', 'encrypted logs; standard input when none')
+    .description('decrypt encrypted logs, archives and streams (appended messages, torn tails reported) to stdout, a file or a FIFO')
+    .argument('[inputs...]', 'encrypted logs, archives (*.gz.gpg), directories (read recursively, in rotation order), FIFOs, or - for standard input (the default)')
     .addOption(new Option('--key <file>', 'armored secret key of the log (repeatable)').argParser(collect).default([]))
     .addOption(new Option('--archive-key <file>', 'armored secret key of the archives, if not the log key (repeatable)').argParser(collect))
-    .option('--archive-dir <dir>', 'decrypt every archive (*.gz.gpg) in this directory, before the logs, in rotation order')
+    .option('--gpg', 'let the local GnuPG (keyring, gpg-agent, smartcard) decrypt the session keys instead of --key files')
+    .option('--archive-dir <dir>', 'decrypt every archive (*.gz.gpg) in this directory, before its log, in rotation order')
     .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
     .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')
     .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)')
     .option('--output <file>', 'write the log here (created with mode 600; must not exist)')
+    .option('--to-pipe <path>', 'write the log into a FIFO made here for another tool, waiting for its reader')
+    .option('--to-pipe-mode <mode>', 'mode of the --to-pipe FIFO (600, 640 or 660; default 600)')
+    .option('--json', 'one JSON object per line, control record and problem (docs/json-output.md)')
+    .addOption(new Option('--grep <regex>', 'only lines matching this JavaScript regular expression (repeatable: any of them)').argParser(collect))
+    .addOption(new Option('--ignore <regex>', 'leave out lines matching this regular expression (repeatable)').argParser(collect))
+    .option('--since <time>', 'only blocks sealed at or after this time (2026-11-24T02:00, "2026-11-24 02:00Z", 2h for two hours ago)')
+    .option('--until <time>', 'only blocks sealed before this time')
+    .addOption(new Option('--stream <id>', 'only this stream (its id or the first 4+ hex digits; repeatable)').argParser(collect))
+    .addOption(new Option('--host <name>', 'only streams of this host, as their stream-start record names it (repeatable)').argParser(collect))
+    .option('-f, --follow', 'keep reading the live log (or -) as it grows, across rotations, until SIGINT/SIGTERM')
+    .option('--raw', 'on a terminal too, print control characters as they are (escaped there by default)')
+    .option('-q, --quiet', 'no progress and no notices on stderr (problems are still reported)')
     .option('--show-control', 'print control records (stream start/end) as JSON on stderr')
-    .action(async (files: string[], options: DecryptOptions) => {
+    .action(async (files: string[], options: RawDecryptOptions) => {
       result.exitCode = await runDecryptCommand(files, options, io);
     });
 

@@ -1,48 +1,78 @@
+import { execFile } from 'node:child_process';
 import { constants, promises as fsp } from 'node:fs';
-import { LogDecrypter, type Problem } from '../runtime/decrypt/reader.ts';
+import { promisify } from 'node:util';
+import type { SessionKeyOf } from '../runtime/decrypt/fast-open.ts';
+import { gpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
+import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
+import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
+import { textPresenter, type WriteBytes } from '../runtime/decrypt/output-text.ts';
+import { Progress } from '../runtime/decrypt/progress.ts';
+import { decryptInput } from '../runtime/decrypt/read-input.ts';
+import { LogDecrypter, type DecryptSink, type Problem } from '../runtime/decrypt/reader.ts';
 import { BLOCK_FINDINGS, SealCheck } from '../runtime/decrypt/seal-check.ts';
-import { EXIT, errnoCode, usageError } from '../runtime/errors.ts';
+import { openToPipe } from '../runtime/decrypt/to-pipe.ts';
+import { escapeForTerminal } from '../runtime/decrypt/terminal-safe.ts';
+import { SelectingSink } from '../runtime/decrypt/view.ts';
+import { rotationIdOf } from '../runtime/rotation/names.ts';
+import { EXIT, errnoCode, PipesError, usageError } from '../runtime/errors.ts';
+import { resolveDecryptOptions, type DecryptOptions, type RawDecryptOptions } from './decrypt-options.ts';
 import type { CommandIo } from './encrypter-command.ts';
-import { feedInputs, loadSecretKeys, orderInputs, passphraseOnce } from './log-inputs.ts';
-import type { PassphraseSource } from './passphrase.ts';
+import { loadSecretKeys, passphraseOnce } from './log-inputs.ts';
 
-export interface DecryptOptions extends PassphraseSource {
-  readonly key: readonly string[];
-  /** Keys for the outer layer of archives; the log keys when none are given. */
-  readonly archiveKey?: readonly string[];
-  readonly archiveDir?: string;
-  readonly output?: string;
-  readonly showControl?: boolean;
-}
+export type { RawDecryptOptions } from './decrypt-options.ts';
+
+const execFileAsync = promisify(execFile);
 
 export interface DecryptIo extends CommandIo {
-  /** Standard input, read whole when no file is named. */
+  /** Standard input read whole; `stdinStream`, chunk by chunk, is used when given. */
   readonly stdin: () => Promise<Buffer>;
+  /** Standard input as it comes (read when "-" or no input is named). */
+  readonly stdinStream?: () => AsyncIterable<Uint8Array>;
   readonly writeData: (bytes: Uint8Array) => Promise<void>;
   readonly env: NodeJS.ProcessEnv;
+  /** Whether stderr / stdout are terminals (progress is drawn only for a terminal). */
+  readonly errIsTty?: boolean;
+  readonly outIsTty?: boolean;
+  /**
+   * Turns SIGINT/SIGTERM into a clean stop for the run (a follow, a stream, a pipe waiting for
+   * its reader); `release` restores the default. Absent in-process: nothing stops the run.
+   */
+  readonly trapStop?: () => { readonly signal: AbortSignal; readonly release: () => void };
 }
 
 /** Exit code: 0 all read; 1 some blocks could not be read or their seals are broken (each reported on stderr). */
-export async function runDecryptCommand(files: readonly string[], options: DecryptOptions, io: DecryptIo): Promise<number> {
-  if (options.key.length === 0) throw usageError('NO_KEY', 'give --key FILE: the secret key that opens the log');
+export async function runDecryptCommand(files: readonly string[], raw: RawDecryptOptions, io: DecryptIo): Promise<number> {
+  const options = resolveDecryptOptions(raw, new Date());
+  const { inputs, skipped } = await resolveInputs(files.length === 0 ? ['-'] : files, options.archiveDir);
+  const followed = options.follow ? checkFollow(inputs) : null;
   const passphrase = passphraseOnce(options, io.env);
-  const keys = await loadSecretKeys(options.key, '--key', passphrase);
-  const archiveKeys = options.archiveKey !== undefined && options.archiveKey.length > 0 ? await loadSecretKeys(options.archiveKey, '--archive-key', passphrase) : keys;
-  const inputs = await orderInputs(files, options.archiveDir);
-  let write = io.writeData;
-  let outHandle: fsp.FileHandle | null = null;
-  if (options.output !== undefined) {
-    // Plaintext on the admin's machine: private to its owner, and never over an existing file.
-    outHandle = await fsp
-      .open(options.output, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-      .catch((err: unknown) => {
-        throw usageError('OUTPUT_EXISTS', `--output ${JSON.stringify(options.output)}: ${errnoCode(err) === 'EEXIST' ? 'already exists' : (errnoCode(err) ?? String(err))}`);
-      });
-    const handle = outHandle;
-    write = async (bytes) => {
-      await handle.write(bytes);
-    };
-  }
+  const keys = options.gpg ? [] : await loadSecretKeys(options.key, '--key', passphrase);
+  const archiveKeys = options.gpg || options.archiveKey === options.key ? keys : await loadSecretKeys(options.archiveKey, '--archive-key', passphrase);
+  const sessionKeyOf = options.gpg ? await localGpg(io.env) : undefined;
+
+  // Runs that wait (a follow, a stream, a FIFO's reader) stop cleanly on SIGINT/SIGTERM; a run
+  // over files keeps the default, so ^C stops it at once.
+  const waits = followed !== null || options.output.kind === 'pipe' || inputs.some((i) => i.kind === 'stream');
+  const trapped = (waits ? io.trapStop?.() : undefined) ?? { signal: new AbortController().signal, release: () => {} };
+  const total = inputs.reduce<number | null>((n, i) => (n === null || i.kind === 'stream' ? null : n + i.size), 0);
+  // Drawn only for a terminal, for a job that ends, and not over text printed to the same terminal.
+  const showProgress = !options.quiet && io.errIsTty === true && followed === null && (options.output.kind !== 'stdout' || io.outIsTty !== true);
+  const progress = showProgress ? new Progress(io.err, total) : null;
+  const say = (text: string) => {
+    progress?.clear();
+    io.err(text);
+  };
+  const notice = (text: string) => {
+    if (!options.quiet) say(`paranoid-pipes decrypt: ${text}\n`);
+  };
+  if (skipped.length > 0) notice(`left out ${skipped.length} file(s) that are not encrypted logs: ${skipped.map((s) => JSON.stringify(s)).join(', ')}`);
+
+  const out = await openOutput(options, io, trapped.signal, notice, say);
+  const presenter = options.format === 'json' ? jsonPresenter(out.write, options.selection) : textPresenter(out.write, options.selection, options.showControl ? say : null);
+  const sink = new SelectingSink(options.selection, presenter, {
+    reportProblem: (p: Problem) => say(`paranoid-pipes decrypt: ${p.source}: offset ${p.offset}: ${p.kind}: ${p.detail}${p.length > 0 ? ` (${p.length} bytes)` : ''}\n`),
+    onBlock: progress === null ? undefined : () => progress.addBlock(),
+  });
   // Seals are checked as blocks go by: a forged or altered block is still written out, and named.
   let broken = 0;
   let unsealed = 0;
@@ -50,28 +80,98 @@ export async function runDecryptCommand(files: readonly string[], options: Decry
     if (f.kind === 'unsealed-stream') unsealed += 1;
     if (!BLOCK_FINDINGS.has(f.kind)) return;
     broken += 1;
-    io.err(`paranoid-pipes decrypt: ${f.source}: offset ${f.offset}: ${f.kind}: stream ${f.stream}: ${f.detail}\n`);
+    say(`paranoid-pipes decrypt: ${f.source}: offset ${f.offset}: ${f.kind}: stream ${f.stream}: ${f.detail}\n`);
   });
-  const decrypter = new LogDecrypter(keys, {
+  const checked: DecryptSink = {
     block: (b) => seals.block(b),
-    data: (bytes) => write(bytes),
-    control: (record) => {
-      // k_0 would let whoever reads this re-make every seal of its stream: never printed.
-      if (options.showControl === true) io.err(`control: ${JSON.stringify('sealKey' in record ? { ...record, sealKey: '(withheld)' } : record)}\n`);
-    },
-    problem: (p: Problem) => io.err(`paranoid-pipes decrypt: ${p.source}: offset ${p.offset}: ${p.kind}: ${p.detail}${p.length > 0 ? ` (${p.length} bytes)` : ''}\n`),
-  });
+    data: (bytes, meta, info) => sink.data(bytes, meta, info),
+    // k_0 would let whoever reads this re-make every seal of its stream: never shown (text or JSON).
+    control: (record, meta, info) => sink.control('sealKey' in record ? { ...record, sealKey: '(withheld)' } : record, meta, info),
+    problem: (p) => sink.problem(p),
+  };
+  const decrypter = new LogDecrypter(keys, checked, sessionKeyOf);
+  const stdin = io.stdinStream ?? (() => wholeStdin(io.stdin));
+  const ctx = { archiveKeys, sessionKeyOf, stdin, signal: trapped.signal, notice, onBytes: progress === null ? undefined : (n: number) => progress.addBytes(n) };
+  let stopped = false;
   try {
-    await feedInputs(decrypter, inputs, archiveKeys, io.stdin);
+    for (const input of inputs) {
+      if (!(await decryptInput(decrypter, input, ctx, input === followed))) {
+        stopped = true;
+        break;
+      }
+    }
+    await sink.flush();
   } finally {
-    await outHandle?.close();
+    progress?.clear();
+    trapped.release();
+    await out.close();
   }
+  if (stopped) notice(`stopped; ${decrypter.summary.messages} blocks read`);
   const s = decrypter.summary;
-  if (unsealed > 0) io.err(`paranoid-pipes decrypt: note: ${unsealed} stream(s) written before sealing (pp1): not tamper-evident\n`);
+  if (unsealed > 0) notice(`note: ${unsealed} stream(s) written before sealing (pp1): not tamper-evident`);
   if (s.problems + broken > 0) {
-    io.err(`paranoid-pipes decrypt: ${s.messages} blocks read, ${s.problems + broken} problem(s) reported above\n`);
+    say(`paranoid-pipes decrypt: ${s.messages} blocks read, ${s.problems + broken} problem(s) reported above\n`);
     return EXIT.failed;
   }
   return EXIT.ok;
 }
 
+/**
+ * `--follow` follows one log: the last input, a live log (not a rotated file) or a stream.
+ * Everything before it (its archives, kept and aside files) is read first.
+ */
+function checkFollow(inputs: readonly Input[]): Input {
+  const last = inputs.at(-1);
+  const live = inputs.filter((i) => i.kind === 'stream' || (i.kind === 'log' && rotationIdOf(i.path) === null));
+  if (last === undefined || live.length !== 1 || live[0] !== last) {
+    const names = live.map((i) => (i.kind === 'stream' ? i.label : i.path));
+    throw usageError('FOLLOW_ONE_LOG', `--follow follows one live log or "-": give one (with its archives), got ${names.length === 0 ? 'none' : names.map((n) => JSON.stringify(n)).join(', ')}`);
+  }
+  return last;
+}
+
+interface Output {
+  readonly write: WriteBytes;
+  readonly close: () => Promise<void>;
+}
+
+async function openOutput(options: DecryptOptions, io: DecryptIo, signal: AbortSignal, notice: (text: string) => void, say: (text: string) => void): Promise<Output> {
+  const target = options.output;
+  if (target.kind === 'stdout') {
+    if (options.format !== 'text' || options.raw || io.outIsTty !== true) return { write: io.writeData, close: async () => {} };
+    // A terminal acts on escape sequences anyone who can write to the pipe may have logged.
+    let told = false;
+    const write: WriteBytes = async (bytes) => {
+      const safe = escapeForTerminal(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      if (safe !== null && !told) {
+        told = true;
+        say('paranoid-pipes decrypt: control characters in the log are shown escaped (\\xHH, \\u{HHHH}) on this terminal; --raw prints them as they are\n');
+      }
+      await io.writeData(safe ?? bytes);
+    };
+    return { write, close: async () => {} };
+  }
+  if (target.kind === 'pipe') return openToPipe(target.path, target.mode, signal, notice).then((pipe) => ({ write: (b) => pipe.write(b), close: () => pipe.close() }));
+  // Plaintext on the admin's machine: private to its owner, and never over an existing file.
+  const handle = await fsp.open(target.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600).catch((err: unknown) => {
+    throw usageError('OUTPUT_EXISTS', `--output ${JSON.stringify(target.path)}: ${errnoCode(err) === 'EEXIST' ? 'already exists' : (errnoCode(err) ?? String(err))}`);
+  });
+  return {
+    write: async (bytes) => {
+      await handle.write(bytes);
+    },
+    close: () => handle.close(),
+  };
+}
+
+/** `--gpg`: the gpg on PATH must run before any block is given to it. */
+async function localGpg(env: NodeJS.ProcessEnv): Promise<SessionKeyOf> {
+  await execFileAsync('gpg', ['--version'], { env }).catch((err: unknown) => {
+    throw new PipesError('GPG_MISSING', `--gpg: cannot run gpg: ${errnoCode(err) ?? (err as Error).message}; install GnuPG or use --key FILE`);
+  });
+  return gpgSessionKeys({ env }).sessionKeyOf;
+}
+
+async function* wholeStdin(read: () => Promise<Buffer>): AsyncIterable<Uint8Array> {
+  yield await read();
+}

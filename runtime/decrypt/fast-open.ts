@@ -50,7 +50,10 @@ function packetAt(buf: Buffer, at: number): Packet | null {
   return h.status === 'ok' && !h.partial ? { tag: h.tag, at, start: h.bodyStart, end: h.end } : null;
 }
 
-export async function openOwnShape(binary: Buffer, keys: readonly openpgp.PrivateKey[]): Promise<Opened | null> {
+/** A session key obtained elsewhere (the local GnuPG) from a message's key packets, or null. */
+export type SessionKeyOf = (keyPackets: Buffer) => Promise<{ readonly data: Uint8Array; readonly algorithm: string } | null>;
+
+export async function openOwnShape(binary: Buffer, keys: readonly openpgp.PrivateKey[], sessionKeyOf?: SessionKeyOf): Promise<Opened | null> {
   let at = 0;
   let seipd: Packet | null = null;
   while (at < binary.length) {
@@ -62,9 +65,11 @@ export async function openOwnShape(binary: Buffer, keys: readonly openpgp.Privat
   }
   if (seipd === null || binary[seipd.start] !== 1 || seipd.at === 0) return null;
 
-  const keyPackets = await openpgp.readMessage({ binaryMessage: binary.subarray(0, seipd.at) });
-  const [sessionKey] = await openpgp.decryptSessionKeys({ message: keyPackets, decryptionKeys: [...keys] });
-  if (sessionKey === undefined || sessionKey.algorithm !== 'aes256') return null;
+  const sessionKey =
+    sessionKeyOf !== undefined
+      ? await sessionKeyOf(binary.subarray(0, seipd.at))
+      : (await openpgp.decryptSessionKeys({ message: await openpgp.readMessage({ binaryMessage: binary.subarray(0, seipd.at) }), decryptionKeys: [...keys] }))[0];
+  if (sessionKey === undefined || sessionKey === null || sessionKey.algorithm !== 'aes256') return null;
 
   const decipher = createDecipheriv('aes-256-cfb', sessionKey.data, Buffer.alloc(AES_BLOCK));
   const plain = Buffer.concat([decipher.update(binary.subarray(seipd.start + 1, seipd.end)), decipher.final()]);

@@ -1,7 +1,8 @@
 import * as openpgp from 'openpgp';
 import { decodeControl, parseMetadata, type BlockMetadata, type ControlRecord } from '../metadata.ts';
 import { countNewlines } from '../writer.ts';
-import { openOwnShape, type Opened } from './fast-open.ts';
+import { openOwnShape, type Opened, type SessionKeyOf } from './fast-open.ts';
+import { keyOptionsFor } from './gpg-session-keys.ts';
 import { findMessageStart, nextPiece, type Piece } from './split.ts';
 import { dearmor } from '../packets.ts';
 
@@ -23,6 +24,13 @@ export interface Problem {
   readonly detail: string;
 }
 
+/** Where a block was found and when it was sealed (the literal packet's date, when known). */
+export interface BlockInfo {
+  readonly source: string;
+  readonly offset: number;
+  readonly date: Date | null;
+}
+
 /** One opened message, before any check: what `verify` and the seal check look at. */
 export interface OpenedBlock {
   readonly source: string;
@@ -36,8 +44,8 @@ export interface OpenedBlock {
 export interface DecryptSink {
   /** Every message opened, repeats included, in input order, before `data` / `control`. */
   block?(block: OpenedBlock): void;
-  data(bytes: Uint8Array, meta: BlockMetadata | null): void | Promise<void>;
-  control(record: ControlRecord, meta: BlockMetadata): void | Promise<void>;
+  data(bytes: Uint8Array, meta: BlockMetadata | null, info: BlockInfo): void | Promise<void>;
+  control(record: ControlRecord, meta: BlockMetadata, info: BlockInfo): void | Promise<void>;
   problem(problem: Problem): void;
 }
 
@@ -72,6 +80,8 @@ export class LogDecrypter {
   constructor(
     private readonly keys: readonly openpgp.PrivateKey[],
     private readonly sink: DecryptSink,
+    /** With `--gpg`: session keys come from the local GnuPG instead of `keys`. */
+    private readonly sessionKeyOf?: SessionKeyOf,
   ) {}
 
   /** A whole input already in memory (standard input, a decrypted archive). */
@@ -92,8 +102,13 @@ export class LogDecrypter {
    *
    * Messages are opened a few at a time (session-key work and inflating overlap) and delivered
    * strictly in input order. Offsets in reports are offsets in the input.
+   *
+   * `live`: the input is a stream still being written (a followed log, a pipe): a whole message
+   * at the end of what was read is delivered at once instead of waiting for more input, and
+   * what is already opened is delivered before waiting for the next chunk.
    */
-  async decryptChunks(read: () => Promise<Buffer | null>, source: string): Promise<void> {
+  async decryptChunks(read: () => Promise<Buffer | null>, source: string, options: { readonly live?: boolean } = {}): Promise<void> {
+    const live = options.live === true;
     let buf = Buffer.alloc(0);
     let base = 0; // input offset of buf[0]
     let pos = 0; // the next byte of buf not yet split
@@ -117,7 +132,11 @@ export class LogDecrypter {
         // A piece reaching the window's end may be cut by it; a binary message cut short may
         // also look like one followed by a false start inside its own ciphertext. Both are judged
         // only with more input, up to a bound no message of ours comes near.
-        const undecided = piece === null || piece.end >= buf.length || (piece.kind === 'torn' && buf.length - piece.offset < MAX_PIECE_WINDOW);
+        const undecided =
+          piece === null ||
+          (piece.end >= buf.length && !(live && piece.kind === 'message')) ||
+          (piece.kind === 'torn' && buf.length - piece.offset < MAX_PIECE_WINDOW && !(live && armoredTornBeforeMessage(buf, piece)));
+        if (!eof && undecided && live && ahead.length > 0) break;
         if (!eof && undecided) {
           await readMore();
           continue;
@@ -148,20 +167,20 @@ export class LogDecrypter {
       this.summary.messages += 1;
       const meta = parseMetadata(opened.filename);
       this.sink.block?.({ source, offset: at, length, meta, date: opened.date, data: opened.data });
-      await this.deliver(opened.data, meta, source, at);
+      await this.deliver(opened.data, meta, { source, offset: at, date: opened.date });
     }
   }
 
   private async open(bytes: Buffer, armored: boolean): Promise<Opened> {
     // Our own blocks take the native path; anything else (gpg's output, say) goes to openpgp.js.
     const binary = armored ? dearmor(bytes) : bytes;
-    const fast = binary === null ? null : await openOwnShape(binary, this.keys);
+    const fast = binary === null ? null : await openOwnShape(binary, this.keys, this.sessionKeyOf);
     if (fast !== null) return fast;
     const message = armored
       ? await openpgp.readMessage({ armoredMessage: bytes.toString('latin1') })
       : await openpgp.readMessage({ binaryMessage: new Uint8Array(bytes) });
     // Message.decrypt rather than openpgp.decrypt: the literal packet's date is wanted too.
-    const decrypted = (await message.decrypt([...this.keys])) as unknown as { unwrapCompressed(): { packets: openpgp.PacketList<openpgp.AnyPacket> } };
+    const decrypted = (await decryptWith(message, await keyOptionsFor(message, this.keys, this.sessionKeyOf))) as unknown as { unwrapCompressed(): { packets: openpgp.PacketList<openpgp.AnyPacket> } };
     const literal = decrypted.unwrapCompressed().packets.findPacket(openpgp.enums.packet.literalData) as unknown as LiteralFields | undefined;
     if (literal === undefined) throw new Error('no literal data in the message');
     const data = literal.getBytes();
@@ -170,9 +189,10 @@ export class LogDecrypter {
     return { data, filename: filename === '' ? null : filename, date: literal.date instanceof Date ? literal.date : null };
   }
 
-  private async deliver(data: Uint8Array, meta: BlockMetadata | null, source: string, offset: number): Promise<void> {
+  private async deliver(data: Uint8Array, meta: BlockMetadata | null, info: BlockInfo): Promise<void> {
+    const { source, offset } = info;
     if (meta === null) {
-      await this.sink.data(data, null); // a message from another tool: plain data, unchecked
+      await this.sink.data(data, null, info); // a message from another tool: plain data, unchecked
       return;
     }
     let stream = this.streams.get(meta.streamId);
@@ -214,14 +234,14 @@ export class LogDecrypter {
         // The copy was told to drop rather than block: a loss it counted, which the reader must see.
         this.report({ source, offset, length: 0, kind: 'dropped-lines', detail: `stream ${meta.streamId}: ${record.detail}` });
       }
-      await this.sink.control(record, meta);
+      await this.sink.control(record, meta, info);
       return;
     }
     if (meta.kind === 'data') {
       stream.lines += countNewlines(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
       stream.bytes += data.byteLength;
     }
-    await this.sink.data(data, meta);
+    await this.sink.data(data, meta, info);
   }
 
   /** A problem found outside the log itself (an archive's outer layer). */
@@ -233,4 +253,19 @@ export class LogDecrypter {
     this.summary.problems += 1;
     this.sink.problem(problem);
   }
+}
+
+/**
+ * An armored piece without its END line, followed by a whole message: torn for good (a message
+ * of ours never contains a BEGIN line), so a live input need not wait for more to judge it.
+ */
+function armoredTornBeforeMessage(buf: Buffer, piece: Piece): boolean {
+  if (buf[piece.offset] !== 0x2d) return false; // '-': the BEGIN line
+  const next = nextPiece(buf, piece.end);
+  return next !== null && next.kind === 'message' && next.armored;
+}
+
+/** Message.decrypt with the private keys, or with a session key GnuPG gave (`--gpg`). */
+function decryptWith(message: openpgp.Message<Uint8Array | string>, options: Awaited<ReturnType<typeof keyOptionsFor>>): Promise<openpgp.Message<unknown>> {
+  return 'sessionKeys' in options ? message.decrypt(undefined, undefined, [options.sessionKeys]) : message.decrypt(options.decryptionKeys);
 }

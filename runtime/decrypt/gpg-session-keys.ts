@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import * as openpgp from 'openpgp';
+import { PipesError } from '../errors.ts';
+import type { SessionKeyOf } from './fast-open.ts';
+
+/**
+ * `--gpg`: the local GnuPG (its keyring, gpg-agent, a smartcard) decrypts each block's session
+ * key; the bulk is decrypted natively. No secret key file is needed.
+ *
+ * GnuPG has no command that only decrypts a session key, but `gpg --decrypt --show-session-key`
+ * reports it (status SESSION_KEY) as soon as it has it, before it reads the data. So gpg gets a
+ * block's key packets followed by a stub encrypted packet of zeros: it decrypts the session key
+ * through gpg-agent, reports it, then fails the stub's integrity check (expected; no plaintext
+ * exists). GnuPG 2.2 and 2.4 read such stubs back to back, one SESSION_KEY per message, so one
+ * gpg call serves every key asked for at once.
+ *
+ * - One private-key operation per distinct set of key packets: results (failures too) are
+ *   remembered by the packets' SHA-256, so blocks that share a session key share the work.
+ * - Requests made while a call runs are batched into the next call (up to MAX_BATCH).
+ * - Each session key is checked where it is used: a wrong one fails the block's MDC.
+ */
+export type SessionKey = { readonly data: Uint8Array; readonly algorithm: string };
+
+/** OpenPGP symmetric algorithm ids as gpg prints them, in openpgp.js names. */
+const ALGORITHMS: Record<string, string> = { '7': 'aes128', '8': 'aes192', '9': 'aes256' };
+/** A SEIPD v1 packet (tag 18, 41 body bytes) of zeros: enough for gpg to ask for the session key. */
+const STUB = Buffer.concat([Buffer.from([0xc0 | 18, 41, 1]), Buffer.alloc(40)]);
+/** Messages per gpg call: a call's cost (~10 ms to start) spread over many keys. */
+const MAX_BATCH = 256;
+
+export interface GpgOptions {
+  /** The gpg program (default `gpg` on PATH); GNUPGHOME and GPG_TTY come from the environment. */
+  readonly program?: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export function gpgSessionKeys(options: GpgOptions): { readonly sessionKeyOf: SessionKeyOf; readonly stats: { calls: number; keys: number } } {
+  const cache = new Map<string, Promise<SessionKey | null>>();
+  const stats = { calls: 0, keys: 0 };
+  let queue: Array<{ packets: Buffer; resolve: (key: SessionKey | null) => void; reject: (err: Error) => void }> = [];
+  let running: Promise<void> | null = null;
+
+  const drain = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const batch = queue.slice(0, MAX_BATCH);
+      queue = queue.slice(batch.length);
+      stats.calls += 1;
+      try {
+        const keys = await askGpg(batch.map((b) => b.packets), options);
+        batch.forEach((b, i) => b.resolve(keys[i] ?? null));
+      } catch (err) {
+        for (const b of batch) b.reject(err as Error);
+      }
+    }
+  };
+
+  const sessionKeyOf: SessionKeyOf = (packets) => {
+    const id = createHash('sha256').update(packets).digest('hex');
+    let known = cache.get(id);
+    if (known === undefined) {
+      stats.keys += 1;
+      known = new Promise<SessionKey | null>((resolve, reject) => queue.push({ packets: Buffer.from(packets), resolve, reject }));
+      cache.set(id, known);
+      schedule();
+    }
+    return known;
+  };
+  /**
+   * A call starts on the next turn, so the blocks opened side by side join it. A request made
+   * after the last batch was taken but before the call ended starts the next call.
+   */
+  const schedule = (): void => {
+    if (running !== null) return;
+    running = new Promise<void>((r) => setImmediate(r))
+      .then(drain)
+      .finally(() => {
+        running = null;
+        if (queue.length > 0) schedule();
+      });
+  };
+  return { sessionKeyOf, stats };
+}
+
+/**
+ * One gpg call for several messages' key packets: the session keys in order (null where gpg
+ * had none). If the status lines cannot be matched to the messages one by one, each message is
+ * asked alone.
+ */
+async function askGpg(packets: readonly Buffer[], options: GpgOptions): Promise<Array<SessionKey | null>> {
+  const input = Buffer.concat(packets.flatMap((p) => [p, STUB]));
+  const { status, stderr } = await runGpg(input, options);
+  const perMessage = splitByMessage(status);
+  if (perMessage.length === packets.length) return perMessage.map(sessionKeyIn);
+  if (packets.length === 1) {
+    if (perMessage.length === 0) throw new PipesError('GPG_FAILED', `gpg could not be asked for a session key: ${lastLines(stderr)}`);
+    return [sessionKeyIn(perMessage.flat())];
+  }
+  const alone: Array<SessionKey | null> = [];
+  for (const p of packets) alone.push(...(await askGpg([p], options)));
+  return alone;
+}
+
+/** Status lines of each message: each ends with END_DECRYPTION, or with NO_SECKEY/DECRYPTION_FAILED without one. */
+function splitByMessage(status: readonly string[]): string[][] {
+  const messages: string[][] = [];
+  let current: string[] = [];
+  for (const line of status) {
+    current.push(line);
+    if (line.startsWith('END_DECRYPTION')) {
+      messages.push(current);
+      current = [];
+    }
+  }
+  if (current.some((l) => l.startsWith('DECRYPTION_FAILED') || l.startsWith('NO_SECKEY'))) messages.push(current);
+  return messages;
+}
+
+function sessionKeyIn(lines: readonly string[]): SessionKey | null {
+  for (const line of lines) {
+    const m = /^SESSION_KEY (\d+):([0-9A-Fa-f]+)$/.exec(line);
+    const algorithm = m ? ALGORITHMS[m[1] as string] : undefined;
+    if (m && algorithm !== undefined) return { data: Buffer.from(m[2] as string, 'hex'), algorithm };
+  }
+  return null;
+}
+
+const lastLines = (text: string) => text.trim().split('\n').slice(-3).join(' / ') || 'no output';
+
+/** Calls gpg with an argument array (no shell); status lines on fd 3, stderr kept for errors. */
+function runGpg(input: Buffer, options: GpgOptions): Promise<{ status: string[]; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const args = ['--batch', '--no-tty', '--quiet', '--status-fd', '3', '--show-session-key', '--decrypt'];
+    const child = spawn(options.program ?? 'gpg', args, { env: options.env, stdio: ['pipe', 'ignore', 'pipe', 'pipe'] });
+    let status = '';
+    let stderr = '';
+    (child.stdio[3] as Readable | null)?.setEncoding('utf8').on('data', (t: string) => (status += t));
+    child.stderr?.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+    child.on('error', (err) => reject(new PipesError('GPG_MISSING', `--gpg: cannot run ${options.program ?? 'gpg'}: ${err.message}`)));
+    // gpg exits 2 here by design (the stubs fail their check): the status lines say what it found.
+    child.on('close', () =>
+      resolve({
+        status: status
+          .split('\n')
+          .filter((l) => l.startsWith('[GNUPG:] '))
+          .map((l) => l.slice('[GNUPG:] '.length)),
+        stderr,
+      }),
+    );
+    child.stdin?.on('error', () => {}); // gpg may stop reading early (no secret key): the status says why
+    child.stdin?.end(input);
+  });
+}
+
+/** How openpgp.decrypt opens a message: with private keys, or with a session key from GnuPG. */
+export async function keyOptionsFor(
+  message: openpgp.Message<Uint8Array | string>,
+  keys: readonly openpgp.PrivateKey[],
+  sessionKeyOf: SessionKeyOf | undefined,
+): Promise<{ decryptionKeys: openpgp.PrivateKey[] } | { sessionKeys: openpgp.SessionKey }> {
+  if (sessionKeyOf === undefined) return { decryptionKeys: [...keys] };
+  const keyPackets = Buffer.from(message.packets.filterByTag(openpgp.enums.packet.publicKeyEncryptedSessionKey).write());
+  const key = await sessionKeyOf(keyPackets);
+  if (key === null) throw new Error('GnuPG could not decrypt the session key (no matching secret key, or no passphrase)');
+  return { sessionKeys: { data: key.data, algorithm: key.algorithm as openpgp.enums.symmetricNames } };
+}

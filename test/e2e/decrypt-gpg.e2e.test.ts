@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, writerProcess } from '../helpers/cli.ts';
+import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
+import { TempGpg } from '../helpers/gpg.ts';
+
+/**
+ * `decrypt --gpg`: no key file; a real GnuPG home whose secret key has a passphrase, given to
+ * gpg-agent beforehand (gpg-preset-passphrase), as an admin's agent or smartcard would hold it.
+ */
+const PRESET = '/usr/lib/gnupg/gpg-preset-passphrase';
+const PASS = 'agent holds this passphrase';
+const fx = new E2eFixture();
+const gpg = new TempGpg();
+let log: string;
+let archives: string;
+const LINES = 3_000;
+
+beforeAll(async () => {
+  await fx.setup();
+  const passFile = join(fx.tmp.path, 'pass');
+  writeFileSync(passFile, `${PASS}\n`, { mode: 0o600 });
+  const keyDir = join(fx.tmp.path, 'ops-keys');
+  expect((await cli(['keygen', '--email', 'ops@example.org', '--out-dir', keyDir, '--passphrase-file', passFile])).code).toBe(0);
+  writeFileSync(join(gpg.home, 'gpg-agent.conf'), 'allow-preset-passphrase\n');
+  gpg.run(['--pinentry-mode', 'loopback', '--passphrase-file', passFile, '--import', join(keyDir, 'ops@example.org.sec.asc')]);
+
+  archives = join(fx.tmp.path, 'archive');
+  mkdirSync(archives, { mode: 0o700 });
+  const paths = await fx.generate(['--recipient-key', join(keyDir, 'ops@example.org.pub.asc'), '--quit-string', QUIT, '--rotate-size', '4K', '--rotate-check-every', '1', '--archive-dir', archives]);
+  const copy = await fx.startReading(paths);
+  for (let at = 0; at < LINES; at += 150) {
+    await writerProcess(paths.pipe, 'g', 150, 40, at);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  const { closeSync, openSync, writeSync } = await import('node:fs');
+  const fd = openSync(paths.pipe, 'w');
+  writeSync(fd, `${QUIT}\n`);
+  closeSync(fd);
+  expect(await copy.exited).toBe(0);
+  log = paths.output;
+}, 120_000);
+afterAll(() => {
+  gpg.dispose();
+  fx.dispose();
+});
+
+const decryptGpg = (args: string[], env = gpg.env) => cli(['decrypt', '--gpg', ...args], { env });
+
+describe.skipIf(!existsSync(PRESET))('decrypt --gpg', () => {
+  it('without the passphrase in the agent, no block opens (and nothing hangs on a prompt)', async () => {
+    const r = await decryptGpg([log]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/undecryptable/);
+    expect(r.stdout.length).toBe(0);
+  });
+
+  it('with the passphrase given to gpg-agent, decrypts the log and its archives, every line once and in order', async () => {
+    // The keygrips of the secret keys (primary and encryption subkey), as the agent knows them.
+    const grips = gpg
+      .run(['--with-colons', '--with-keygrip', '--list-secret-keys'])
+      .toString()
+      .split('\n')
+      .filter((l) => l.startsWith('grp:'))
+      .map((l) => l.split(':')[9]!);
+    expect(grips.length).toBeGreaterThanOrEqual(1);
+    for (const grip of grips) execFileSync(PRESET, ['--preset', '--passphrase', PASS, grip], { env: gpg.env });
+    const r = await decryptGpg(['--archive-dir', archives, log]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(linesByWriter(r.stdout.toString()).get('g')).toEqual(range(LINES));
+  });
+
+  it('refuses key files and passphrase options next to --gpg (exit 2), and says when gpg is missing', async () => {
+    const both = await decryptGpg(['--key', fx.keyFiles.sec, log]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/GPG_AND_KEY.*leave out --key/);
+    const noGpg = await decryptGpg([log], { ...gpg.env, PATH: '/nonexistent' });
+    expect(noGpg.stderr).toMatch(/GPG_MISSING/);
+    expect(noGpg.code).toBe(1);
+  });
+});
