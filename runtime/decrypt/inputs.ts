@@ -3,6 +3,7 @@ import { lstat, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { errnoCode, usageError } from '../errors.ts';
 import { compareRotation, rotationIdOf, type RotationId } from '../rotation/names.ts';
+import { LINK_FILE_SUFFIX } from '../seal/link-file.ts';
 
 /**
  * What `decrypt` reads, resolved from its arguments into one ordered list:
@@ -64,6 +65,8 @@ export async function resolveInputs(args: readonly string[], archiveDir?: string
     if (st.isFIFO()) order.push({ kind: 'stream', path: arg, label: arg });
     else if (st.isDirectory()) {
       for (const found of await walk(arg)) {
+        // The copy's own small state files beside a log are neither logs nor strangers.
+        if (isCopyStateFile(found.path)) continue;
         if (await looksEncrypted(found.path)) addFile(found);
         else skipped.push(found.path);
       }
@@ -142,4 +145,9 @@ async function looksEncrypted(path: string): Promise<boolean> {
   } finally {
     if (fd !== null) closeSync(fd);
   }
+}
+
+/** A state file the copy keeps beside its log: the stream link (`<log>.seal`). */
+function isCopyStateFile(path: string): boolean {
+  return path.endsWith(LINK_FILE_SUFFIX);
 }
