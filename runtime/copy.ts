@@ -17,6 +17,7 @@ import { assertOwnFileTrusted } from './path-chain.ts';
 import { dropPrivileges } from './privileges.ts';
 import { assertRotationDirsWritable, createRotation, resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
+import { createForwarding, type Forwarding } from './sinks/forward/setup.ts';
 
 /** Every bound of the running copy, with its reason. */
 export const COPY_LIMITS = {
@@ -115,6 +116,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     throw err;
   }
   let rotation: Rotation | null = null;
+  let forwarding: Forwarding | null = null;
   const writer = new BlockWriter({
     encryptor,
     appender,
@@ -122,10 +124,16 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     log,
     limits: COPY_LIMITS,
     onProgress: () => session?.onWriterProgress(),
-    afterAppend: () => rotation?.trigger.afterAppend() ?? Promise.resolve(),
+    afterAppend: () => {
+      forwarding?.notify();
+      return rotation?.trigger.afterAppend() ?? Promise.resolve();
+    },
   });
-  rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record);
-  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation);
+  // After the drop: position files belong to the run-as user, like the log.
+  forwarding = createForwarding(baked, log, record);
+  const hold = forwarding === null ? undefined : forwarding.holdAside.bind(forwarding);
+  rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record, hold);
+  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, forwarding);
   return session.run(early);
 }
 
@@ -154,6 +162,7 @@ class CopySession {
     private readonly writer: BlockWriter,
     private readonly streamId: string,
     private readonly rotation: Rotation | null,
+    private readonly forwarding: Forwarding | null = null,
   ) {
     this.addSource(fifo);
     this.guard = new PipeGuard({
@@ -194,6 +203,7 @@ class CopySession {
       for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
     });
     this.startRotation();
+    this.forwarding?.start();
     this.guard.start(COPY_LIMITS.pipeCheckMs);
     this.log.info('STARTED', `stream ${this.streamId}: reading ${this.baked.pipe.path}, appending to ${this.baked.output.path}`);
     return done;
@@ -378,6 +388,8 @@ class CopySession {
     }
     for (const source of this.sources) source.socket.destroy(); // no-op when already closed above
     await this.appender.close().catch(() => {});
+    // Ships the stream-end and what else is left, briefly; the saved position covers the rest.
+    await this.forwarding?.stop().catch((err: unknown) => this.log.error('FORWARD_STOP', (err as Error).message));
     for (const source of this.sources) removeOwnFifo(this.baked.pipe.path, source.fifo, this.log);
     const dropped = this.drops.total.lines + this.drops.total.bytes > 0 ? `, ${this.drops.total.lines} lines / ${this.drops.total.bytes} bytes dropped under overload` : '';
     this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}${dropped}`);

@@ -35,6 +35,7 @@ export function describeBaked(baked: BakedOptions, groupNames: ReadonlyMap<numbe
     `log level:    ${baked.logLevel}`,
     `overload:     buffer at most ${baked.overload.maxBufferBytes} bytes, then ${baked.overload.policy === 'block' ? 'block (writers wait)' : 'drop whole blocks (counted in the log)'}`,
     ...describeRotation(baked),
+    ...(baked.forward ?? []).map((f, i) => `${i === 0 ? 'forward:      ' : '              '}${f.label}`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -23,6 +23,7 @@ export function createRotation(
   archiveKeys: RecipientKeys,
   log: Logger,
   record: (event: string, detail: string) => void,
+  holdAside?: (aside: string) => Promise<void>,
 ): Rotation | null {
   if (baked.rotation === null) return null;
   const rotator = new Rotator({
@@ -32,6 +33,7 @@ export function createRotation(
     mailer: baked.rotation.mail === null ? null : createMailer(baked.rotation.mail),
     logger: log,
     record,
+    ...(holdAside === undefined ? {} : { holdAside }),
   });
   const trigger = new RotationTrigger(baked.rotation, appender, (aside) => rotator.enqueue(aside), log, record);
   return { rotator, trigger, intervalMs: baked.rotation.intervalMs };

@@ -1,0 +1,73 @@
+import { hostname } from 'node:os';
+import { basename } from 'node:path';
+import type { BakedForward, BakedOptions } from '../../baked.ts';
+import type { Logger } from '../../log.ts';
+import { Forwarder } from './forwarder.ts';
+import { natsTransport, type Origin } from './nats.ts';
+import { positionPath } from './position.ts';
+import { sshTransport } from './ssh.ts';
+import type { Transport } from './transport.ts';
+
+/** At stop, forwarders get this long to ship what is left; the rest goes at the next start. */
+export const FORWARD_STOP_WAIT_MS = 5000;
+/** How often rotation looks whether every forwarder is past an aside file. */
+const HOLD_POLL_MS = 500;
+
+/** Every --forward of a running copy. */
+export class Forwarding {
+  private stopped = false;
+
+  constructor(readonly forwarders: readonly Forwarder[]) {}
+
+  start(): void {
+    for (const f of this.forwarders) f.start();
+  }
+
+  /** The writer appended a batch. */
+  notify(): void {
+    for (const f of this.forwarders) f.notify();
+  }
+
+  /**
+   * Resolves once every forwarder has shipped `aside`, so rotation may remove or rename it;
+   * rejects when forwarding stops first (the aside file stays for the next start).
+   */
+  async holdAside(aside: string): Promise<void> {
+    for (;;) {
+      if (this.stopped) throw new Error(`${aside} is not forwarded yet; it stays for the next start`);
+      const done = await Promise.all(this.forwarders.map((f) => f.doneWith(aside)));
+      if (done.every(Boolean)) return;
+      await new Promise((resolve) => setTimeout(resolve, HOLD_POLL_MS).unref());
+    }
+  }
+
+  async stop(waitMs: number = FORWARD_STOP_WAIT_MS): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.forwarders.map((f) => f.stop(waitMs)));
+  }
+}
+
+export function transportFor(f: BakedForward, origin: Origin): Transport {
+  return f.kind === 'ssh' ? sshTransport(f) : natsTransport(f, origin);
+}
+
+/** null when the copy forwards nowhere. Call after the privilege drop: positions are the run-as user's. */
+export function createForwarding(baked: BakedOptions, log: Logger, record: (event: string, detail: string) => void): Forwarding | null {
+  const forward = baked.forward ?? [];
+  if (forward.length === 0) return null;
+  const { output } = baked;
+  const origin: Origin = { host: hostname(), log: basename(output.path) };
+  return new Forwarding(
+    forward.map(
+      (f) =>
+        new Forwarder({
+          transport: transportFor(f, origin),
+          logPath: output.path,
+          positionFile: positionPath(output.path, f.label),
+          fileLike: { mode: output.mode, uid: output.owner.uid, gid: output.owner.gid },
+          log,
+          record,
+        }),
+    ),
+  );
+}
