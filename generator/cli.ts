@@ -3,6 +3,7 @@ import { describeFailure, EXIT, usageError } from '../runtime/errors.ts';
 import { blameConfig, mergeConfig, readConfigFile } from './config-file.ts';
 import { runDecryptCommand, type DecryptOptions } from './decrypt-command.ts';
 import { runDemo } from './demo.ts';
+import { addForwardCommands } from './forward-commands.ts';
 import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
 import { generateKeyPair, prepareKeyDir, writeKeyPair } from './keygen.ts';
 import { describeOption, ENCRYPTER_OPTIONS, rawOptions, type RawEncrypterOptions } from './options.ts';
@@ -15,6 +16,8 @@ export interface CliIo extends CommandIo {
   readonly stdin: () => Promise<Buffer>;
   readonly writeData: (bytes: Uint8Array) => Promise<void>;
   readonly env: NodeJS.ProcessEnv;
+  /** Standard input as a stream (receive reads it as it comes); process.stdin when absent. */
+  readonly stdinStream?: () => NodeJS.ReadableStream;
 }
 
 const PROGRAM = 'paranoid-pipes';
@@ -121,6 +124,8 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .action(async (options: { keep?: boolean }) => {
       result.exitCode = await runDemo(io, options.keep === true);
     });
+
+  addForwardCommands(program, io, result);
 
   return program;
 }
