@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { safeName } from '../../runtime/receive/collect.ts';
+import { CLI, writerProcess } from '../helpers/cli.ts';
+import { E2eFixture, linesByWriter, QUIT, range, type CopyPaths } from '../helpers/e2e.ts';
+import { missingForNats, TestNats, until } from '../helpers/servers.ts';
+
+const missing = missingForNats();
+if (missing !== null) console.log(`skipping NATS forwarding tests: ${missing}`);
+
+const fx = new E2eFixture();
+let nats: TestNats;
+let collector: { child: ChildProcess; said: () => string } | null = null;
+
+beforeAll(async () => {
+  if (missing !== null) return;
+  await fx.setup();
+  nats = await TestNats.create(join(fx.tmp.path, 'nats'));
+}, 60_000);
+afterAll(async () => {
+  collector?.child.kill('SIGKILL');
+  await nats?.stop();
+  fx.dispose();
+});
+
+function quit(pipe: string): void {
+  const fd = openSync(pipe, 'w');
+  writeSync(fd, `${QUIT}\n`);
+  closeSync(fd);
+}
+
+function startCollect(dir: string): { child: ChildProcess; said: () => string } {
+  const child = spawn(process.execPath, [CLI, 'collect', '--from', `${nats.url}/logs`, '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.setEncoding('utf8').on('data', (t: string) => (err += t));
+  return { child, said: () => err };
+}
+
+async function linesOf(file: string): Promise<Map<string, number[]>> {
+  if (!existsSync(file)) return new Map();
+  return linesByWriter((await fx.decrypt([file])).stdout.toString());
+}
+
+describe.skipIf(missing !== null)('--forward nats:// into a real JetStream, paranoid-pipes collect', () => {
+  it('three copies ("hosts") into one stream; the server killed mid-flood and restarted; collect keeps one log each, every line once', async () => {
+    const dir = join(fx.tmp.path, 'collected');
+    collector = startCollect(dir);
+    const copies: Array<{ paths: CopyPaths; copy: Awaited<ReturnType<typeof fx.startReading>> }> = [];
+    for (const name of ['h1', 'h2', 'h3']) {
+      const paths = await fx.generate(['--quit-string', QUIT, '--forward', `${nats.url}/logs`], name);
+      copies.push({ paths, copy: await fx.startReading(paths) });
+    }
+    const host = safeName(hostname(), 'unknown-host');
+    const collected = (name: string) => join(dir, host, `${name}.log`);
+    await Promise.all(copies.map(({ paths }, i) => writerProcess(paths.pipe, `w${i + 1}`, 500)));
+    await until(async () => (await linesOf(collected('h3'))).get('w3')?.length === 500, 'the first lines collected').catch((err: Error) => {
+      throw new Error(`${err.message}\ncollect said:\n${collector?.said()}\ncopy said:\n${copies[2]?.copy.stderr()}`);
+    });
+
+    // The flood goes on while the server is down for a few seconds.
+    const flood = Promise.all(copies.map(({ paths }, i) => writerProcess(paths.pipe, `w${i + 1}`, 3000, 200, 500)));
+    await new Promise((r) => setTimeout(r, 200));
+    await nats.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 4000));
+    await nats.start();
+    await flood;
+    for (const { copy } of copies) expect(copy.child.exitCode, 'the copy kept reading during the outage').toBeNull();
+
+    for (const [i, name] of ['h1', 'h2', 'h3'].entries()) {
+      await until(async () => (await linesOf(collected(name))).get(`w${i + 1}`)?.length === 3500, `every line of w${i + 1} collected`, 90_000).catch((err: Error) => {
+        throw new Error(`${err.message}\ncollect said:\n${collector?.said()}\ncopy said:\n${copies[i]?.copy.stderr()}\nnats said:\n${nats.said()}`);
+      });
+    }
+    for (const { paths, copy } of copies) {
+      quit(paths.pipe);
+      expect(await copy.exited, copy.stderr()).toBe(0);
+      expect(copy.stderr()).toMatch(/FORWARD_DOWN/);
+    }
+    // Give collect a moment for the stream-end blocks, then stop it the way a service manager does.
+    await until(async () => (await fx.decrypt([collected('h1')], ['--show-control'])).stderr.includes('"stream-end"'), 'the stream-end collected');
+    collector.child.kill('SIGTERM');
+    const code = await new Promise((r) => collector?.child.once('exit', r));
+    expect(code, collector.said()).toBe(0);
+
+    expect(readdirSync(join(dir, host)).sort()).toEqual(['h1.log', 'h2.log', 'h3.log']);
+    for (const [i, name] of ['h1', 'h2', 'h3'].entries()) {
+      const got = await linesOf(collected(name));
+      expect([...got.keys()]).toEqual([`w${i + 1}`]);
+      expect(got.get(`w${i + 1}`)).toEqual(range(3500));
+    }
+  }, 180_000);
+});
