@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextPiece } from '../../runtime/decrypt/split.ts';
@@ -104,6 +104,34 @@ describe.skipIf(missing !== null)('--forward ssh:// to a real sshd running paran
     // Whatever reached the local log reached the collector, once.
     for (const id of ['a', 'b', 'c', 'd']) expect(got.get(id), `writer ${id}`).toEqual(local.get(id));
     expect(got.get('d')).toEqual(range(500));
+  }, 120_000);
+});
+
+describe.skipIf(missing !== null)('--forward with rotation', () => {
+  it('an aside file stays until it is forwarded: rotations during an outage keep them; afterwards all are shipped and removed', async () => {
+    const archive = join(fx.tmp.path, 'rot-archive');
+    mkdirSync(archive, { mode: 0o700 });
+    const paths = await fx.generate(['--quit-string', QUIT, '--forward', sshUrl(), '--rotate-size', '4K', '--rotate-check-every', '1', '--archive-dir', archive], 'rot');
+    await sshd.stop();
+    const copy = await fx.startReading(paths);
+    const asides = () => readdirSync(paths.dir).filter((n) => n.startsWith('rot.log.') && n.endsWith('.aside'));
+    // Small rounds with pauses: many small blocks, so the log passes 4K several times.
+    for (let round = 0; round < 16; round += 1) {
+      await writerProcess(paths.pipe, 'r', 25, 100, round * 25);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    // Rotation archives an aside file (a read) but may not remove it before it is shipped.
+    await until(() => readdirSync(archive).some((n) => n.endsWith('.gz.gpg')) && asides().length >= 2, 'archives and aside files during the outage').catch((err: Error) => {
+      throw new Error(`${err.message}: ${readdirSync(paths.dir).join(' ')}; the copy said:\n${copy.stderr()}`);
+    });
+    await sshd.start();
+    await until(async () => (await linesOf(received)).get('r')?.length === 400, 'every line shipped after the outage', 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}; the copy said:\n${copy.stderr()}`);
+    });
+    await until(() => asides().length === 0, 'the aside files removed once shipped', 30_000);
+    quit(paths.pipe);
+    expect(await copy.exited, copy.stderr()).toBe(0);
+    expect((await linesOf(received)).get('r')).toEqual(range(400));
   }, 120_000);
 });
 

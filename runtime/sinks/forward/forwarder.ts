@@ -40,7 +40,9 @@ export class Forwarder {
   /** Reads of the log started, and the last one that found nothing new: "caught up" at that read. */
   private readsStarted = 0;
   private emptyRead = -1;
+  /** Ends the current wait: a poll wait on `notify`, any wait on `stop`. */
   private wakeUp: (() => void) | null = null;
+  private wakeIsPoll = false;
   private running: Promise<void> | null = null;
   private outageSince: number | null = null;
   private shipped = 0;
@@ -68,7 +70,8 @@ export class Forwarder {
 
   /** New data was appended: look now rather than at the next poll. */
   notify(): void {
-    this.wakeUp?.();
+    // Only the idle poll: a backoff after a failure is not cut short by new data.
+    if (this.wakeIsPoll) this.wakeUp?.();
   }
 
   /** True once this forwarder has shipped the aside file (rotation may remove it). */
@@ -86,7 +89,7 @@ export class Forwarder {
       await delay(50);
     }
     this.stopped = true;
-    this.notify();
+    this.wakeUp?.();
     // Closing the link first ends a send that waits for an answer that will not come.
     await this.conn?.close().catch(() => {});
     await this.running;
@@ -108,7 +111,7 @@ export class Forwarder {
       const chunk = await this.reader.next(FORWARD_LIMITS.batchBytes);
       if (chunk === null) {
         this.emptyRead = read;
-        await this.wait(FORWARD_LIMITS.pollMs);
+        await this.wait(FORWARD_LIMITS.pollMs, true);
         continue;
       }
       try {
@@ -122,7 +125,7 @@ export class Forwarder {
         this.conn = null;
         if (this.stopped) break;
         this.beginOutage(err);
-        await this.wait(this.backoff.take());
+        await this.wait(this.backoff.take(), false);
       }
     }
   }
@@ -163,9 +166,10 @@ export class Forwarder {
     this.deps.record('forward-restored', `${this.label}: after ${seconds} s`);
   }
 
-  /** Sleeps up to `ms`; `notify` or `stop` ends it early. */
-  private wait(ms: number): Promise<void> {
+  /** Sleeps up to `ms`; `stop` ends it early, and `notify` too when it is the idle poll. */
+  private wait(ms: number, poll: boolean): Promise<void> {
     if (this.stopped) return Promise.resolve();
+    this.wakeIsPoll = poll;
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
