@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextPiece } from '../../runtime/decrypt/split.ts';
-import { CLI, cli, writerProcess } from '../helpers/cli.ts';
+import { CLI, cli, run, writerProcess } from '../helpers/cli.ts';
 import { E2eFixture, linesByWriter, QUIT, range, type CopyPaths } from '../helpers/e2e.ts';
 import { childPids, missingForSshd, TestSshd, until } from '../helpers/servers.ts';
 
@@ -105,6 +105,19 @@ describe.skipIf(missing !== null)('--forward ssh:// to a real sshd running paran
     for (const id of ['a', 'b', 'c', 'd']) expect(got.get(id), `writer ${id}`).toEqual(local.get(id));
     expect(got.get('d')).toEqual(range(500));
   }, 120_000);
+
+  it('pull: the admin reads the log over ssh with plain tools (a key forced to one read-only command) and decrypts it', async () => {
+    const pull = await TestSshd.create(`/bin/cat ${paths.output}`);
+    try {
+      const ssh = await run('/usr/bin/ssh', ['-F', 'none', '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${pull.knownHosts}`, '-i', pull.identity, '-p', String(pull.port), 'root@127.0.0.1']);
+      expect(ssh.code, ssh.stderr).toBe(0);
+      const r = await cli(['decrypt', '--key', fx.keyFiles.sec], { input: ssh.stdout });
+      expect(r.code, r.stderr).toBe(0);
+      expect(linesByWriter(r.stdout.toString())).toEqual(await linesOf(paths.output));
+    } finally {
+      await pull.dispose();
+    }
+  }, 60_000);
 });
 
 describe.skipIf(missing !== null)('--forward with rotation', () => {
