@@ -1,4 +1,4 @@
-import { lstatSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { BakedForward, NatsCredentials } from '../runtime/baked.ts';
 import { errnoCode, usageError } from '../runtime/errors.ts';
@@ -18,6 +18,7 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9]
 /** Passed to the receiver through the remote shell when no command is forced: nothing it would interpret. */
 const REMOTE_PATH = /^\/[A-Za-z0-9._/-]+$/;
 const SUBJECT = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+const SSH_CLIENT = '/usr/bin/ssh';
 const NATS_QUERY = ['creds', 'nkey', 'user-password'] as const;
 const SSH_QUERY = ['identity', 'known-hosts'] as const;
 
@@ -52,6 +53,8 @@ export function resolveForward(text: string, cwd: string): BakedForward {
     const { host, port } = hostPort(authority.slice(at + 1), 22, bad);
     if (!REMOTE_PATH.test(path) || path.split('/').includes('..')) throw bad('the path on the collector must be absolute and use only letters, digits and . _ - /');
     onlyKeys(params, SSH_QUERY, bad);
+    // The copy runs this client, by this path (no PATH lookup in a copy).
+    if (!existsSync(SSH_CLIENT)) throw bad(`ssh push runs ${SSH_CLIENT}, which is missing here (Debian: apt-get install openssh-client)`);
     return {
       kind: 'ssh',
       label: text,

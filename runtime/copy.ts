@@ -17,7 +17,7 @@ import { assertOwnFileTrusted } from './path-chain.ts';
 import { dropPrivileges } from './privileges.ts';
 import { assertRotationDirsWritable, createRotation, resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
-import { createForwarding, type Forwarding } from './sinks/forward/setup.ts';
+import { assertForwardDirWritable, createForwarding, type Forwarding } from './sinks/forward/setup.ts';
 
 /** Every bound of the running copy, with its reason. */
 export const COPY_LIMITS = {
@@ -111,6 +111,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     });
     dropPrivileges(baked.runAs, log);
     if (baked.rotation !== null) assertRotationDirsWritable(baked);
+    assertForwardDirWritable(baked);
   } catch (err) {
     removeOwnFifo(baked.pipe.path, fifo, log);
     throw err;

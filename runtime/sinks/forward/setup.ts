@@ -1,6 +1,8 @@
+import { accessSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { BakedForward, BakedOptions } from '../../baked.ts';
+import { errnoCode, refusal } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { Forwarder } from './forwarder.ts';
 import { natsTransport, type Origin } from './nats.ts';
@@ -70,4 +72,21 @@ export function createForwarding(baked: BakedOptions, log: Logger, record: (even
         }),
     ),
   );
+}
+
+/**
+ * Forwarders save their positions beside the log, as the run-as user: found out at start, not
+ * at the first confirmed batch.
+ */
+export function assertForwardDirWritable(baked: BakedOptions): void {
+  if ((baked.forward ?? []).length === 0) return;
+  const dir = dirname(baked.output.path);
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw refusal(
+      'FORWARD_DIR_ACCESS',
+      `forwarding keeps its positions in ${JSON.stringify(dir)}, where ${baked.runAs.label} cannot create files (${errnoCode(err) ?? String(err)}); give that user write access to it`,
+    );
+  }
 }
