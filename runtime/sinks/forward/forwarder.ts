@@ -99,22 +99,22 @@ export class Forwarder {
   }
 
   private async run(): Promise<void> {
-    const saved = loadPosition(this.deps.positionFile);
-    const found = await this.reader.open(saved);
-    if (!found) {
-      const detail = `${this.label}: the saved position names a log file that is gone; forwarding starts again at the oldest file (the far side drops what it already has)`;
-      this.deps.log.warn('FORWARD_POSITION_LOST', detail);
-      this.deps.record('forward-position-lost', detail);
-    }
+    let opened = false;
     while (!this.stopped) {
-      const read = (this.readsStarted += 1);
-      const chunk = await this.reader.next(FORWARD_LIMITS.batchBytes);
-      if (chunk === null) {
-        this.emptyRead = read;
-        await this.wait(FORWARD_LIMITS.pollMs, true);
-        continue;
-      }
+      // Reading the log, sending, saving the position: any failure is retried the same way,
+      // from the last confirmed position, after a backoff.
       try {
+        if (!opened) {
+          await this.openReader();
+          opened = true;
+        }
+        const read = (this.readsStarted += 1);
+        const chunk = await this.reader.next(FORWARD_LIMITS.batchBytes);
+        if (chunk === null) {
+          this.emptyRead = read;
+          await this.wait(FORWARD_LIMITS.pollMs, true);
+          continue;
+        }
         if (chunk.messages.length > 0) await (await this.connection()).send(chunk.messages);
         this.save(await this.reader.commit(chunk));
         this.shipped += chunk.messages.length;
@@ -127,6 +127,16 @@ export class Forwarder {
         this.beginOutage(err);
         await this.wait(this.backoff.take(), false);
       }
+    }
+  }
+
+  private async openReader(): Promise<void> {
+    const saved = loadPosition(this.deps.positionFile);
+    const found = await this.reader.open(saved);
+    if (!found) {
+      const detail = `${this.label}: the saved position names a log file that is gone; forwarding starts again at the oldest file (the far side drops what it already has)`;
+      this.deps.log.warn('FORWARD_POSITION_LOST', detail);
+      this.deps.record('forward-position-lost', detail);
     }
   }
 

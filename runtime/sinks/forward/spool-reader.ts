@@ -85,6 +85,12 @@ export class SpoolReader {
       }
       const cur = this.cur;
       const size = (await cur.handle.stat()).size;
+      if (size < cur.offset) {
+        // The appender cut a failed batch back to its start, a message boundary; its retry writes
+        // the same messages again. Go back there: what is sent twice is dropped by the far side.
+        this.log.warn('FORWARD_LOG_SHRANK', `${basename(cur.name)} is ${size} bytes, shorter than the position ${cur.offset}; reading on from its end`);
+        cur.offset = size;
+      }
       if (size > cur.offset) {
         const chunk = await this.readChunk(cur, size, maxBytes);
         if (chunk !== null) return chunk;

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -173,5 +173,20 @@ describe('Backoff', () => {
     expect([b.take(), b.take(), b.take(), b.take(), b.take(), b.take(), b.take(), b.take()]).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]);
     b.reset();
     expect(b.take()).toBe(1000);
+  });
+});
+
+describe('SpoolReader and a log cut back by the appender', () => {
+  it('goes back to the new end when the log shrank below its position (a failed batch cut back, then written again)', async () => {
+    appendFileSync(log, msg(1) + msg(2));
+    const r = new SpoolReader(log, silentLogger);
+    await r.open(null);
+    await r.commit((await r.next(1 << 20))!);
+    truncateSync(log, msg(1).length);
+    expect(await r.next(1 << 20)).toBeNull();
+    appendFileSync(log, msg(2) + msg(3));
+    const again = await r.next(1 << 20);
+    expect(texts(again!.messages)).toEqual([body(2), body(3)]);
+    await r.close();
   });
 });
