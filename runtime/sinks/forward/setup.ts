@@ -65,7 +65,8 @@ export function createForwarding(baked: BakedOptions, log: Logger, record: (even
         new Forwarder({
           transport: transportFor(f, origin),
           logPath: output.path,
-          positionFile: positionPath(output.path, f.label),
+          // Keyed by the destination, not the key or credentials file: changing those keeps the position.
+          positionFile: positionPath(output.path, f.label.split('?')[0] as string),
           fileLike: { mode: output.mode, uid: output.owner.uid, gid: output.owner.gid },
           log,
           record,
