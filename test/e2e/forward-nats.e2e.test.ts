@@ -60,13 +60,15 @@ describe.skipIf(missing !== null)('--forward nats:// into a real JetStream, para
       throw new Error(`${err.message}\ncollect said:\n${collector?.said()}\ncopy said:\n${copies[2]?.copy.stderr()}`);
     });
 
-    // The flood goes on while the server is down for a few seconds.
-    const flood = Promise.all(copies.map(({ paths }, i) => writerProcess(paths.pipe, `w${i + 1}`, 3000, 200, 500)));
-    await new Promise((r) => setTimeout(r, 200));
+    // The flood goes on while the server is down for a few seconds: a third before, a third
+    // during the outage, a third after.
+    const part = (k: number) => Promise.all(copies.map(({ paths }, i) => writerProcess(paths.pipe, `w${i + 1}`, 1000, 200, 500 + k * 1000)));
+    await part(0);
     await nats.stop('SIGKILL');
+    await part(1);
     await new Promise((r) => setTimeout(r, 4000));
     await nats.start();
-    await flood;
+    await part(2);
     for (const { copy } of copies) expect(copy.child.exitCode, 'the copy kept reading during the outage').toBeNull();
 
     for (const [i, name] of ['h1', 'h2', 'h3'].entries()) {

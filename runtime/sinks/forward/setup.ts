@@ -5,7 +5,7 @@ import type { BakedForward, BakedOptions } from '../../baked.ts';
 import { errnoCode, refusal } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { Forwarder } from './forwarder.ts';
-import { natsTransport, type Origin } from './nats.ts';
+import type { Origin } from './nats.ts';
 import { positionPath } from './position.ts';
 import { sshTransport } from './ssh.ts';
 import type { Transport } from './transport.ts';
@@ -50,7 +50,13 @@ export class Forwarding {
 }
 
 export function transportFor(f: BakedForward, origin: Origin): Transport {
-  return f.kind === 'ssh' ? sshTransport(f) : natsTransport(f, origin);
+  if (f.kind === 'ssh') return sshTransport(f);
+  // The NATS client is loaded on first connect: a copy that forwards over ssh or not at all
+  // never runs its module code.
+  return {
+    label: f.label,
+    connect: async () => (await import('./nats.ts')).natsTransport(f, origin).connect(),
+  };
 }
 
 /** null when the copy forwards nowhere. Call after the privilege drop: positions are the run-as user's. */
