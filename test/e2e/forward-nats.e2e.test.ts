@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,11 +14,15 @@ if (missing !== null) console.log(`skipping NATS forwarding tests: ${missing}`);
 const fx = new E2eFixture();
 let nats: TestNats;
 let collector: { child: ChildProcess; said: () => string } | null = null;
+const credentials = join(fx.tmp.path, 'nats.userpass');
+const subjectUrl = () => `${nats.url}/logs?user-password=${credentials}`;
 
 beforeAll(async () => {
   if (missing !== null) return;
   await fx.setup();
-  nats = await TestNats.create(join(fx.tmp.path, 'nats'));
+  // The server wants a user and password: copies and collect read them from a file.
+  nats = await TestNats.create(join(fx.tmp.path, 'nats'), { user: 'pplogs', password: 'pw-3f9a1c' });
+  writeFileSync(credentials, 'pplogs\npw-3f9a1c\n', { mode: 0o600 });
 }, 60_000);
 afterAll(async () => {
   collector?.child.kill('SIGKILL');
@@ -33,7 +37,7 @@ function quit(pipe: string): void {
 }
 
 function startCollect(dir: string): { child: ChildProcess; said: () => string } {
-  const child = spawn(process.execPath, [CLI, 'collect', '--from', `${nats.url}/logs`, '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'collect', '--from', subjectUrl(), '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr?.setEncoding('utf8').on('data', (t: string) => (err += t));
   return { child, said: () => err };
@@ -50,7 +54,7 @@ describe.skipIf(missing !== null)('--forward nats:// into a real JetStream, para
     collector = startCollect(dir);
     const copies: Array<{ paths: CopyPaths; copy: Awaited<ReturnType<typeof fx.startReading>> }> = [];
     for (const name of ['h1', 'h2', 'h3']) {
-      const paths = await fx.generate(['--quit-string', QUIT, '--forward', `${nats.url}/logs`], name);
+      const paths = await fx.generate(['--quit-string', QUIT, '--forward', subjectUrl()], name);
       copies.push({ paths, copy: await fx.startReading(paths) });
     }
     const host = safeName(hostname(), 'unknown-host');
@@ -88,6 +92,8 @@ describe.skipIf(missing !== null)('--forward nats:// into a real JetStream, para
     expect(code, collector.said()).toBe(0);
 
     expect(readdirSync(join(dir, host)).sort()).toEqual(['h1.log', 'h2.log', 'h3.log']);
+    // The password is read from its file when connecting: it is in no copy.
+    for (const { paths } of copies) expect(readFileSync(paths.copy, 'utf8')).not.toContain('pw-3f9a1c');
     for (const [i, name] of ['h1', 'h2', 'h3'].entries()) {
       const got = await linesOf(collected(name));
       expect([...got.keys()]).toEqual([`w${i + 1}`]);
