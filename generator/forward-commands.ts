@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT, usageError } from '../runtime/errors.ts';
 import { collect } from '../runtime/receive/collect.ts';
+import { hostsTable, listHostLogs } from '../runtime/receive/hosts.ts';
 import { receive } from '../runtime/receive/receive.ts';
 import { resolveForward } from './forward-options.ts';
 import type { CliIo } from './cli.ts';
@@ -58,5 +59,15 @@ export function addForwardCommands(program: Command, io: CliIo, result: { exitCo
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);
       }
+    });
+
+  program
+    .command('hosts')
+    .description('list the collected logs in a directory (DIR/HOST/LOG from collect, or files from receive) with when each last got a block and how long it has been silent, longest silence first')
+    .requiredOption('--dir <dir>', 'the directory given to collect, or where receive writes')
+    .option('--json', 'print JSON instead of a table')
+    .action((options: { dir: string; json?: boolean }) => {
+      const logs = listHostLogs(options.dir);
+      io.out(options.json === true ? `${JSON.stringify(logs, null, 2)}\n` : hostsTable(logs));
     });
 }

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { safeName } from '../../runtime/receive/collect.ts';
-import { CLI, writerProcess } from '../helpers/cli.ts';
+import { CLI, cli, writerProcess } from '../helpers/cli.ts';
 import { E2eFixture, linesByWriter, QUIT, range, type CopyPaths } from '../helpers/e2e.ts';
 import { missingForNats, TestNats, until } from '../helpers/servers.ts';
 
@@ -92,6 +92,8 @@ describe.skipIf(missing !== null)('--forward nats:// into a real JetStream, para
     expect(code, collector.said()).toBe(0);
 
     expect(readdirSync(join(dir, host)).sort()).toEqual(['h1.log', 'h2.log', 'h3.log']);
+    const hosts = await cli(['hosts', '--dir', dir]);
+    expect(hosts.stdout.toString().split('\n').filter((l) => l.startsWith(`${host}/`))).toHaveLength(3);
     // The password is read from its file when connecting: it is in no copy.
     for (const { paths } of copies) expect(readFileSync(paths.copy, 'utf8')).not.toContain('pw-3f9a1c');
     for (const [i, name] of ['h1', 'h2', 'h3'].entries()) {
