@@ -16,8 +16,11 @@ type SshForward = Extract<BakedForward, { kind: 'ssh' }>;
 export const SSH_LIMITS = {
   /** The receiver says hello at once; a collector that does not within this long is down. */
   helloTimeoutMs: 20_000,
-  /** A batch (1 MiB) not confirmed within this long: the link is treated as dead. */
-  ackTimeoutMs: 60_000,
+  /**
+   * A batch (1 MiB) not confirmed within this long: the receiver is treated as hung. A dead link
+   * is found sooner by the keepalives; this leaves a slow link (1 MiB at 64 kbit/s) its time.
+   */
+  ackTimeoutMs: 300_000,
   /** Keepalives notice a dead link while idle: 3 missed answers, 15 s apart. */
   aliveIntervalS: 15,
   aliveCountMax: 3,
