@@ -102,4 +102,39 @@ describe.skipIf(missing !== null)('--forward nats:// into a real JetStream, para
       expect(got.get(`w${i + 1}`)).toEqual(range(3500));
     }
   }, 180_000);
+
+  it('an outage from the start: the copy stops within its bound, and once the server is there a restarted copy ships everything', async () => {
+    const down = await TestNats.create(join(fx.tmp.path, 'nats-down'));
+    await down.stop();
+    try {
+      const paths = await fx.generate(['--quit-string', QUIT, '--forward', `${down.url}/late`], 'late');
+      let copy = await fx.startReading(paths);
+      await writerProcess(paths.pipe, 'late', 400);
+      const t0 = Date.now();
+      quit(paths.pipe);
+      expect(await copy.exited, copy.stderr()).toBe(0);
+      // The stop gives forwarders 5 s, then leaves the rest to the next start.
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      expect(copy.stderr()).toMatch(/FORWARD_DOWN/);
+
+      await down.start();
+      const dir = join(fx.tmp.path, 'late-collected');
+      const late = spawn(process.execPath, [CLI, 'collect', '--from', `${down.url}/late`, '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      try {
+        copy = await fx.startReading(paths);
+        quit(paths.pipe);
+        expect(await copy.exited, copy.stderr()).toBe(0);
+        const file = join(dir, safeName(hostname(), 'unknown-host'), 'late.log');
+        // Both runs' stream-ends: the first run's blocks went out with the second run.
+        const ends = async () => ((await fx.decrypt([file], ['--show-control'])).stderr.match(/"type":"stream-end"/g) ?? []).length;
+        await until(async () => existsSync(file) && (await ends()) === 2, 'both runs collected');
+        expect((await linesOf(file)).get('late')).toEqual(range(400));
+      } finally {
+        late.kill('SIGTERM');
+        await new Promise((r) => late.once('exit', r));
+      }
+    } finally {
+      await down.stop();
+    }
+  }, 120_000);
 });
