@@ -31,7 +31,7 @@ export async function receive(output: string, mode: number, io: ReceiveIo): Prom
   let appended = 0;
   let refusedBytes = 0;
   try {
-    for await (const chunk of io.stdin) {
+    for await (const chunk of endOnError(io.stdin, io.err)) {
       pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
       const messages: SpoolMessage[] = [];
       let pos = 0;
@@ -57,4 +57,13 @@ export async function receive(output: string, mode: number, io: ReceiveIo): Prom
   const tornBytes = pending.toString('latin1').trim().length === 0 ? 0 : pending.length;
   if (tornBytes > 0) io.err(`paranoid-pipes receive: the connection ended inside a message; its ${tornBytes} bytes were not written (the sender sends it again)\n`);
   return { received, appended, refusedBytes, tornBytes };
+}
+
+/** A connection torn down mid-read ends the input like EOF: what is whole is kept, the rest is not. */
+async function* endOnError(input: AsyncIterable<unknown>, err: (text: string) => void): AsyncGenerator<unknown> {
+  try {
+    for await (const chunk of input) yield chunk;
+  } catch (e) {
+    err(`paranoid-pipes receive: reading the connection failed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ending it\n`);
+  }
 }
