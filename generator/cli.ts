@@ -4,6 +4,7 @@ import { blameConfig, mergeConfig, readConfigFile } from './config-file.ts';
 import { runDecryptCommand, type DecryptIo, type RawDecryptOptions } from './decrypt-command.ts';
 import { runDemo } from './demo.ts';
 import { runVerifyCommand, type VerifyOptions } from './verify-command.ts';
+import { addForwardCommands } from './forward-commands.ts';
 import { runEncrypterCommand, type CommandIo } from './encrypter-command.ts';
 import { generateKeyPair, prepareKeyDir, writeKeyPair } from './keygen.ts';
 import { describeOption, ENCRYPTER_OPTIONS, rawOptions, type RawEncrypterOptions } from './options.ts';
@@ -152,6 +153,8 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .action(async (options: { keep?: boolean }) => {
       result.exitCode = await runDemo(io, options.keep === true);
     });
+
+  addForwardCommands(program, io, result);
 
   return program;
 }

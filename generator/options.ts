@@ -44,6 +44,7 @@ export interface RawEncrypterOptions {
   serviceBefore: string[];
   unitStartAs?: string;
   initScript?: string;
+  forward: string[];
   start?: boolean;
   config?: string;
   saveConfig?: string;
@@ -129,6 +130,12 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
     defaultText: 'run-as',
   },
   initScript: { flags: '--init-script <path>', description: "also write a SysV/LSB init script (Debian's start-stop-daemon) for this copy here (owner root, mode 755; the dry run prints it)" },
+  forward: {
+    flags: '--forward <url>',
+    description:
+      'also ship every encrypted block (ciphertext only; the log stays the spool) to ssh://user@host[:port]/path[?identity=FILE&known-hosts=FILE] (runs paranoid-pipes receive there) or nats://host:port/subject[?creds=FILE|nkey=FILE|user-password=FILE] (JetStream; tls:// for TLS); see docs/forwarding.md',
+    repeatable: true,
+  },
   start: { flags: '--start', description: 'start the copy detached after installing it' },
   config: {
     flags: '--config <file>',

@@ -7,6 +7,7 @@ import { assertTrustedChain } from '../runtime/path-chain.ts';
 import { loadRecipients } from './keys.ts';
 import type { RawEncrypterOptions } from './options.ts';
 import { ownerOfIds, resolveOwner, resolveRunAs } from './owners.ts';
+import { resolveForwards } from './forward-options.ts';
 import { parseDuration, parseSize, resolveRotation } from './rotation-options.ts';
 import { resolveService, type ResolvedService } from './service-options.ts';
 import { suggest } from './suggest.ts';
@@ -104,6 +105,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   if (archiveOwner !== undefined && runAs.uid !== 0 && (archiveOwner.uid !== runAs.uid || !runAs.groups.includes(archiveOwner.gid))) {
     throw usageError('ARCHIVE_OWNER_NOT_RUN_AS', `--archive-owner ${archiveOwner.label} must be the run-as user ${runAs.label} and one of its groups: the copy writes archives after dropping privileges`);
   }
+  const forward = resolveForwards(raw.forward, ctx.cwd);
   const baked: BakedOptions = {
     format: 1,
     copyVersion: ctx.version,
@@ -121,6 +123,8 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     heartbeatMs,
     rotation,
     saveOwner,
+    // Only when given: copies without forwarding bake exactly what they did before.
+    ...(forward.length > 0 ? { forward } : {}),
   };
   const save: BakedPath = { path: savePath, owner: saveOwner, mode: saveMode };
   const force = raw.force === true;

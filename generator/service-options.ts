@@ -37,6 +37,8 @@ export interface ServiceModel {
   readonly mail: 'none' | 'smtp' | 'sendmail';
   /** An IP literal of the SMTP host: the only address the unit lets the copy reach. */
   readonly smtpAddress: string | null;
+  /** --forward: the copy connects out (NATS) or runs ssh; the unit allows the network. */
+  readonly forward: boolean;
   readonly privateTmp: boolean;
   readonly protectHome: 'yes' | 'read-only';
 }
@@ -127,6 +129,7 @@ export async function resolveService(
       readWritePaths: rest,
       mail: transport === undefined ? 'none' : transport.kind,
       smtpAddress: smtpHost !== null && /^[0-9.]+$|:/.test(smtpHost) ? smtpHost : null,
+      forward: (baked.forward ?? []).length > 0,
       privateTmp: !tmpPaths,
       protectHome: ['/home', '/root', '/run/user'].some((h) => under(h, ctx.nodePath) || under(h, save.path)) ? 'read-only' : 'yes',
     },

@@ -54,6 +54,9 @@ export function renderUnit(model: ServiceModel, unitPath: string, version: strin
     userShape: model.startAs === 'run-as',
     sendmail: model.mail === 'sendmail',
     smtp: model.mail === 'smtp',
+    network: model.mail === 'smtp' || model.forward,
+    // One address to allow only when the SMTP server is all the copy talks to.
+    onlyAddress: model.forward ? null : model.smtpAddress,
     timeoutStopSec: `${STOP_TIMEOUT_S}s`,
   });
 }

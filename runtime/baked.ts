@@ -91,4 +91,40 @@ export interface BakedOptions {
    * directory above it belongs to anyone but root or this owner, or is group/other writable.
    */
   readonly saveOwner: Owner;
+  /** --forward: absent in copies generated before forwarding existed. */
+  readonly forward?: readonly BakedForward[];
 }
+
+/**
+ * Where a copy ships its encrypted blocks besides the local log (--forward). Only ciphertext
+ * leaves the host; the local log stays the durable spool. No secret is baked: an ssh identity
+ * or NATS credentials are named by path and read when connecting.
+ */
+export type BakedForward =
+  | {
+      readonly kind: 'ssh';
+      /** The URL as given, for messages and --help. */
+      readonly label: string;
+      readonly user: string;
+      readonly host: string;
+      readonly port: number;
+      /** Path given to the receiver (a forced command on the collector may override it). */
+      readonly path: string;
+      readonly identity: string | null;
+      readonly knownHosts: string | null;
+    }
+  | {
+      readonly kind: 'nats';
+      readonly label: string;
+      /** host:port, one or more (a cluster). */
+      readonly servers: readonly string[];
+      readonly tls: boolean;
+      readonly subject: string;
+      readonly credentials: NatsCredentials | null;
+    };
+
+export type NatsCredentials =
+  | { readonly kind: 'creds'; readonly file: string }
+  | { readonly kind: 'nkey'; readonly file: string }
+  /** A file of two lines: the user name, then the password. */
+  | { readonly kind: 'user-password'; readonly file: string };

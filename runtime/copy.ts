@@ -20,6 +20,7 @@ import { BlockWriter } from './writer.ts';
 import { anchorOf, newSealKey, SealChain } from './seal/chain.ts';
 import { openLinkFile, type LinkFile } from './seal/link-file.ts';
 import { Heartbeat } from './seal/heartbeat.ts';
+import { assertForwardDirWritable, createForwarding, type Forwarding } from './sinks/forward/setup.ts';
 
 /** Every bound of the running copy, with its reason. */
 export const COPY_LIMITS = {
@@ -119,6 +120,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     });
     dropPrivileges(baked.runAs, log);
     if (baked.rotation !== null) assertRotationDirsWritable(baked);
+    assertForwardDirWritable(baked);
   } catch (err) {
     removeOwnFifo(baked.pipe.path, fifo, log);
     throw err;
@@ -128,6 +130,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   // zeroes its buffer at the first seal. The hex string cannot be wiped: see docs/threat-model.md.
   const firstKey = newSealKey();
   const seal = { key: firstKey.toString('hex'), linkFile };
+  let forwarding: Forwarding | null = null;
   const writer = new BlockWriter({
     encryptor,
     appender,
@@ -136,11 +139,17 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     log,
     limits: COPY_LIMITS,
     onProgress: () => session?.onWriterProgress(),
-    afterAppend: () => rotation?.trigger.afterAppend() ?? Promise.resolve(),
+    afterAppend: () => {
+      forwarding?.notify();
+      return rotation?.trigger.afterAppend() ?? Promise.resolve();
+    },
   });
   const anchor = () => (writer.stats.lastTag === null ? null : anchorOf(streamId, writer.stats.lastSeq, writer.stats.lastTag));
-  rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record, anchor);
-  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal);
+  // After the drop: position files belong to the run-as user, like the log.
+  forwarding = createForwarding(baked, log, record);
+  const hold = forwarding === null ? undefined : forwarding.holdAside.bind(forwarding);
+  rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record, anchor, hold);
+  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal, forwarding);
   return session.run(early);
 }
 
@@ -171,6 +180,7 @@ class CopySession {
     private readonly streamId: string,
     private readonly rotation: Rotation | null,
     private seal: { key: string; readonly linkFile: LinkFile | null },
+    private readonly forwarding: Forwarding | null = null,
   ) {
     this.heartbeat = baked.heartbeatMs === null ? null : new Heartbeat(baked.heartbeatMs, (idleMs) => this.recordEvent('heartbeat', `idle for ${Math.round(idleMs / 1000)} s`));
     this.addSource(fifo);
@@ -215,6 +225,7 @@ class CopySession {
       for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
     });
     this.startRotation();
+    this.forwarding?.start();
     this.guard.start(COPY_LIMITS.pipeCheckMs);
     this.heartbeat?.start();
     this.log.info('STARTED', `stream ${this.streamId}: reading ${this.baked.pipe.path}, appending to ${this.baked.output.path}`);
@@ -419,6 +430,8 @@ class CopySession {
     for (const source of this.sources) source.socket.destroy(); // no-op when already closed above
     await this.appender.close().catch(() => {});
     await this.seal.linkFile?.close().catch(() => {});
+    // Ships the stream-end and what else is left, briefly; the saved position covers the rest.
+    await this.forwarding?.stop().catch((err: unknown) => this.log.error('FORWARD_STOP', (err as Error).message));
     for (const source of this.sources) removeOwnFifo(this.baked.pipe.path, source.fifo, this.log);
     const dropped = this.drops.total.lines + this.drops.total.bytes > 0 ? `, ${this.drops.total.lines} lines / ${this.drops.total.bytes} bytes dropped under overload` : '';
     this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}${dropped}`);

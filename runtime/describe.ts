@@ -36,6 +36,7 @@ export function describeBaked(baked: BakedOptions, groupNames: ReadonlyMap<numbe
     `overload:     buffer at most ${baked.overload.maxBufferBytes} bytes, then ${baked.overload.policy === 'block' ? 'block (writers wait)' : 'drop whole blocks (counted in the log)'}`,
     `heartbeat:    ${baked.heartbeatMs === null ? 'off' : `a sealed heartbeat block after ${baked.heartbeatMs / 1000} s without a block`}`,
     ...describeRotation(baked),
+    ...(baked.forward ?? []).map((f, i) => `${i === 0 ? 'forward:      ' : '              '}${f.label}`),
   ];
   return `${lines.join('\n')}\n`;
 }

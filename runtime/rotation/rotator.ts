@@ -23,6 +23,8 @@ export interface RotatorDeps {
   /** Records an event in the encrypted log (a control block). */
   readonly record: (event: string, detail: string) => void;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Forwarding: resolves once every forwarder has shipped the aside file (it is read, not moved, before). */
+  readonly holdAside?: (aside: string) => Promise<void>;
 }
 
 /**
@@ -127,6 +129,7 @@ export class Rotator {
         done.push(`mailed ${name}`);
       }
     }
+    await this.deps.holdAside?.(aside);
     if (rotation.actions.includes('remove-old')) {
       await fsp.unlink(aside);
       done.push(`removed ${basename(aside)}`);

@@ -24,6 +24,7 @@ export function createRotation(
   log: Logger,
   record: (event: string, detail: string) => void,
   anchor?: () => string | null,
+  holdAside?: (aside: string) => Promise<void>,
 ): Rotation | null {
   if (baked.rotation === null) return null;
   const rotator = new Rotator({
@@ -34,6 +35,7 @@ export function createRotation(
     anchor,
     logger: log,
     record,
+    ...(holdAside === undefined ? {} : { holdAside }),
   });
   const trigger = new RotationTrigger(baked.rotation, appender, (aside) => rotator.enqueue(aside), log, record);
   return { rotator, trigger, intervalMs: baked.rotation.intervalMs };

@@ -110,6 +110,16 @@ describe('service options', () => {
     expect(renderUnit(sendmail.service!.model, sendmail.service!.unit!.path, '9.9.9')).not.toMatch(/^NoNewPrivileges=/m);
   });
 
+  it('opens the network for --forward (to any address: a collector may be a cluster of names)', async () => {
+    const mail = { rotateSize: '8M', rotateActions: 'encrypted-email', mailTo: ['ops@example.org'], mailFrom: 'pp@example.org', mailTransport: 'smtp://127.0.0.1:25' };
+    const r = await resolveEncrypterOptions(raw({ ...mail, forward: ['nats://logs.example.org:4222/logs'] }), ctx());
+    const unit = renderUnit(r.service!.model, r.service!.unit!.path, '9.9.9');
+    expect(unit).not.toMatch(/^PrivateNetwork=yes$/m);
+    expect(unit).not.toMatch(/^IPAddressDeny=/m);
+    expect(unit).toMatch(/^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$/m);
+    expect(unit).toMatch(/^# --forward ships encrypted blocks/m);
+  });
+
   it('renders no value the checks did not pass: the template helpers refuse rather than escape', async () => {
     const r = await resolveEncrypterOptions(raw({ initScript: join(tmp.path, 'pp-www') }), ctx());
     const model = r.service!.model;
