@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import { errnoCode, usageError } from '../errors.ts';
 import { compareRotation, rotationIdOf, type RotationId } from '../rotation/names.ts';
 import { LINK_FILE_SUFFIX } from '../seal/link-file.ts';
+import { isPositionPath } from '../sinks/forward/position.ts';
 
 /**
  * What `decrypt` reads, resolved from its arguments into one ordered list:
@@ -147,7 +148,7 @@ async function looksEncrypted(path: string): Promise<boolean> {
   }
 }
 
-/** A state file the copy keeps beside its log: the stream link (`<log>.seal`). */
+/** A state file the copy keeps beside its log: the stream link (`<log>.seal`), a forwarder's position. */
 function isCopyStateFile(path: string): boolean {
-  return path.endsWith(LINK_FILE_SUFFIX);
+  return path.endsWith(LINK_FILE_SUFFIX) || isPositionPath(path);
 }

@@ -30,6 +30,11 @@ export function positionPath(logPath: string, url: string): string {
   return join(dirname(logPath), `${basename(logPath)}.forward-${tag}.pos`);
 }
 
+/** Whether a path is named like one of `positionPath`'s files. */
+export function isPositionPath(path: string): boolean {
+  return /\.forward-[0-9a-f]{8}\.pos$/.test(path);
+}
+
 /** null when there is none yet (first start) or it cannot be read as a position. */
 export function loadPosition(path: string): ForwardPosition | null {
   let text: string;
