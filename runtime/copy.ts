@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { BakedOptions } from './baked.ts';
 import { openAppender, type Appender } from './appender.ts';
 import { describeBaked, optionsDigest } from './describe.ts';
-import { createEncryptor } from './encryptor.ts';
+import { createEncryptor, endingKeyWindows } from './encryptor.ts';
 import { loadRecipientKeys } from './recipients.ts';
 import { describeFailure, EXIT, usageError } from './errors.ts';
 import { openFifo, removeOwnFifo, type OpenedFifo } from './fifo.ts';
@@ -93,7 +93,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   };
   const generatedAt = new Date(baked.generatedAt);
   const recipients = await loadRecipientKeys(baked.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('log key'));
-  const encryptor = createEncryptor({ recipients, compress: baked.compress, armor: baked.armor });
+  const encryptor = createEncryptor({ recipients, compress: baked.compress, armor: baked.armor, sessionKeyWindowMs: baked.sessionKeyWindowMs });
   const archiveKeys = baked.rotation === null ? null : await loadRecipientKeys(baked.rotation.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('archive key'));
   if (baked.rotation?.archive) assertSafeDirectory(join(baked.rotation.archive.path, 'archive'), 'archive');
   const fifo = await openFifo(baked.pipe);
@@ -102,6 +102,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     appender = await openAppender(baked.output, {
       onUncheckable: (reason) => log.warn('OUTPUT_UNCHECKED', reason),
       onReplaced: (reason) => {
+        encryptor.endKeyWindow();
         log.warn('OUTPUT_REPLACED', `${reason}; continuing in a fresh log`);
         record('output-replaced', reason);
       },
@@ -113,6 +114,8 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     throw err;
   }
   let rotation: Rotation | null = null;
+  // Every new log file starts a new session-key window (see endingKeyWindows).
+  appender = endingKeyWindows(appender, () => encryptor.endKeyWindow());
   const writer = new BlockWriter({
     encryptor,
     appender,
@@ -124,7 +127,12 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   });
   rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record);
   session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation);
-  return session.run(early);
+  try {
+    return await session.run(early);
+  } finally {
+    // The last key is erased at stop, not left for the process's exit.
+    encryptor.endKeyWindow();
+  }
 }
 
 /** One run of the copy: from stream-start to stream-end. */

@@ -12,6 +12,7 @@ const encryptor: Encryptor = {
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 3)); // seals finish out of order
     return Buffer.from(`${meta.seq}:${Buffer.from(block).toString()}|`);
   },
+  endKeyWindow() {},
 };
 
 function memoryAppender(failures: number): Appender & { text: () => string; calls: number } {
@@ -81,6 +82,7 @@ describe('block writer', () => {
         }
         return encryptor.seal(block, meta, date);
       },
+      endKeyWindow() {},
     };
     const writer = writerFor(appender, logs, flaky);
     writer.enqueueData(Buffer.from('secret-c\n'));
