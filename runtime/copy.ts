@@ -21,6 +21,22 @@ import { BlockWriter } from './writer.ts';
 export const COPY_LIMITS = {
   /** A block is sealed after the pipe was idle this long: a lone line is on disk within ms. */
   idleFlushMs: 2,
+  /**
+   * Bursts: the first chunk after a pause stops reading for this long, then everything in the
+   * pipe is taken at once and sealed as one block. A burst of lines written one write(2) each
+   * costs one wake-up instead of one per line, and a lone line waits no longer than the idle wait.
+   */
+  gatherMinMs: 2,
+  /**
+   * Data again right after a gather (a steady stream of single lines, not bursts): the next
+   * gather doubles, up to this, so blocks stay few while a line still waits at most this long.
+   */
+  gatherMaxMs: 6,
+  /**
+   * A gather that finds at least this much (half the pipe's 64 KiB buffer) is a flood: reading
+   * then stops pausing, so writers never wait on a gather, until the pipe is idle again.
+   */
+  streamAfterBytes: 32 * 1024,
   /** Under a steady trickle the pipe is never idle; seal at least this often. */
   maxBlockAgeMs: 50,
   /** How often the pipe path is checked: deleted or replaced, a fresh pipe is put back. */
@@ -140,6 +156,11 @@ class CopySession {
   /** Every pipe being read; the last is the one at the baked path. Older ones stay open. */
   private readonly sources: PipeSource[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
+  private gatherTimer: NodeJS.Timeout | null = null;
+  private gatherMs: number = COPY_LIMITS.gatherMinMs;
+  private lastGatherEnd = Number.NEGATIVE_INFINITY;
+  /** A flood: read continuously and cut blocks on idle, age and size, as chunks come. */
+  private streaming = false;
   private lastDataAt = 0;
   private pendingSince: number | null = null;
   private stopping = false;
@@ -214,12 +235,12 @@ class CopySession {
   private addSource(fifo: OpenedFifo): void {
     const source = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString });
     this.sources.push(source);
-    source.socket.on('data', (chunk: Buffer) => this.onData(source, chunk));
+    source.onChunk((chunk) => this.onData(source, chunk));
     source.socket.on('error', (err) => {
       this.log.error('PIPE_READ', (err as NodeJS.ErrnoException).code ?? err.message);
       void this.stop('pipe read error');
     });
-    if (this.paused) source.socket.pause();
+    if (this.paused || this.gatherTimer !== null) source.pause();
   }
 
   private get current(): PipeSource {
@@ -241,7 +262,7 @@ class CopySession {
     this.endDropEpisode();
     if (this.paused && !this.stopping) {
       this.paused = false;
-      for (const source of this.sources) source.socket.resume();
+      if (this.gatherTimer === null) for (const source of this.sources) source.resume();
     }
   }
 
@@ -261,13 +282,53 @@ class CopySession {
       return;
     }
     this.lastDataAt = now;
+    if (!this.streaming) {
+      this.startGather(now);
+      return;
+    }
     if (this.pendingSince === null && source.framer.pendingBytes > 0) this.pendingSince = now;
     if (this.pendingSince !== null && now - this.pendingSince >= COPY_LIMITS.maxBlockAgeMs) this.flushIdle(now);
     this.armTimer(COPY_LIMITS.idleFlushMs);
+    this.applyBackpressure(now);
+  }
+
+  private startGather(now: number): void {
+    if (this.gatherTimer !== null) return;
+    for (const s of this.sources) s.pause();
+    const steady = now - this.lastGatherEnd < this.gatherMs;
+    this.gatherMs = steady ? Math.min(this.gatherMs * 2, COPY_LIMITS.gatherMaxMs) : COPY_LIMITS.gatherMinMs;
+    this.gatherTimer = setTimeout(() => this.endGather(), this.gatherMs);
+  }
+
+  /** Takes the whole burst from the pipe, seals it as one block, reads on. */
+  private endGather(): void {
+    this.gatherTimer = null;
+    if (this.stopping) return;
+    const got = this.pullEverything();
+    if (this.quitRequested) {
+      void this.stop('quit string');
+      return;
+    }
+    const now = Date.now();
+    this.flushIdle(now);
+    this.lastGatherEnd = now;
+    if (got >= COPY_LIMITS.streamAfterBytes) {
+      this.streaming = true;
+      this.lastDataAt = now;
+      this.armTimer(COPY_LIMITS.idleFlushMs);
+    } else if (this.pendingBytes > 0) {
+      // Only a partial line can still be pending: come back when its wait is over.
+      this.armTimer(COPY_LIMITS.partialLineWaitMs);
+    }
+    this.applyBackpressure(now);
+    if (!this.paused) for (const s of this.sources) s.resume();
+  }
+
+  private applyBackpressure(now: number): void {
     if (this.baked.overload.policy === 'block' && !this.paused && this.writer.queuedBytes > this.baked.overload.maxBufferBytes) {
       // Backpressure: the kernel pipe buffer fills and writers block; nothing is dropped.
       this.paused = true;
-      for (const s of this.sources) s.socket.pause();
+      for (const s of this.sources) s.pause();
       // A flood pauses reading many times a second: say so once per interval, with a count.
       this.pauses += 1;
       if (now - this.pausesSaidAt >= COPY_LIMITS.backpressureReportMs) {
@@ -310,6 +371,8 @@ class CopySession {
         this.armTimer(COPY_LIMITS.idleFlushMs);
         return;
       }
+      // The pipe went idle: a flood is over; the next chunk starts a gather.
+      this.streaming = false;
       this.flushIdle(now);
       if (this.quitRequested) {
         void this.stop('quit string');
@@ -336,11 +399,13 @@ class CopySession {
     if (this.stopping) return;
     this.stopping = true;
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    if (this.gatherTimer !== null) clearTimeout(this.gatherTimer);
+    this.gatherTimer = null;
     this.guard.stop();
     for (const source of this.sources) {
-      // From here the stop loop alone takes data: read() would also emit 'data' for each chunk.
-      source.socket.removeAllListeners('data');
-      source.socket.pause();
+      // From here the stop loop alone takes data.
+      source.onChunk(null);
+      source.pause();
     }
     let code: number = EXIT.ok;
     this.writer.boundRetries(COPY_LIMITS.stopAttempts);
