@@ -48,6 +48,55 @@ function packetAt(buf: Buffer, at: number): Packet | null {
   return h.status === 'ok' && !h.partial ? { tag: h.tag, at, start: h.bodyStart, end: h.end } : null;
 }
 
+/**
+ * Session keys already opened, by the exact bytes of the key packets in front of them. The copy
+ * reuses one session key and its key packets for a window of blocks (runtime/session-key.ts), so
+ * identical key packets hold the same key: one private-key operation per window instead of one
+ * per block, which is what makes a log of many small blocks (and a key in gpg-agent or on a
+ * smartcard) fast to open. A promise is kept, so blocks opened side by side share the operation.
+ */
+type KeyCache = Map<string, Promise<{ data: Uint8Array; algorithm: string } | null>>;
+const sessionKeyCaches = new WeakMap<readonly openpgp.PrivateKey[], KeyCache>();
+/**
+ * Distinct session keys remembered per key set. A log's windows come in order, so a few would
+ * do; more keeps interleaved streams (a replaced pipe, several copies into one log) cheap too,
+ * at 32 bytes of key and a few hundred of packet bytes each.
+ */
+const SESSION_KEY_CACHE_ENTRIES = 256;
+
+async function sessionKeyFor(keyPacketBytes: Buffer, keys: readonly openpgp.PrivateKey[]): Promise<{ data: Uint8Array; algorithm: string } | null> {
+  let cache = sessionKeyCaches.get(keys);
+  if (cache === undefined) {
+    cache = new Map();
+    sessionKeyCaches.set(keys, cache);
+  }
+  const id = keyPacketBytes.toString('base64');
+  let pending = cache.get(id);
+  if (pending === undefined) {
+    pending = decryptSessionKey(keyPacketBytes, keys);
+    cache.set(id, pending);
+    if (cache.size > SESSION_KEY_CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+    // A failure (wrong key, damaged packet) is not remembered: the next block tries for itself.
+    const current = cache;
+    pending.catch(() => current.delete(id));
+  } else {
+    // Most recently used last, so the oldest window is the one forgotten.
+    cache.delete(id);
+    cache.set(id, pending);
+  }
+  return pending;
+}
+
+/** Private-key operations made so far (for the tests and the bench). */
+export const sessionKeyStats = { decrypted: 0 };
+
+async function decryptSessionKey(keyPacketBytes: Buffer, keys: readonly openpgp.PrivateKey[]): Promise<{ data: Uint8Array; algorithm: string } | null> {
+  sessionKeyStats.decrypted += 1;
+  const keyPackets = await openpgp.readMessage({ binaryMessage: keyPacketBytes });
+  const [sessionKey] = await openpgp.decryptSessionKeys({ message: keyPackets, decryptionKeys: [...keys] });
+  return sessionKey === undefined || sessionKey.algorithm !== 'aes256' ? null : { data: sessionKey.data, algorithm: sessionKey.algorithm };
+}
+
 export async function openOwnShape(binary: Buffer, keys: readonly openpgp.PrivateKey[]): Promise<Opened | null> {
   let at = 0;
   let seipd: Packet | null = null;
@@ -60,9 +109,8 @@ export async function openOwnShape(binary: Buffer, keys: readonly openpgp.Privat
   }
   if (seipd === null || binary[seipd.start] !== 1 || seipd.at === 0) return null;
 
-  const keyPackets = await openpgp.readMessage({ binaryMessage: binary.subarray(0, seipd.at) });
-  const [sessionKey] = await openpgp.decryptSessionKeys({ message: keyPackets, decryptionKeys: [...keys] });
-  if (sessionKey === undefined || sessionKey.algorithm !== 'aes256') return null;
+  const sessionKey = await sessionKeyFor(binary.subarray(0, seipd.at), keys);
+  if (sessionKey === null) return null;
 
   const decipher = createDecipheriv('aes-256-cfb', sessionKey.data, Buffer.alloc(AES_BLOCK));
   const plain = Buffer.concat([decipher.update(binary.subarray(seipd.start + 1, seipd.end)), decipher.final()]);
