@@ -1,6 +1,6 @@
 import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import { inflate, inflateRaw } from 'node:zlib';
+import { inflate, inflateRaw, inflateRawSync, inflateSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { readPacket } from './split.ts';
 
@@ -28,6 +28,12 @@ const inflateRawAsync = promisify(inflateRaw);
  * a crafted "zip bomb" message from taking all memory; the copy's blocks are at most 1 MiB.
  */
 const INFLATE = { chunkSize: 256 * 1024, maxOutputLength: 256 * 1024 * 1024 };
+/**
+ * A trickle's blocks are a few KiB: inflated synchronously, they skip a thread-pool round trip
+ * that costs more than the inflating itself. Larger ones still inflate side by side on the pool.
+ */
+const SYNC_INFLATE_MAX = 16 * 1024;
+const INFLATE_SMALL = { maxOutputLength: INFLATE.maxOutputLength };
 
 const TAG = { pkesk: 1, compressed: 8, literal: 11, seipd: 18 } as const;
 const AES_BLOCK = 16;
@@ -124,8 +130,9 @@ export async function openOwnShape(binary: Buffer, keys: readonly openpgp.Privat
   if (packet?.tag === TAG.compressed && packet.end === inner.length) {
     const algorithm = inner[packet.start];
     const body = inner.subarray(packet.start + 1, packet.end);
-    if (algorithm === 2) inner = await inflateAsync(body, INFLATE);
-    else if (algorithm === 1) inner = await inflateRawAsync(body, INFLATE);
+    const small = body.length <= SYNC_INFLATE_MAX;
+    if (algorithm === 2) inner = small ? inflateSync(body, INFLATE_SMALL) : await inflateAsync(body, INFLATE);
+    else if (algorithm === 1) inner = small ? inflateRawSync(body, INFLATE_SMALL) : await inflateRawAsync(body, INFLATE);
     else if (algorithm !== 0) return null; // BZip2 and the like: left to openpgp.js
     else inner = body;
     packet = packetAt(inner, 0);
