@@ -13,7 +13,7 @@
 // run.mjs calls trickleRun() for `npm run bench`.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import * as openpgp from 'openpgp';
@@ -27,6 +27,9 @@ const BENCH = join(ROOT, 'bench');
 const CLI = join(ROOT, 'dist', 'cli.mjs');
 /** Kernel clock ticks per second for /proc/PID/stat (USER_HZ, 100 on Linux). */
 const CLK_TCK = 100;
+/** After the trickle, the copy is watched this long with nothing written (target 5: idle). */
+const IDLE_SECONDS = 10;
+const IDLE_SETTLE_MS = 5000;
 /** Blocks decrypted to measure latency: enough for a p99 over thousands of lines. */
 const LATENCY_SAMPLE_BLOCKS = 800;
 
@@ -38,6 +41,16 @@ function cpuTicks(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+}
+
+/** Context switches of every thread of a process: each is a wake-up, or a preemption. */
+function contextSwitches(pid) {
+  let n = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+    for (const m of status.matchAll(/_ctxt_switches:\s+(\d+)/g)) n += Number(m[1]);
+  }
+  return n;
 }
 
 function rssMb(pid) {
@@ -83,6 +96,33 @@ function messageSpans(log) {
 }
 
 /**
+ * The floor: bench/floor-reader.mjs under the same trickle, with no encryption (plaintext out,
+ * compared with what was written). Only its CPU is of interest.
+ */
+export async function trickleFloor({ dir, seconds = 120, rate = 2000, burstMs = 10, seed = 7, sync = true }) {
+  const pipe = join(dir, 'floor.pipe');
+  const out = join(dir, 'floor.out');
+  rmSync(out, { force: true });
+  rmSync(pipe, { force: true });
+  await execFileAsync('mkfifo', ['-m', '600', pipe]);
+  writeFileSync(out, '', { mode: 0o600 });
+  const reader = spawn(process.execPath, [join(BENCH, 'floor-reader.mjs'), pipe, out, sync ? 'sync' : 'nosync'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise((resolve) => reader.on('exit', (code) => resolve(code)));
+  await sleep(300);
+  const t0 = performance.now();
+  const ticks0 = cpuTicks(reader.pid);
+  const { stdout } = await execFileAsync(process.execPath, [join(BENCH, 'trickle-writer.mjs'), pipe, out, String(seconds), String(rate), String(burstMs), String(seed)], { maxBuffer: 256 << 20 });
+  const ticks1 = cpuTicks(reader.pid);
+  const wallS = (performance.now() - t0) / 1000;
+  reader.kill('SIGTERM');
+  await exited;
+  const w = JSON.parse(stdout);
+  const matches = sha256(readFileSync(out)) === sha256(nginxLines(w.lines, seed));
+  rmSync(out, { force: true });
+  return { options: `floor: read + write${sync ? ' + fdatasync' : ''}, no encryption`, seconds, cpuPercentOfCore: +((100 * (ticks1 - ticks0)) / CLK_TCK / wallS).toFixed(2), writes: w.growth.length, matches };
+}
+
+/**
  * One trickle run. `key` from makeBenchKey; `generatorArgs` are extra options for the copy (say
  * `['--session-key-window', '0']`).
  */
@@ -106,6 +146,17 @@ export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs
   const ticks1 = cpuTicks(copy.pid);
   const wallS = (performance.now() - t0) / 1000;
   clearInterval(sampler);
+  // Idle: nothing written. CPU, wake-ups (context switches of all its threads) and RSS, once the
+  // garbage collector's threads have settled after the trickle.
+  await sleep(IDLE_SETTLE_MS);
+  const idle0 = { ticks: cpuTicks(copy.pid), switches: contextSwitches(copy.pid), at: performance.now() };
+  await sleep(IDLE_SECONDS * 1000);
+  const idleS = (performance.now() - idle0.at) / 1000;
+  const idle = {
+    idleCpuPercent: +((100 * (cpuTicks(copy.pid) - idle0.ticks)) / CLK_TCK / idleS).toFixed(2),
+    idleWakeupsPerSecond: +((contextSwitches(copy.pid) - idle0.switches) / idleS).toFixed(2),
+    idleRssMb: +rssMb(copy.pid).toFixed(1),
+  };
   copy.kill('SIGTERM');
   const code = await exited;
   if (code !== 0) throw new Error(`the copy exited ${code}`);
@@ -163,6 +214,7 @@ export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs
     decryptSeconds: +decryptS.toFixed(3),
     decryptTextMBps: +(w.bytes / 1e6 / decryptS).toFixed(1),
     decryptedMatches: matches,
+    ...idle,
   };
   rmSync(out, { force: true });
   return result;
@@ -176,6 +228,7 @@ async function main() {
       window: { type: 'string', multiple: true },
       out: { type: 'string' },
       profile: { type: 'string' },
+      floor: { type: 'boolean', default: false },
     },
   });
   const dir = tmp.dirSync({ prefix: 'pp-trickle-', mode: 0o700, unsafeCleanup: true });
@@ -184,6 +237,13 @@ async function main() {
   try {
     const windows = values.window ?? [null];
     for (let run = 0; run < Number(values.runs); run += 1) {
+      if (values.floor) {
+        for (const sync of [true, false]) {
+          const f = await trickleFloor({ dir: dir.name, seconds: Number(values.seconds), sync });
+          console.table([f]);
+          results.push({ ...f, decryptedMatches: f.matches });
+        }
+      }
       for (const window of windows) {
         const generatorArgs = window === null ? [] : ['--session-key-window', window];
         const r = await trickleRun({ dir: dir.name, key, seconds: Number(values.seconds), generatorArgs, profileDir: values.profile ?? null });
