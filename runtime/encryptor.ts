@@ -63,21 +63,16 @@ export function createEncryptor(options: EncryptorOptions): Encryptor {
   const sessionKeys = new SessionKeys({
     windowMs: options.sessionKeyWindowMs,
     maxBlocks: MAX_BLOCKS_PER_WINDOW,
-    keyPackets: async (data, date) =>
-      openpgp.encryptSessionKey({
-        data,
-        algorithm: 'aes256',
-        encryptionKeys: [...keys],
-        format: 'binary',
-        date: await options.recipients.validAt(date),
-        config: { aeadProtect: false },
-      }),
+    keyPackets: (data, keyDate) =>
+      openpgp.encryptSessionKey({ data, algorithm: 'aes256', encryptionKeys: [...keys], format: 'binary', date: keyDate, config: { aeadProtect: false } }),
   });
   return {
     async seal(block, meta, date) {
       const literal = literalPacket(block, formatMetadata(meta), date);
       const inner = zlib ? compressedPacket(await compress(literal)) : literal;
-      const lease = await sessionKeys.lease(date);
+      // Checked for every block, not only when a window starts, so a key that expires mid-window
+      // is reported at once; the key packets already made stay valid for the window.
+      const lease = await sessionKeys.lease(await options.recipients.validAt(date));
       let binary: Buffer;
       try {
         binary = Buffer.concat([lease.keyPackets, seipdV1Packet(lease.key, inner)]);
