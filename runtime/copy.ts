@@ -16,26 +16,17 @@ import { assertSafeDirectory } from './paths.ts';
 import { dropPrivileges } from './privileges.ts';
 import { assertRotationDirsWritable, createRotation, resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
+import { BurstPacer } from './burst-pacer.ts';
 
 /** Every bound of the running copy, with its reason. */
 export const COPY_LIMITS = {
   /** A block is sealed after the pipe was idle this long: a lone line is on disk within ms. */
   idleFlushMs: 2,
-  /**
-   * Bursts: the first chunk after a pause stops reading for this long, then everything in the
-   * pipe is taken at once and sealed as one block. A burst of lines written one write(2) each
-   * costs one wake-up instead of one per line, and a lone line waits no longer than the idle wait.
-   */
+  /** A burst is gathered this long after its first chunk (runtime/burst-pacer.ts): as the idle wait. */
   gatherMinMs: 2,
-  /**
-   * Data again right after a gather (a steady stream of single lines, not bursts): the next
-   * gather doubles, up to this, so blocks stay few while a line still waits at most this long.
-   */
+  /** Single lines one after another gather up to this long: a line waits at most this. */
   gatherMaxMs: 6,
-  /**
-   * A gather that finds at least this much (half the pipe's 64 KiB buffer) is a flood: reading
-   * then stops pausing, so writers never wait on a gather, until the pipe is idle again.
-   */
+  /** A gather finding this much (half the pipe's 64 KiB buffer) is a flood: read continuously. */
   streamAfterBytes: 32 * 1024,
   /** Under a steady trickle the pipe is never idle; seal at least this often. */
   maxBlockAgeMs: 50,
@@ -157,10 +148,7 @@ class CopySession {
   private readonly sources: PipeSource[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
   private gatherTimer: NodeJS.Timeout | null = null;
-  private gatherMs: number = COPY_LIMITS.gatherMinMs;
-  private lastGatherEnd = Number.NEGATIVE_INFINITY;
-  /** A flood: read continuously and cut blocks on idle, age and size, as chunks come. */
-  private streaming = false;
+  private readonly pacer = new BurstPacer(COPY_LIMITS);
   private lastDataAt = 0;
   private pendingSince: number | null = null;
   private stopping = false;
@@ -282,7 +270,7 @@ class CopySession {
       return;
     }
     this.lastDataAt = now;
-    if (!this.streaming) {
+    if (!this.pacer.streaming) {
       this.startGather(now);
       return;
     }
@@ -295,9 +283,7 @@ class CopySession {
   private startGather(now: number): void {
     if (this.gatherTimer !== null) return;
     for (const s of this.sources) s.pause();
-    const steady = now - this.lastGatherEnd < this.gatherMs;
-    this.gatherMs = steady ? Math.min(this.gatherMs * 2, COPY_LIMITS.gatherMaxMs) : COPY_LIMITS.gatherMinMs;
-    this.gatherTimer = setTimeout(() => this.endGather(), this.gatherMs);
+    this.gatherTimer = setTimeout(() => this.endGather(), this.pacer.startGather(now));
   }
 
   /** Takes the whole burst from the pipe, seals it as one block, reads on. */
@@ -311,9 +297,8 @@ class CopySession {
     }
     const now = Date.now();
     this.flushIdle(now);
-    this.lastGatherEnd = now;
-    if (got >= COPY_LIMITS.streamAfterBytes) {
-      this.streaming = true;
+    this.pacer.endGather(now, got);
+    if (this.pacer.streaming) {
       this.lastDataAt = now;
       this.armTimer(COPY_LIMITS.idleFlushMs);
     } else if (this.pendingBytes > 0) {
@@ -371,8 +356,7 @@ class CopySession {
         this.armTimer(COPY_LIMITS.idleFlushMs);
         return;
       }
-      // The pipe went idle: a flood is over; the next chunk starts a gather.
-      this.streaming = false;
+      this.pacer.idle();
       this.flushIdle(now);
       if (this.quitRequested) {
         void this.stop('quit string');
