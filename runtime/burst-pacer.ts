@@ -6,9 +6,11 @@
  *   pause starts a gather; reading stops until it ends, then everything in the pipe is taken at
  *   once and becomes one block. A burst of lines written one write(2) each then costs one
  *   wake-up, and a lone line waits no longer than the gather.
- * - Single lines arriving one after another (data again right after a gather): each gather
- *   doubles, up to `gatherMaxMs`, so blocks stay few while a line still waits at most that long.
- *   After a quiet spell longer than the current gather, it is back to `gatherMinMs`.
+ * - Single lines arriving back to back (the next chunk within half of `gatherMinMs` after a
+ *   gather ended: the data never really stopped): each gather doubles, up to `gatherMaxMs`, so
+ *   blocks stay few while a line still waits at most that long. Any pause longer than that, as
+ *   between lone lines a few milliseconds apart, is back to `gatherMinMs`: their latency is not
+ *   traded for CPU.
  * - A flood (a gather found `streamAfterBytes` or more): reading goes on continuously, so a
  *   writer never waits on a gather, until the pipe has been idle and `idle()` is called.
  */
@@ -34,7 +36,7 @@ export class BurstPacer {
 
   /** A chunk came and no gather runs: how long to gather (reading paused) before taking all. */
   startGather(now: number): number {
-    const steady = now - this.lastGatherEnd < this.gatherMs;
+    const steady = now - this.lastGatherEnd < this.limits.gatherMinMs / 2;
     this.gatherMs = steady ? Math.min(this.gatherMs * 2, this.limits.gatherMaxMs) : this.limits.gatherMinMs;
     return this.gatherMs;
   }

@@ -27,6 +27,16 @@ describe('burst pacer', () => {
     expect(p.startGather(t + 50)).toBe(2);
   });
 
+  it('lone lines a few milliseconds apart keep the shortest gather: their latency is not traded', () => {
+    const p = new BurstPacer(limits);
+    let t = 0;
+    for (let i = 0; i < 10; i += 1) {
+      expect(p.startGather(t)).toBe(2);
+      p.endGather(t + 2.5, 0); // the timer fired a little late
+      t += 5;
+    }
+  });
+
   it('a gather that finds half a pipe buffer turns to continuous reading until the pipe is idle', () => {
     const p = new BurstPacer(limits);
     p.startGather(0);
