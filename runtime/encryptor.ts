@@ -93,8 +93,9 @@ export function createEncryptor(options: EncryptorOptions): Encryptor {
 
 /**
  * The appender, ending the session-key window whenever the log file changes (rotation, SIGHUP
- * reopen): blocks of two files never share a key, so a session key given out to open one file
- * (`gpg --show-session-key`) or an archive handed on opens nothing of another file.
+ * reopen), so a session key given out to open one file (`gpg --show-session-key`) or an archive
+ * handed on opens little of another: at most the one batch the writer had already sealed ahead
+ * when the switch came.
  */
 export function endingKeyWindows(appender: Appender, endWindow: () => void): Appender {
   return {
