@@ -17,6 +17,7 @@ import { parseArgs, promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import tmp from 'tmp';
 import { nginxLines } from './nginx-lines.mjs';
+import { trickleFloor, trickleRun } from './trickle.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist', 'cli.mjs');
@@ -31,6 +32,7 @@ const { values: opts } = parseArgs({
     'latency-rate': { type: 'string', default: '200' },
     'memory-mb': { type: 'string', default: '1024' },
     'gpg-blocks': { type: 'string', default: '100' },
+    'trickle-seconds': { type: 'string', default: '120' },
   },
 });
 const LINES = Number(opts.lines);
@@ -45,6 +47,12 @@ const TARGETS = {
   decryptMBps: 50,
   generateMs: 2000,
   startupMs: 300,
+  trickleCpuPercent: 3,
+  trickleLatencyP99Ms: 10,
+  loneLineP99Ms: 5,
+  trickleDecryptTextMBps: 20,
+  idleRssMb: 50,
+  idleWakeupsPerSecond: 1,
 };
 
 const now = () => process.hrtime.bigint();
@@ -282,19 +290,42 @@ try {
     checks.memoryFloodLines = end2 !== null && Number(end2[1]) === LINES * repeat && back.bytes === r.bytes;
   }
 
+  // The steady trickle (issue 14, target 0): the default session-key window, a fresh key per block
+  // for comparison, and the floor (no encryption) under the same load.
+  const trickleSeconds = Number(opts['trickle-seconds']);
+  const trickleKey = { pub, sec, privateKey };
+  const trickle = [
+    await trickleRun({ dir: dir.name, key: trickleKey, seconds: trickleSeconds }),
+    await trickleRun({ dir: dir.name, key: trickleKey, seconds: trickleSeconds, generatorArgs: ['--session-key-window', '0'] }),
+  ];
+  const floor = await trickleFloor({ dir: dir.name, seconds: Math.min(trickleSeconds, 30) });
+  checks.trickle = trickle.every((t) => t.decryptedMatches) && floor.matches;
+
   const [cat, copyRow, , gpgRow, loopRow] = throughput;
   const ratios = { vsCat: +(copyRow['MB/s'] / cat['MB/s']).toFixed(2), vsGpg: +(copyRow['MB/s'] / gpgRow['MB/s']).toFixed(2), vsLoop: Math.round(copyRow['lines/s'] / loopRow['lines/s']) };
   for (const r of throughput) r['x cat'] = +(r['MB/s'] / cat['MB/s']).toFixed(5);
   const startup = { generateMs: Math.round(median(generateMs)), startupMs: Math.round(median(startupMs)) };
-  const measured = { ...ratios, latencyP99Ms: latency.p99Ms, peakRssMb: Math.max(copyRssMb, memory.peakRssMb), decryptMBps: decrypt['cipher MB/s'], ...startup };
-  const lowerIsBetter = new Set(['latencyP99Ms', 'peakRssMb', 'generateMs', 'startupMs']);
+  const measured = {
+    ...ratios,
+    latencyP99Ms: latency.p99Ms,
+    peakRssMb: Math.max(copyRssMb, memory.peakRssMb),
+    decryptMBps: decrypt['cipher MB/s'],
+    ...startup,
+    trickleCpuPercent: trickle[0].cpuPercentOfCore,
+    trickleLatencyP99Ms: trickle[0].latencyP99Ms,
+    loneLineP99Ms: latency.p99Ms,
+    trickleDecryptTextMBps: trickle[0].decryptTextMBps,
+    idleRssMb: trickle[0].idleRssMb,
+    idleWakeupsPerSecond: trickle[0].idleWakeupsPerSecond,
+  };
+  const lowerIsBetter = new Set(['latencyP99Ms', 'peakRssMb', 'generateMs', 'startupMs', 'trickleCpuPercent', 'trickleLatencyP99Ms', 'loneLineP99Ms', 'idleRssMb', 'idleWakeupsPerSecond']);
   const targets = Object.entries(TARGETS).map(([name, target]) => ({
     name,
     target: `${lowerIsBetter.has(name) ? '<=' : '>='} ${target}`,
     measured: measured[name],
     met: lowerIsBetter.has(name) ? measured[name] <= target : measured[name] >= target,
   }));
-  Object.assign(results, { throughput, copyPeakRssMbDuringThroughput: +copyRssMb.toFixed(1), latency, memory, decrypt: [decrypt, gpgDecrypt], startup, checks, targets });
+  Object.assign(results, { throughput, copyPeakRssMbDuringThroughput: +copyRssMb.toFixed(1), latency, memory, decrypt: [decrypt, gpgDecrypt], startup, trickle, trickleFloor: floor, checks, targets });
   writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   console.log(`\nparanoid-pipes benchmark, ${results.date}, ${results.machine.cpus} x ${results.machine.cpu}, Node ${process.version}\n`);
@@ -306,6 +337,9 @@ try {
   console.table([{ during: `${(LINES / 1e6).toFixed(1)}M-line flood`, peakRssMb: +copyRssMb.toFixed(1) }, { during: `${memory.floodMB} MB flood`, peakRssMb: memory.peakRssMb, 'MB/s': memory['MB/s'] }]);
   console.log('Decrypt:');
   console.table([decrypt, gpgDecrypt]);
+  console.log(`Steady trickle (2,000 lines/s in bursts every 10 ms for ${trickleSeconds} s, then idle):`);
+  console.table(trickle.map((t) => ({ options: t.options, 'blocks/s': t.blocksPerSecond, 'CPU % of a core': t.cpuPercentOfCore, 'ms CPU/block': t.cpuMsPerBlock, 'p50 ms': t.latencyP50Ms, 'p99 ms': t.latencyP99Ms, 'RSS MB': t.rssLastMb, 'RSS MB/min (2nd half)': t.rssSlopeSecondHalfMbPerMin, 'decrypt text MB/s': t.decryptTextMBps, 'idle CPU %': t.idleCpuPercent, 'idle wake-ups/s': t.idleWakeupsPerSecond, 'idle RSS MB': t.idleRssMb })));
+  console.table([floor]);
   console.log('Generator and start-up (median):');
   console.table([startup]);
   console.log('Every output decrypts to exactly what was written:');

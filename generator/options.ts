@@ -23,6 +23,7 @@ export interface RawEncrypterOptions {
   header: string[];
   armor?: boolean;
   binary?: boolean;
+  sessionKeyWindow?: string;
   runAs?: string;
   logLevel?: string;
   maxBuffer?: string;
@@ -86,6 +87,12 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   header: { flags: '--header <line>', description: 'line encrypted as the first block of every run', repeatable: true },
   armor: { flags: '--armor', description: 'write ASCII-armored messages', defaultText: 'on' },
   binary: { flags: '--binary', description: 'write binary messages (smaller) instead of armored' },
+  sessionKeyWindow: {
+    flags: '--session-key-window <duration>',
+    description:
+      'reuse one session key and its public-key packets for blocks sealed within this time (at most 6000 blocks; a new key at every rotation, reopen and start), e.g. 60s, 5m; 0: a fresh key per block. Much less CPU under a steady trickle; a snapshot of the copy\'s memory opens the current window\'s blocks (docs/threat-model.md). At most 1h',
+    defaultText: '60s',
+  },
   runAs: { flags: '--run-as <user:group>', description: 'user the copy drops to when started as root', defaultText: 'save owner' },
   maxBuffer: {
     flags: '--max-buffer <size>',

@@ -43,6 +43,11 @@ const COMPRESSIONS = ['zlib', 'none'] as const;
  */
 const MAX_BUFFER_BOUNDS = { min: 2 * 1024 ** 2, minText: '2M', max: 1024 ** 3, maxText: '1G' };
 const MIN_QUIT_LENGTH = 8;
+/**
+ * A longer session-key window saves nothing more (one public-key operation a minute is already
+ * negligible) and only widens what one snapshot of the copy's memory opens.
+ */
+const MAX_SESSION_KEY_WINDOW_MS = 3_600_000;
 
 export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: ResolveContext): Promise<ResolvedEncrypter> {
   if (raw.recipientKey.length === 0 && raw.recipient.length === 0) {
@@ -67,6 +72,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     maxBufferBytes: parseSize('--max-buffer', raw.maxBuffer ?? '8M', MAX_BUFFER_BOUNDS),
     policy: oneOf('--on-overload', raw.onOverload ?? 'block', OVERLOAD_POLICIES),
   };
+  const sessionKeyWindowMs = parseSessionKeyWindow(raw.sessionKeyWindow ?? '60s');
   if (raw.armor === true && raw.binary === true) throw usageError('ARMOR_AND_BINARY', '--armor and --binary exclude each other: pick one');
   const quitString = raw.quitString === undefined ? null : checkQuitString(raw.quitString);
   const heartbeatMs = raw.heartbeat === undefined ? null : checkHeartbeat(parseDuration('--heartbeat', raw.heartbeat), raw.heartbeat);
@@ -116,6 +122,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     runAs,
     compress,
     armor: raw.binary !== true,
+    sessionKeyWindowMs,
     quitString,
     header,
     logLevel,
@@ -137,6 +144,15 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     resolvePath: (option, value) => requiredPath(option, value, ctx.cwd),
   });
   return { baked, save, force, start: raw.start === true, dryRun, nodePath: ctx.nodePath, service };
+}
+
+/** `0`, or a duration up to an hour. */
+function parseSessionKeyWindow(value: string): number {
+  if (value === '0') return 0;
+  if (!/^[1-9][0-9]*[smhd]$/.test(value)) throw usageError('BAD_DURATION', `--session-key-window must be 0 or a duration like 60s, 5m or 1h, got ${JSON.stringify(value)}`);
+  const ms = parseDuration('--session-key-window', value);
+  if (ms > MAX_SESSION_KEY_WINDOW_MS) throw usageError('BAD_DURATION', `--session-key-window must be at most 1h, got ${JSON.stringify(value)}`);
+  return ms;
 }
 
 function requiredPath(option: string, value: string | undefined, cwd: string): string {

@@ -1,4 +1,4 @@
-import { constants, fstatSync, promises as fsp, type Stats } from 'node:fs';
+import { constants, fstatSync, lstatSync, promises as fsp, writeSync, type Stats } from 'node:fs';
 import type { BakedPath } from './baked.ts';
 import { errnoCode, PipesError, refusal } from './errors.ts';
 import { assertSafeDirectory, describeFileType, octal } from './paths.ts';
@@ -57,10 +57,10 @@ export async function openAppender(output: BakedPath, events: AppenderEvents = {
     current = next;
     await previous.handle.close();
   };
-  const replacedReason = async (): Promise<string | null> => {
+  const replacedReason = (): string | null => {
     if (!checkable) return null;
     try {
-      return await pathReplacedReason(output.path, current);
+      return pathReplacedReason(output.path, current);
     } catch (err) {
       const code = errnoCode(err);
       if (code !== 'EACCES' && code !== 'EPERM') throw err;
@@ -74,16 +74,20 @@ export async function openAppender(output: BakedPath, events: AppenderEvents = {
   return {
     path: output.path,
     async append(messages) {
-      const gone = await replacedReason();
+      const gone = replacedReason();
       if (gone !== null) {
         await switchTo(await openOutput(output));
         // Told here, where it is found: a write failing after the reopen must not lose the news.
         events.onReplaced?.(gone);
       }
       const log = current;
-      const sizeBefore = (await log.handle.stat()).size;
+      // The checks and, for a small batch, the write itself are synchronous: each is a few
+      // microseconds into the page cache, where a thread-pool round trip costs more than the
+      // work. Only fdatasync, which waits for the disk, leaves the event loop.
+      const sizeBefore = fstatSync(log.handle.fd).size;
       try {
-        for (const message of messages) await writeAll(log.handle, message);
+        if (totalLength(messages) <= SYNC_WRITE_MAX) for (const message of messages) writeAllSync(log.handle.fd, message);
+        else for (const message of messages) await writeAll(log.handle, message);
         await log.handle.datasync();
       } catch (err) {
         // A disk that filled mid-message leaves a torn message: cut the log back to its last
@@ -164,10 +168,10 @@ function unfinishedCreation(output: BakedPath, st: Stats): boolean {
 }
 
 /** Why the path no longer names the open log, or null when it still does. One lstat per batch. */
-async function pathReplacedReason(path: string, open: OpenLog): Promise<string | null> {
+function pathReplacedReason(path: string, open: OpenLog): string | null {
   let atPath;
   try {
-    atPath = await fsp.lstat(path);
+    atPath = lstatSync(path);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return `${path} was deleted or moved away`;
     throw err;
@@ -194,6 +198,27 @@ function checkOutputStat(output: BakedPath, st: Stats, where: string): void {
   }
   if ((st.mode & 0o7777) !== output.mode) {
     throw refusal('OUTPUT_MODE', `output ${where} has mode ${octal(st.mode & 0o7777)}, expected ${octal(output.mode)}; move it aside or fix its mode`);
+  }
+}
+
+/**
+ * Batches up to this size (a trickle's blocks) are written synchronously; a flood's batches of
+ * up to 2 MiB go through the thread pool so the event loop keeps draining the pipe meanwhile.
+ */
+const SYNC_WRITE_MAX = 64 * 1024;
+
+function totalLength(messages: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const m of messages) n += m.length;
+  return n;
+}
+
+function writeAllSync(fd: number, bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const written = writeSync(fd, bytes, offset, bytes.length - offset);
+    if (written <= 0) throw new PipesError('OUTPUT_WRITE', 'write to the output returned no progress');
+    offset += written;
   }
 }
 

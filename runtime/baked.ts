@@ -78,6 +78,8 @@ export interface BakedOptions {
   readonly runAs: RunAs;
   readonly compress: 'zlib' | 'none';
   readonly armor: boolean;
+  /** How long one session key (and its public-key packets) seals blocks; 0: a fresh key per block. */
+  readonly sessionKeyWindowMs: number;
   /** Secret: a line equal to it stops the copy. Redacted in every printout. */
   readonly quitString: string | null;
   readonly header: readonly string[];

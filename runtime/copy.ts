@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { BakedOptions } from './baked.ts';
 import { openAppender, type Appender } from './appender.ts';
 import { describeBaked, optionsDigest } from './describe.ts';
-import { createEncryptor } from './encryptor.ts';
+import { createEncryptor, endingKeyWindows } from './encryptor.ts';
 import { loadRecipientKeys } from './recipients.ts';
 import { describeFailure, EXIT, usageError } from './errors.ts';
 import { openFifo, removeOwnFifo, type OpenedFifo } from './fifo.ts';
@@ -17,6 +17,7 @@ import { assertOwnFileTrusted } from './path-chain.ts';
 import { dropPrivileges } from './privileges.ts';
 import { assertRotationDirsWritable, createRotation, resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
+import { BurstPacer } from './burst-pacer.ts';
 import { anchorOf, newSealKey, SealChain } from './seal/chain.ts';
 import { openLinkFile, type LinkFile } from './seal/link-file.ts';
 import { Heartbeat } from './seal/heartbeat.ts';
@@ -26,6 +27,12 @@ import { assertForwardDirWritable, createForwarding, type Forwarding } from './s
 export const COPY_LIMITS = {
   /** A block is sealed after the pipe was idle this long: a lone line is on disk within ms. */
   idleFlushMs: 2,
+  /** A burst is gathered this long after its first chunk (runtime/burst-pacer.ts): as the idle wait. */
+  gatherMinMs: 2,
+  /** Single lines one after another gather up to this long: a line waits at most this. */
+  gatherMaxMs: 6,
+  /** A gather finding this much (half the pipe's 64 KiB buffer) is a flood: read continuously. */
+  streamAfterBytes: 32 * 1024,
   /** Under a steady trickle the pipe is never idle; seal at least this often. */
   maxBlockAgeMs: 50,
   /** How often the pipe path is checked: deleted or replaced, a fresh pipe is put back. */
@@ -99,7 +106,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   };
   const generatedAt = new Date(baked.generatedAt);
   const recipients = await loadRecipientKeys(baked.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('log key'));
-  const encryptor = createEncryptor({ recipients, compress: baked.compress, armor: baked.armor });
+  const encryptor = createEncryptor({ recipients, compress: baked.compress, armor: baked.armor, sessionKeyWindowMs: baked.sessionKeyWindowMs });
   const archiveKeys = baked.rotation === null ? null : await loadRecipientKeys(baked.rotation.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('archive key'));
   if (baked.rotation?.archive) assertSafeDirectory(join(baked.rotation.archive.path, 'archive'), 'archive');
   const fifo = await openFifo(baked.pipe);
@@ -109,6 +116,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     appender = await openAppender(baked.output, {
       onUncheckable: (reason) => log.warn('OUTPUT_UNCHECKED', reason),
       onReplaced: (reason) => {
+        encryptor.endKeyWindow();
         log.warn('OUTPUT_REPLACED', `${reason}; continuing in a fresh log`);
         record('output-replaced', reason);
       },
@@ -131,6 +139,8 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   const firstKey = newSealKey();
   const seal = { key: firstKey.toString('hex'), linkFile };
   let forwarding: Forwarding | null = null;
+  // Every new log file starts a new session-key window (see endingKeyWindows).
+  appender = endingKeyWindows(appender, () => encryptor.endKeyWindow());
   const writer = new BlockWriter({
     encryptor,
     appender,
@@ -150,7 +160,12 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   const hold = forwarding === null ? undefined : forwarding.holdAside.bind(forwarding);
   rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record, anchor, hold);
   session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal, forwarding);
-  return session.run(early);
+  try {
+    return await session.run(early);
+  } finally {
+    // The last key is erased at stop, not left for the process's exit.
+    encryptor.endKeyWindow();
+  }
 }
 
 /** One run of the copy: from stream-start to stream-end. */
@@ -158,6 +173,8 @@ class CopySession {
   /** Every pipe being read; the last is the one at the baked path. Older ones stay open. */
   private readonly sources: PipeSource[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
+  private gatherTimer: NodeJS.Timeout | null = null;
+  private readonly pacer = new BurstPacer(COPY_LIMITS);
   private lastDataAt = 0;
   private pendingSince: number | null = null;
   private stopping = false;
@@ -256,12 +273,12 @@ class CopySession {
   private addSource(fifo: OpenedFifo): void {
     const source = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString });
     this.sources.push(source);
-    source.socket.on('data', (chunk: Buffer) => this.onData(source, chunk));
+    source.onChunk((chunk) => this.onData(source, chunk));
     source.socket.on('error', (err) => {
       this.log.error('PIPE_READ', (err as NodeJS.ErrnoException).code ?? err.message);
       void this.stop('pipe read error');
     });
-    if (this.paused) source.socket.pause();
+    if (this.paused || this.gatherTimer !== null) source.pause();
   }
 
   private get current(): PipeSource {
@@ -283,7 +300,7 @@ class CopySession {
     this.endDropEpisode();
     if (this.paused && !this.stopping) {
       this.paused = false;
-      for (const source of this.sources) source.socket.resume();
+      if (this.gatherTimer === null) for (const source of this.sources) source.resume();
     }
   }
 
@@ -303,13 +320,50 @@ class CopySession {
       return;
     }
     this.lastDataAt = now;
+    if (!this.pacer.streaming) {
+      this.startGather(now);
+      return;
+    }
     if (this.pendingSince === null && source.framer.pendingBytes > 0) this.pendingSince = now;
     if (this.pendingSince !== null && now - this.pendingSince >= COPY_LIMITS.maxBlockAgeMs) this.flushIdle(now);
     this.armTimer(COPY_LIMITS.idleFlushMs);
+    this.applyBackpressure(now);
+  }
+
+  private startGather(now: number): void {
+    if (this.gatherTimer !== null) return;
+    for (const s of this.sources) s.pause();
+    this.gatherTimer = setTimeout(() => this.endGather(), this.pacer.startGather(now));
+  }
+
+  /** Takes the whole burst from the pipe, seals it as one block, reads on. */
+  private endGather(): void {
+    this.gatherTimer = null;
+    if (this.stopping) return;
+    const got = this.pullEverything();
+    if (this.quitRequested) {
+      void this.stop('quit string');
+      return;
+    }
+    const now = Date.now();
+    this.flushIdle(now);
+    this.pacer.endGather(now, got);
+    if (this.pacer.streaming) {
+      this.lastDataAt = now;
+      this.armTimer(COPY_LIMITS.idleFlushMs);
+    } else if (this.pendingBytes > 0) {
+      // Only a partial line can still be pending: come back when its wait is over.
+      this.armTimer(COPY_LIMITS.partialLineWaitMs);
+    }
+    this.applyBackpressure(now);
+    if (!this.paused) for (const s of this.sources) s.resume();
+  }
+
+  private applyBackpressure(now: number): void {
     if (this.baked.overload.policy === 'block' && !this.paused && this.writer.queuedBytes > this.baked.overload.maxBufferBytes) {
       // Backpressure: the kernel pipe buffer fills and writers block; nothing is dropped.
       this.paused = true;
-      for (const s of this.sources) s.socket.pause();
+      for (const s of this.sources) s.pause();
       // A flood pauses reading many times a second: say so once per interval, with a count.
       this.pauses += 1;
       if (now - this.pausesSaidAt >= COPY_LIMITS.backpressureReportMs) {
@@ -353,6 +407,7 @@ class CopySession {
         this.armTimer(COPY_LIMITS.idleFlushMs);
         return;
       }
+      this.pacer.idle();
       this.flushIdle(now);
       if (this.quitRequested) {
         void this.stop('quit string');
@@ -379,12 +434,14 @@ class CopySession {
     if (this.stopping) return;
     this.stopping = true;
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    if (this.gatherTimer !== null) clearTimeout(this.gatherTimer);
+    this.gatherTimer = null;
     this.guard.stop();
     this.heartbeat?.stop();
     for (const source of this.sources) {
-      // From here the stop loop alone takes data: read() would also emit 'data' for each chunk.
-      source.socket.removeAllListeners('data');
-      source.socket.pause();
+      // From here the stop loop alone takes data.
+      source.onChunk(null);
+      source.pause();
     }
     let code: number = EXIT.ok;
     this.writer.boundRetries(COPY_LIMITS.stopAttempts);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BakedOptions, Owner } from './baked.ts';
 import { octal } from './paths.ts';
+import { MAX_BLOCKS_PER_WINDOW } from './session-key.ts';
 
 /** SHA-256 of the baked options as baked: recorded in every stream-start block. */
 export function optionsDigest(baked: BakedOptions): string {
@@ -30,6 +31,7 @@ export function describeBaked(baked: BakedOptions, groupNames: ReadonlyMap<numbe
     `run as:       ${ownerText(baked.runAs)}, groups ${groups || 'none'}`,
     `compression:  ${baked.compress}`,
     `encoding:     ${baked.armor ? 'armored' : 'binary'}`,
+    `session key:  ${baked.sessionKeyWindowMs === 0 ? 'a fresh one per block' : `one per ${baked.sessionKeyWindowMs / 1000} s window (at most ${MAX_BLOCKS_PER_WINDOW} blocks)`}`,
     `quit string:  ${baked.quitString === null ? 'none (stops on SIGTERM/SIGINT only)' : '<redacted>'}`,
     `header lines: ${baked.header.length}`,
     `log level:    ${baked.logLevel}`,

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import type { Appender } from './appender.ts';
 import { promisify } from 'node:util';
-import { deflate } from 'node:zlib';
+import { deflate, deflateSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { formatMetadata, type BlockMetadata } from './metadata.ts';
 import type { RecipientKeys } from './recipients.ts';
 import { armorMessage, compressedPacket, literalPacket, seipdV1Packet } from './packets.ts';
+import { MAX_BLOCKS_PER_WINDOW, SessionKeys } from './session-key.ts';
 
 const deflateAsync = promisify(deflate);
 /**
@@ -14,16 +16,32 @@ const deflateAsync = promisify(deflate);
 const ZLIB_LEVEL = 1;
 /** Output chunk of the thread-pool deflate: fewer, larger hand-backs to the main thread. */
 const DEFLATE_CHUNK = 256 * 1024;
+/**
+ * Blocks up to this size (a trickle's bursts) are deflated synchronously: about 20–60 µs for a
+ * few KiB, against ~150 µs of CPU for the thread-pool round trip and a full-size stream. Larger
+ * blocks go to the thread pool, so a flood compresses on several cores and the event loop stays
+ * free to drain the pipe.
+ *
+ * Each gets a deflate state sized to it: a window just covering the block (it finds every match
+ * a 32 KiB window would; decoders accept any window size) and a small hash table (memLevel 5).
+ * On nginx lines that compresses to the same size, and the state allocated (and zeroed in part)
+ * for every block is ~40 KiB instead of ~256 KiB.
+ */
+const SYNC_DEFLATE_MAX = 16 * 1024;
+const SYNC_MEM_LEVEL = 5;
 
 /**
  * Seals one block into one standalone OpenPGP message that stock `gpg --decrypt` opens.
  *
  * Always SEIPDv1 with MDC, AES-256 and v3 PKESK packets, whatever the keys advertise: openpgp.js
  * would pick SEIPDv2 (AEAD) when every recipient key advertises it, and GnuPG 2.2/2.4 cannot read
- * SEIPDv2. openpgp.js encrypts the session key to each recipient; packets.ts writes the rest.
+ * SEIPDv2. openpgp.js encrypts the session key to each recipient, once per session-key window
+ * (runtime/session-key.ts); packets.ts writes the rest.
  */
 export interface Encryptor {
   seal(block: Uint8Array, meta: BlockMetadata, date: Date): Promise<Uint8Array>;
+  /** Ends the session-key window: the next block gets a new key; this one is erased. */
+  endKeyWindow(): void;
 }
 
 /**
@@ -38,27 +56,70 @@ export interface EncryptorOptions {
   readonly recipients: RecipientKeys;
   readonly compress: 'zlib' | 'none';
   readonly armor: boolean;
+  /** How long one session key seals blocks; 0: a fresh key per block. */
+  readonly sessionKeyWindowMs: number;
 }
 
 export function createEncryptor(options: EncryptorOptions): Encryptor {
   const { keys } = options.recipients;
   // As openpgp.js and GnuPG do: compress only when every recipient says it can decompress.
   const zlib = options.compress === 'zlib' && options.recipients.acceptZlib;
+  const sessionKeys = new SessionKeys({
+    windowMs: options.sessionKeyWindowMs,
+    maxBlocks: MAX_BLOCKS_PER_WINDOW,
+    keyPackets: (data, keyDate) =>
+      openpgp.encryptSessionKey({ data, algorithm: 'aes256', encryptionKeys: [...keys], format: 'binary', date: keyDate, config: { aeadProtect: false } }),
+  });
   return {
     async seal(block, meta, date) {
-      const sessionKey = randomBytes(32);
-      const keyPackets = await openpgp.encryptSessionKey({
-        data: sessionKey,
-        algorithm: 'aes256',
-        encryptionKeys: [...keys],
-        format: 'binary',
-        date: await options.recipients.validAt(date),
-        config: { aeadProtect: false },
-      });
       const literal = literalPacket(block, formatMetadata(meta), date);
-      const inner = zlib ? compressedPacket(await deflateAsync(literal, { level: ZLIB_LEVEL, chunkSize: DEFLATE_CHUNK })) : literal;
-      const binary = Buffer.concat([keyPackets, seipdV1Packet(sessionKey, inner)]);
+      const inner = zlib ? compressedPacket(await compress(literal)) : literal;
+      // Checked for every block, not only when a window starts, so a key that expires mid-window
+      // is reported at once; the key packets already made stay valid for the window.
+      const lease = await sessionKeys.lease(await options.recipients.validAt(date));
+      let binary: Buffer;
+      try {
+        binary = Buffer.concat([lease.keyPackets, seipdV1Packet(lease.key, inner)]);
+      } finally {
+        sessionKeys.release(lease.key);
+      }
       return options.armor ? armorMessage(binary) : binary;
     },
+    endKeyWindow() {
+      sessionKeys.end();
+    },
   };
+}
+
+/**
+ * The appender, ending the session-key window whenever the log file changes (rotation, SIGHUP
+ * reopen), so a session key given out to open one file (`gpg --show-session-key`) or an archive
+ * handed on opens little of another: at most the one batch the writer had already sealed ahead
+ * when the switch came.
+ */
+export function endingKeyWindows(appender: Appender, endWindow: () => void): Appender {
+  return {
+    get path() {
+      return appender.path;
+    },
+    append: (messages) => appender.append(messages),
+    size: () => appender.size(),
+    close: () => appender.close(),
+    async reopen() {
+      endWindow();
+      await appender.reopen();
+    },
+    async moveAside(aside) {
+      endWindow();
+      await appender.moveAside(aside);
+    },
+  };
+}
+
+async function compress(literal: Buffer): Promise<Buffer> {
+  if (literal.length <= SYNC_DEFLATE_MAX) {
+    const windowBits = Math.min(14, Math.max(9, Math.ceil(Math.log2(literal.length))));
+    return deflateSync(literal, { level: ZLIB_LEVEL, windowBits, memLevel: SYNC_MEM_LEVEL });
+  }
+  return deflateAsync(literal, { level: ZLIB_LEVEL, chunkSize: DEFLATE_CHUNK });
 }

@@ -98,9 +98,24 @@ function assertExpectedFifo(
   }
 }
 
-/** A readable stream over the FIFO that uses epoll, not the fs thread pool. */
-export function fifoSocket(fd: number): Socket {
-  return new Socket({ fd, readable: true, writable: false, allowHalfOpen: true });
+/** Bytes one read takes from the pipe at most: the pipe's default kernel buffer. */
+const READ_CHUNK = 64 * 1024;
+
+/**
+ * A socket over the FIFO that uses epoll, not the fs thread pool. Each read lands in one buffer
+ * of its own and is handed to `onChunk` as a fresh copy of just the bytes read: no stream
+ * machinery and no 64 KiB allocation per read, and pause() stops reading at once (a paused
+ * socket in stream mode keeps reading into its buffer first).
+ */
+export function fifoSocket(fd: number, onChunk: (chunk: Buffer) => void): Socket {
+  const buffer = Buffer.allocUnsafe(READ_CHUNK);
+  return new Socket({
+    fd,
+    readable: true,
+    writable: false,
+    allowHalfOpen: true,
+    onread: { buffer, callback: (n: number, buf: Buffer) => void onChunk(Buffer.from(buf.subarray(0, n))) },
+  } as ConstructorParameters<typeof Socket>[0]);
 }
 
 /**

@@ -11,26 +11,35 @@ import { Framer, type FramerOptions } from './framer.ts';
 export class PipeSource {
   readonly framer: Framer;
   readonly socket: Socket;
+  private deliver: ((chunk: Buffer) => void) | null = null;
 
   constructor(
     readonly fifo: OpenedFifo,
     framerOptions: FramerOptions,
   ) {
     this.framer = new Framer(framerOptions);
-    this.socket = fifoSocket(fifo.fd);
+    this.socket = fifoSocket(fifo.fd, (chunk) => this.deliver?.(chunk));
+  }
+
+  /** Where chunks read by the socket go; null: nowhere (at stop, the stop loop pulls them itself). */
+  onChunk(deliver: ((chunk: Buffer) => void) | null): void {
+    this.deliver = deliver;
+  }
+
+  /** Stops reading at once: what is written meanwhile waits in the kernel's pipe buffer. */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   /**
-   * Every byte read so far, synchronously: first what the paused socket already holds in its own
-   * buffer (a chunk libuv read before the pause), then what is in the kernel's pipe buffer.
-   * Skipping the first would drop a chunk from the middle of the stream.
+   * Every byte written so far, synchronously, from the kernel's pipe buffer. The socket keeps
+   * nothing of its own: each read is handed on as it happens.
    */
   pullEverything(take: (chunk: Buffer) => void): number {
-    let total = 0;
-    for (let chunk = this.socket.read() as Buffer | null; chunk !== null; chunk = this.socket.read() as Buffer | null) {
-      total += chunk.length;
-      take(chunk);
-    }
-    return total + drainNow(this.fifo.fd, take);
+    return drainNow(this.fifo.fd, take);
   }
 }

@@ -33,7 +33,7 @@ export function writeKeyFiles(dir: string, name: string, key: TestKey): { pub: s
   return { pub, sec };
 }
 
-/** The copy's block encryptor for test keys, checked as valid now. */
-export async function testEncryptor(armoredKeys: readonly string[], compress: 'zlib' | 'none', armor: boolean): Promise<Encryptor> {
-  return createEncryptor({ recipients: await loadRecipientKeys(armoredKeys, new Date()), compress, armor });
+/** The copy's block encryptor for test keys, checked as valid now; by default a fresh session key per block. */
+export async function testEncryptor(armoredKeys: readonly string[], compress: 'zlib' | 'none', armor: boolean, sessionKeyWindowMs = 0): Promise<Encryptor> {
+  return createEncryptor({ recipients: await loadRecipientKeys(armoredKeys, new Date()), compress, armor, sessionKeyWindowMs });
 }

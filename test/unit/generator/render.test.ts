@@ -13,6 +13,7 @@ const baked: BakedOptions = {
   runAs: { ...owner, groups: [990, 4] },
   compress: 'zlib',
   armor: true,
+  sessionKeyWindowMs: 60_000,
   quitString: 'stop-7f3a9c2e1b',
   header: ['# vhost www.example.org'],
   logLevel: 'info',

@@ -83,6 +83,12 @@ describe('resolveEncrypterOptions', () => {
     expect((await resolveEncrypterOptions(raw(), ctx(fakeSystem({}, 33)))).save.owner.label).toBe('www-data:www-data');
   });
 
+  it('bakes the session-key window: 60 s by default, 0 for a fresh key per block', async () => {
+    expect((await resolveEncrypterOptions(raw({}), ctx())).baked.sessionKeyWindowMs).toBe(60_000);
+    expect((await resolveEncrypterOptions(raw({ sessionKeyWindow: '0' }), ctx())).baked.sessionKeyWindowMs).toBe(0);
+    expect((await resolveEncrypterOptions(raw({ sessionKeyWindow: '5m' }), ctx())).baked.sessionKeyWindowMs).toBe(300_000);
+  });
+
   const cases: Array<[string, Partial<RawEncrypterOptions>, string, RegExp]> = [
     ['no recipient', { recipientKey: [] }, 'NO_RECIPIENT', /--recipient-key/],
     ['missing --pipe', { pipe: undefined }, 'MISSING_OPTION', /--pipe is required/],
@@ -110,6 +116,8 @@ describe('resolveEncrypterOptions', () => {
     ['a size with a space', { rotateSize: '8 MB' }, 'BAD_SIZE', /--rotate-size must be a size like 8M, 512K or 1G, got "8 MB"/],
     ['a tiny rotate size', { rotateSize: '100' }, 'BAD_SIZE', /at least 4K/],
     ['a bad interval', { rotateSize: '8M', rotateInterval: '1 hour' }, 'BAD_DURATION', /--rotate-interval must be a duration like 30s/],
+    ['a session-key window without a unit', { sessionKeyWindow: '60' }, 'BAD_DURATION', /--session-key-window must be 0 or a duration like 60s, 5m or 1h, got "60"/],
+    ['a session-key window over an hour', { sessionKeyWindow: '2h' }, 'BAD_DURATION', /--session-key-window must be at most 1h/],
     ['a bad check count', { rotateSize: '8M', rotateCheckEvery: '0' }, 'BAD_NUMBER', /--rotate-check-every must be a whole number/],
     ['an unknown action', { rotateSize: '8M', rotateActions: 'compress-encrypt,remove-olds', archiveDir: '/var/archive' }, 'BAD_ACTION', /unknown action "remove-olds".*did you mean remove-old\?/],
     ['remove-old alone', { rotateSize: '8M', rotateActions: 'remove-old' }, 'REMOVE_WITHOUT_COPY', /remove-old needs compress-encrypt or encrypted-email/],

@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPacket } from '../../../runtime/decrypt/split.ts';
 import { crc24, packetHeader } from '../../../runtime/packets.ts';
+import { decryptCollect } from '../../helpers/decrypt.ts';
 import { TempGpg } from '../../helpers/gpg.ts';
 import { makeKey, type TestKey, testEncryptor } from '../../helpers/keys.ts';
 
@@ -69,4 +72,50 @@ describe('block encryption: GnuPG and openpgp.js both read every shape we write'
     message[message.length - 5] = (message[message.length - 5] as number) ^ 0x01;
     expect(() => gpg.decrypt(message)).toThrow();
   });
+
+  it('within a session-key window blocks share their key packets, and each still opens alone with gpg and the decrypter', async () => {
+    const enc = await testEncryptor([alice.publicArmored, bob.publicArmored], 'zlib', false, 60_000);
+    const blocks = Array.from({ length: 4 }, (_, i) => Buffer.from(`line ${i} ${randomBytes(8).toString('hex')}\n`));
+    // Two side by side (as a batch seals them), then two after.
+    const messages = await Promise.all(blocks.slice(0, 2).map((b, i) => enc.seal(b, { ...meta, seq: i }, new Date())));
+    for (const [i, b] of blocks.slice(2).entries()) messages.push(await enc.seal(b, { ...meta, seq: i + 2 }, new Date()));
+    const pkesk = messages.map((m) => keyPackets(Buffer.from(m)).toString('hex'));
+    expect(new Set(pkesk).size).toBe(1);
+    // Same key, yet each body differs from the start: its own random prefix.
+    const bodies = messages.map((m) => Buffer.from(m).subarray(pkesk[0]!.length / 2, pkesk[0]!.length / 2 + 24).toString('hex'));
+    expect(new Set(bodies).size).toBe(4);
+    for (const [i, m] of messages.entries()) expect(gpg.decrypt(Buffer.from(m)).equals(blocks[i] as Buffer)).toBe(true);
+    const { data, problems } = await decryptCollect([bob.privateKey], Buffer.concat(messages));
+    expect(problems).toEqual([]);
+    expect(Buffer.concat(data).equals(Buffer.concat(blocks))).toBe(true);
+    // A new window (a rotation, say) gives new key packets.
+    enc.endKeyWindow();
+    const after = Buffer.from(await enc.seal(Buffer.from('after\n'), meta, new Date()));
+    expect(keyPackets(after).toString('hex')).not.toBe(pkesk[0]);
+    expect(gpg.decrypt(after).toString()).toBe('after\n');
+  });
+
+  it('a window of 0 gives every block its own session key', async () => {
+    const enc = await testEncryptor([alice.publicArmored], 'zlib', false, 0);
+    const messages = await Promise.all([0, 1, 2].map((seq) => enc.seal(Buffer.from('same line\n'), { ...meta, seq }, new Date())));
+    // gpg tells the session key it found on stderr.
+    const sessionKeys = messages.map((m) => {
+      const run = spawnSync('gpg', ['--batch', '--quiet', '--show-session-key', '--decrypt'], { env: gpg.env, input: Buffer.from(m) });
+      return /session key: '([^']+)'/.exec(run.stderr.toString())?.[1];
+    });
+    expect(sessionKeys.every((k) => k !== undefined)).toBe(true);
+    expect(new Set(sessionKeys).size).toBe(3);
+    expect(new Set(messages.map((m) => keyPackets(Buffer.from(m)).toString('hex'))).size).toBe(3);
+  });
 });
+
+/** The bytes before the SEIPD packet of a binary message: its PKESK packets. */
+function keyPackets(message: Buffer): Buffer {
+  let at = 0;
+  for (;;) {
+    const h = readPacket(message, at);
+    if (h.status !== 'ok') throw new Error('not a whole packet');
+    if (h.tag === 18) return message.subarray(0, at);
+    at = h.end;
+  }
+}

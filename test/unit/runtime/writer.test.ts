@@ -13,6 +13,7 @@ const encryptor: Encryptor = {
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 3)); // seals finish out of order
     return Buffer.from(`${meta.seq}:${Buffer.from(block).toString()}|`);
   },
+  endKeyWindow() {},
 };
 
 function memoryAppender(failures: number): Appender & { text: () => string; calls: number } {
@@ -82,6 +83,7 @@ describe('block writer', () => {
         }
         return encryptor.seal(block, meta, date);
       },
+      endKeyWindow() {},
     };
     const writer = writerFor(appender, logs, flaky);
     writer.enqueueData(Buffer.from('secret-c\n'));
@@ -108,6 +110,7 @@ describe('block writer', () => {
     let calls = 0;
     const metas: Array<{ seq: number; tag?: string; block: Buffer; time: number }> = [];
     const recording: Encryptor = {
+      endKeyWindow() {},
       seal(block, meta, date) {
         if (failures > 0 && (calls += 1) % 3 === 2) {
           failures -= 1;
