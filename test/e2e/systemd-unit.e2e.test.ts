@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
@@ -160,12 +160,16 @@ describe.skipIf(reason !== null)('systemd unit', () => {
       });
       const st = statSync(pipe);
       expect([st.uid, st.gid, st.mode & 0o777]).toEqual([Number(execFileSync('id', ['-u', RUN_AS], { encoding: 'utf8' })), 33, 0o620]);
-      // A writer in the service's group (www-data), as nginx's workers are.
-      const writer = await run('setpriv', ['--reuid', 'www-data', '--regid', 'www-data', '--clear-groups', '--', process.execPath, WRITER, pipe, 'www', '300']);
+      // A writer in the service's group (www-data), as nginx's workers are. Its script is copied
+      // where www-data can read it: the checkout may sit in a directory closed to other users.
+      const writerScript = join(fx.tmp.path, 'writer.mjs');
+      copyFileSync(WRITER, writerScript);
+      chmodSync(writerScript, 0o644);
+      const writer = await run('setpriv', ['--reuid', 'www-data', '--regid', 'www-data', '--clear-groups', '--', process.execPath, writerScript, pipe, 'www', '300']);
       expect(writer.stderr).toBe('');
       expect(writer.stdout.toString().trim()).toBe('300');
       // Anyone else is kept out by the pipe's mode.
-      const outsider = await run('setpriv', ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '--', process.execPath, WRITER, pipe, 'nobody', '1']);
+      const outsider = await run('setpriv', ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '--', process.execPath, writerScript, pipe, 'nobody', '1']);
       expect(outsider.code).not.toBe(0);
       expect(outsider.stderr).toMatch(/EACCES/);
       const quitter = await run('setpriv', ['--reuid', 'www-data', '--regid', 'www-data', '--clear-groups', '--', '/bin/sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'sh', QUIT, pipe]);
