@@ -48,15 +48,25 @@ function request(port: number, path: string): Promise<number> {
   });
 }
 
+function serverHeader(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/ready-probe', headers: { 'user-agent': 'pp-e2e' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(String(res.headers.server ?? '')));
+    }).on('error', reject);
+  });
+}
+
 async function waitForPort(port: number, server: ChildProcess): Promise<void> {
   for (let i = 0; i < 200; i += 1) {
     if (server.exitCode !== null) throw new Error(`nginx exited with ${server.exitCode}`);
     try {
-      await request(port, '/ready-probe');
-      return;
+      // Ours, not another test's server that took the port first (nginx then exits: bind failed).
+      if ((await serverHeader(port)).startsWith('nginx') && server.exitCode === null) return;
     } catch {
-      await new Promise((r) => setTimeout(r, 25));
+      // not listening yet
     }
+    await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error('nginx did not start listening');
 }
