@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import Handlebars from 'handlebars';
-import { COPY_LIMITS } from '../runtime/copy.ts';
+import { COPY_LIMITS } from '../runtime/copy-limits.ts';
 import { PACKAGE_ROOT } from './package-info.ts';
 import { assertSafeValue, initScriptName, type ServiceModel } from './service-options.ts';
 

@@ -1,0 +1,29 @@
+/** Every bound of the running copy, with its reason. */
+export const COPY_LIMITS = {
+  /** A block is sealed after the pipe was idle this long: a lone line is on disk within ms. */
+  idleFlushMs: 2,
+  /** A burst is gathered this long after its first chunk (runtime/burst-pacer.ts): as the idle wait. */
+  gatherMinMs: 2,
+  /** Single lines one after another gather up to this long: a line waits at most this. */
+  gatherMaxMs: 6,
+  /** A gather finding this much (half the pipe's 64 KiB buffer) is a flood: read continuously. */
+  streamAfterBytes: 32 * 1024,
+  /** Under a steady trickle the pipe is never idle; seal at least this often. */
+  maxBlockAgeMs: 50,
+  /** How often the pipe path is checked: deleted or replaced, a fresh pipe is put back. */
+  pipeCheckMs: 1000,
+  /** A line without its newline yet waits this long for the rest before it is sealed as is. */
+  partialLineWaitMs: 200,
+  /** ~7 ms to seal with zlib level 1; big enough that the ~1 ms of public-key work per message is small in a flood. */
+  maxBlockBytes: 1024 * 1024,
+  /** Two batches are in memory at once (one appending, one sealing): part of --max-buffer. */
+  maxBatchBytes: 2 * 1024 * 1024,
+  /** Backpressure is reported at most this often. */
+  backpressureReportMs: 10_000,
+  retryMinMs: 100,
+  retryMaxMs: 5000,
+  /** At stop, a failing disk gets this many more tries before the copy exits non-zero. */
+  stopAttempts: 10,
+  /** At stop, unfinished rotations get this long; what is left is finished at the next start. */
+  stopRotationWaitMs: 30_000,
+} as const;
