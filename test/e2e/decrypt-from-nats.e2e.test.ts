@@ -85,7 +85,7 @@ async function forwardLines(url: string, name: string, count: number): Promise<{
 }
 
 describe.skipIf(missing !== null)('decrypt --from nats:// reads a JetStream subject', () => {
-  it('prints every forwarded line once; --follow prints lines written later and ends on SIGTERM with 0', async () => {
+  it('prints every forwarded line once; --follow prints lines written later, rides out a server restart and ends on SIGTERM with 0', async () => {
     const nats = await server('plain');
     await addStream(nats.port, 'plogs');
     const url = `${nats.url}/plogs`;
@@ -107,15 +107,24 @@ describe.skipIf(missing !== null)('decrypt --from nats:// reads a JetStream subj
       await until(() => linesByWriter(out).get('p1')?.length === 500, 'lines written later followed').catch((e: Error) => {
         throw new Error(`${e.message}\ndecrypt said:\n${err}\ncopy said:\n${copy.stderr()}`);
       });
+      // The server restarted under the follow: it reconnects and goes on where it was.
+      await nats.stop('SIGKILL');
+      await new Promise((r) => setTimeout(r, 1000));
+      await nats.start();
+      await writerProcess(paths.pipe, 'p1', 100, 40, 500);
+      await until(() => linesByWriter(out).get('p1')?.length === 600, 'lines written after a server restart followed', 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}\ndecrypt said:\n${err}\ncopy said:\n${copy.stderr()}`);
+      });
       follow.kill('SIGTERM');
       expect(await exited, err).toBe(0);
     } finally {
       if (follow.exitCode === null) follow.kill('SIGKILL');
     }
-    expect(linesByWriter(out).get('p1'), 'every line once').toEqual(range(500));
+    expect(linesByWriter(out).get('p1'), 'every line once').toEqual(range(600));
 
     quit(paths.pipe);
     expect(await copy.exited, copy.stderr()).toBe(0);
+    expect(linesByWriter((await decryptFrom(url)).stdout.toString()).get('p1')).toEqual(range(600));
     // --since after the last block: nothing, and no waiting.
     expect((await decryptFrom(url, ['--since', 'now'])).stdout.toString()).toBe('');
   }, 120_000);
