@@ -7,6 +7,7 @@ import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
 import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
 import { textPresenter, type WriteBytes } from '../runtime/decrypt/output-text.ts';
 import { Progress } from '../runtime/decrypt/progress.ts';
+import type { NatsInput } from '../runtime/decrypt/nats-input.ts';
 import { decryptInput } from '../runtime/decrypt/read-input.ts';
 import { LogDecrypter, type DecryptSink, type Problem } from '../runtime/decrypt/reader.ts';
 import { BLOCK_FINDINGS, SealCheck } from '../runtime/decrypt/seal-check.ts';
@@ -15,6 +16,7 @@ import { escapeForTerminal } from '../runtime/decrypt/terminal-safe.ts';
 import { SelectingSink } from '../runtime/decrypt/view.ts';
 import { rotationIdOf } from '../runtime/rotation/names.ts';
 import { EXIT, errnoCode, PipesError, usageError } from '../runtime/errors.ts';
+import { resolveForward } from './forward-options.ts';
 import { resolveDecryptOptions, type DecryptOptions, type RawDecryptOptions } from './decrypt-options.ts';
 import type { CommandIo } from './encrypter-command.ts';
 import { loadSecretKeys, passphraseOnce } from './log-inputs.ts';
@@ -43,7 +45,9 @@ export interface DecryptIo extends CommandIo {
 /** Exit code: 0 all read; 1 some blocks could not be read or their seals are broken (each reported on stderr). */
 export async function runDecryptCommand(files: readonly string[], raw: RawDecryptOptions, io: DecryptIo): Promise<number> {
   const options = resolveDecryptOptions(raw, new Date());
-  const { inputs, skipped } = await resolveInputs(files.length === 0 ? ['-'] : files, options.archiveDir);
+  const local = await resolveInputs(files.length === 0 && options.from === null ? ['-'] : files, options.archiveDir);
+  const skipped = local.skipped;
+  const inputs: readonly Input[] = options.from === null ? local.inputs : [...local.inputs, natsInput(options)];
   const followed = options.follow ? checkFollow(inputs) : null;
   const passphrase = passphraseOnce(options, io.env);
   const keys = options.gpg ? [] : await loadSecretKeys(options.key, '--key', passphrase);
@@ -52,9 +56,9 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
 
   // Runs that wait (a follow, a stream, a FIFO's reader) stop cleanly on SIGINT/SIGTERM; a run
   // over files keeps the default, so ^C stops it at once.
-  const waits = followed !== null || options.output.kind === 'pipe' || inputs.some((i) => i.kind === 'stream');
+  const waits = followed !== null || options.output.kind === 'pipe' || inputs.some((i) => i.kind === 'stream' || i.kind === 'nats');
   const trapped = (waits ? io.trapStop?.() : undefined) ?? { signal: new AbortController().signal, release: () => {} };
-  const total = inputs.reduce<number | null>((n, i) => (n === null || i.kind === 'stream' ? null : n + i.size), 0);
+  const total = inputs.reduce<number | null>((n, i) => (n === null || i.kind === 'stream' || i.kind === 'nats' ? null : n + i.size), 0);
   // Drawn only for a terminal, for a job that ends, and not over text printed to the same terminal.
   const showProgress = !options.quiet && io.errIsTty === true && followed === null && (options.output.kind !== 'stdout' || io.outIsTty !== true);
   const progress = showProgress ? new Progress(io.err, total) : null;
@@ -117,17 +121,26 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
 }
 
 /**
- * `--follow` follows one log: the last input, a live log (not a rotated file) or a stream.
+ * `--follow` follows one log: the last input, a live log (not a rotated file), a stream or
+ * the --from subject.
  * Everything before it (its archives, kept and aside files) is read first.
  */
 function checkFollow(inputs: readonly Input[]): Input {
   const last = inputs.at(-1);
-  const live = inputs.filter((i) => i.kind === 'stream' || (i.kind === 'log' && rotationIdOf(i.path) === null));
+  const live = inputs.filter((i) => i.kind === 'stream' || i.kind === 'nats' || (i.kind === 'log' && rotationIdOf(i.path) === null));
   if (last === undefined || live.length !== 1 || live[0] !== last) {
-    const names = live.map((i) => (i.kind === 'stream' ? i.label : i.path));
+    const names = live.map((i) => ('label' in i ? i.label : i.path));
     throw usageError('FOLLOW_ONE_LOG', `--follow follows one live log or "-": give one (with its archives), got ${names.length === 0 ? 'none' : names.map((n) => JSON.stringify(n)).join(', ')}`);
   }
   return last;
+}
+
+/** `--from`: the URL as a forwarder reads it (servers, TLS and its CA, credentials file). */
+function natsInput(options: DecryptOptions): NatsInput {
+  const from = options.from as NonNullable<DecryptOptions['from']>;
+  const target = resolveForward(from.url, process.cwd());
+  if (target.kind !== 'nats') throw usageError('BAD_FROM', `--from must be a nats:// or tls:// URL, got ${JSON.stringify(from.url)}`);
+  return { kind: 'nats', from: target, label: target.label, since: options.selection.since, hosts: options.selection.hosts, logs: from.logs };
 }
 
 interface Output {

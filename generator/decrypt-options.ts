@@ -17,6 +17,8 @@ export interface RawDecryptOptions extends PassphraseSource {
   readonly stream?: readonly string[];
   readonly host?: readonly string[];
   readonly follow?: boolean;
+  readonly from?: string;
+  readonly log?: readonly string[];
   readonly toPipe?: string;
   readonly toPipeMode?: string;
   readonly quiet?: boolean;
@@ -34,6 +36,8 @@ export interface DecryptOptions extends PassphraseSource {
   readonly showControl: boolean;
   readonly selection: Selection;
   readonly follow: boolean;
+  /** `--from nats://…`: a JetStream subject read after the files, with its --log filter. */
+  readonly from: { readonly url: string; readonly logs: readonly string[] } | null;
   readonly quiet: boolean;
   /** Session keys from the local GnuPG (keyring, gpg-agent, smartcard) instead of key files. */
   readonly gpg: boolean;
@@ -47,6 +51,7 @@ export function resolveDecryptOptions(raw: RawDecryptOptions, now: Date): Decryp
     const fileOptions = [raw.key.length > 0 && '--key', (raw.archiveKey?.length ?? 0) > 0 && '--archive-key', raw.passphraseFile !== undefined && '--passphrase-file', raw.passphraseFd !== undefined && '--passphrase-fd', raw.passphraseEnv !== undefined && '--passphrase-env'].filter((o) => o !== false);
     if (fileOptions.length > 0) throw usageError('GPG_AND_KEY', `--gpg takes the keys from GnuPG (gpg-agent asks for any passphrase): leave out ${fileOptions.join(', ')}`);
   } else if (raw.key.length === 0) throw usageError('NO_KEY', 'give --key FILE (the secret key that opens the log) or --gpg (use the local GnuPG keyring)');
+  if ((raw.log?.length ?? 0) > 0 && raw.from === undefined) throw usageError('LOG_WITHOUT_FROM', '--log picks logs by the name a copy forwarded them under: give --from nats://…/subject too');
   if (raw.output !== undefined && raw.toPipe !== undefined) throw usageError('OUTPUT_TWICE', 'give --output FILE or --to-pipe PATH, not both');
   if (raw.toPipeMode !== undefined && raw.toPipe === undefined) throw usageError('TO_PIPE_MODE_ALONE', '--to-pipe-mode needs --to-pipe PATH');
   const since = raw.since === undefined ? null : parseTime('--since', raw.since, now);
@@ -78,6 +83,7 @@ export function resolveDecryptOptions(raw: RawDecryptOptions, now: Date): Decryp
       hosts: (raw.host ?? []).map(parseHost),
     },
     follow: raw.follow === true,
+    from: raw.from === undefined ? null : { url: raw.from, logs: (raw.log ?? []).map(parseLogName) },
     quiet: raw.quiet === true,
     gpg,
     raw: raw.raw === true,
@@ -102,6 +108,11 @@ function parseStreamId(value: string): string {
 
 function parseHost(value: string): string {
   if (value === '' || /[\s\x00-\x1f]/.test(value)) throw usageError('BAD_HOST', `--host must be a host name, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function parseLogName(value: string): string {
+  if (value === '' || value.includes('/') || /[\s\x00-\x1f]/.test(value)) throw usageError('BAD_LOG', `--log must be a log's file name (as on its host, without a directory), got ${JSON.stringify(value)}`);
   return value;
 }
 

@@ -35,7 +35,7 @@ export function addForwardCommands(program: Command, io: CliIo, result: { exitCo
   program
     .command('collect')
     .description('read the encrypted blocks that copies forward into a NATS JetStream subject and keep one encrypted log per host and log, verbatim, in a directory (runs until SIGTERM)')
-    .requiredOption('--from <url>', 'nats://host:port/subject or tls://host:port/subject, with ?creds=FILE, ?nkey=FILE or ?user-password=FILE')
+    .requiredOption('--from <url>', 'nats://host:port/subject or tls://host:port/subject[?ca=FILE], with ?creds=FILE, ?nkey=FILE or ?user-password=FILE')
     .requiredOption('--dir <dir>', 'directory for the logs: DIR/HOST/LOG')
     .option('--stream <name>', 'JetStream stream (created, capturing SUBJECT and SUBJECT.>, when missing)', '')
     .option('--durable <name>', 'durable consumer: a restarted collect resumes where it stopped', 'paranoid-pipes-collect')
@@ -63,7 +63,7 @@ export function addForwardCommands(program: Command, io: CliIo, result: { exitCo
 
   program
     .command('hosts')
-    .description('list the collected logs in a directory (DIR/HOST/LOG from collect, or files from receive) with when each last got a block and how long it has been silent, longest silence first')
+    .description('list the collected logs in a directory (DIR/HOST/LOG from collect, or files from receive) with when each last got a block and how long it has been silent, longest silence first; last contact is the newest block stored (the file\'s modification time), so copies with --heartbeat keep it fresh while idle and a long silence means the host or its link is down')
     .requiredOption('--dir <dir>', 'the directory given to collect, or where receive writes')
     .option('--json', 'print JSON instead of a table')
     .action((options: { dir: string; json?: boolean }) => {

@@ -8,7 +8,8 @@ import { errnoCode, usageError } from '../runtime/errors.ts';
  *
  *   ssh://user@host[:port]/path/on/collector.log.asc[?identity=FILE&known-hosts=FILE]
  *   nats://host:port[,host:port...]/subject[?creds=FILE | nkey=FILE | user-password=FILE]
- *   tls://host:port/subject[?...]   (NATS over TLS)
+ *   tls://host:port/subject[?...][&ca=FILE]   (NATS over TLS; the server's certificate is
+ *                                  always verified, against FILE or the system's CAs)
  *
  * No secret goes into the URL or the copy: a password in the URL is refused, keys and
  * credentials are named by file and read by the copy when it connects.
@@ -20,6 +21,7 @@ const REMOTE_PATH = /^\/[A-Za-z0-9._/-]+$/;
 const SUBJECT = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
 const SSH_CLIENT = '/usr/bin/ssh';
 const NATS_QUERY = ['creds', 'nkey', 'user-password'] as const;
+const NATS_PARAMS = [...NATS_QUERY, 'ca'] as const;
 const SSH_QUERY = ['identity', 'known-hosts'] as const;
 
 export function resolveForwards(urls: readonly string[], cwd: string): BakedForward[] {
@@ -73,12 +75,13 @@ export function resolveForward(text: string, cwd: string): BakedForward {
   });
   const subject = path.slice(1);
   if (!SUBJECT.test(subject)) throw bad(`subject ${JSON.stringify(subject)} must be dot-separated tokens of letters, digits, _ and - (no wildcards)`);
-  onlyKeys(params, NATS_QUERY, bad);
+  onlyKeys(params, NATS_PARAMS, bad);
+  if (params.has('ca') && scheme !== 'tls') throw bad('?ca= names the CA of a TLS server: use tls://host:port/subject?ca=FILE');
   const given = NATS_QUERY.filter((k) => params.has(k));
   if (given.length > 1) throw bad(`give one of ${NATS_QUERY.map((k) => `?${k}=`).join(', ')}, not several`);
   const kind = given[0];
   const credentials: NatsCredentials | null = kind === undefined ? null : { kind, file: fileParam(params, kind, cwd, bad) as string };
-  return { kind: 'nats', label: text, servers, tls: scheme === 'tls', subject, credentials };
+  return { kind: 'nats', label: text, servers, tls: scheme === 'tls', ca: fileParam(params, 'ca', cwd, bad), subject, credentials };
 }
 
 function splitOnce(s: string, sep: string): [string, string | undefined] {

@@ -140,7 +140,7 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   forward: {
     flags: '--forward <url>',
     description:
-      'also ship every encrypted block (ciphertext only; the log stays the spool) to ssh://user@host[:port]/path[?identity=FILE&known-hosts=FILE] (runs paranoid-pipes receive there) or nats://host:port/subject[?creds=FILE|nkey=FILE|user-password=FILE] (JetStream; tls:// for TLS); see docs/forwarding.md',
+      'also ship every encrypted block (ciphertext only; the log stays the spool) to ssh://user@host[:port]/path[?identity=FILE&known-hosts=FILE] (runs paranoid-pipes receive there) or nats://host:port/subject[?creds=FILE|nkey=FILE|user-password=FILE] (JetStream; tls://host:port/subject[?ca=FILE] for TLS, the certificate always verified); see docs/forwarding.md',
     repeatable: true,
   },
   start: { flags: '--start', description: 'start the copy detached after installing it' },

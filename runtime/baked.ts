@@ -121,6 +121,8 @@ export type BakedForward =
       /** host:port, one or more (a cluster). */
       readonly servers: readonly string[];
       readonly tls: boolean;
+      /** tls:// only: the CA file that signed the server's certificate (else the system CAs). */
+      readonly ca: string | null;
       readonly subject: string;
       readonly credentials: NatsCredentials | null;
     };

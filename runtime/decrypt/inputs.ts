@@ -5,24 +5,27 @@ import { errnoCode, usageError } from '../errors.ts';
 import { compareRotation, rotationIdOf, type RotationId } from '../rotation/names.ts';
 import { LINK_FILE_SUFFIX } from '../seal/link-file.ts';
 import { isPositionPath } from '../sinks/forward/position.ts';
+import type { NatsInput } from './nats-input.ts';
 
 /**
  * What `decrypt` reads, resolved from its arguments into one ordered list:
  * - a log file (live, kept or aside): appended messages, read chunk by chunk;
  * - an archive (`*.gz.gpg`): one rotated log under an outer encryption layer and gzip;
- * - a stream (`-` for standard input, or a FIFO): read as it comes, until its writers close.
+ * - a stream (`-` for standard input, or a FIFO): read as it comes, until its writers close;
+ * - a NATS JetStream subject (`--from nats://…`, added by the command after the files).
  *
  * Directories are walked recursively. Files are grouped per source log (the log's name without
  * its rotation suffix, so an archive in an archive dir joins the live log it came from) and each
  * group is put in rotation order: rotated files by (stamp, counter), then the live log. Groups
  * come in the order they are first named (a directory's in name order).
  */
-export type Input =
+export type LocalInput =
   | { readonly kind: 'log' | 'archive'; readonly path: string; readonly size: number }
   | { readonly kind: 'stream'; readonly path: string | null; readonly label: string };
+export type Input = LocalInput | NatsInput;
 
 export interface ResolvedInputs {
-  readonly inputs: readonly Input[];
+  readonly inputs: readonly LocalInput[];
   /** Files inside directories that are not encrypted logs, left out (the caller says so). */
   readonly skipped: readonly string[];
 }
@@ -42,7 +45,7 @@ interface FileEntry {
 
 export async function resolveInputs(args: readonly string[], archiveDir?: string): Promise<ResolvedInputs> {
   const groups = new Map<string, FileEntry[]>();
-  const order: Array<string | Input> = []; // a group's key, or a stream, in the order first met
+  const order: Array<string | LocalInput> = []; // a group's key, or a stream, in the order first met
   const skipped: string[] = [];
   const addFile = (entry: FileEntry) => {
     const key = sourceName(entry.path, entry.rotation);
@@ -85,7 +88,7 @@ export async function resolveInputs(args: readonly string[], archiveDir?: string
       if (st?.isFile() === true) addFile(entryOf(path, st.size));
     }
   }
-  const inputs: Input[] = [];
+  const inputs: LocalInput[] = [];
   for (const item of order) {
     if (typeof item !== 'string') inputs.push(item);
     else for (const e of inRotationOrder(groups.get(item) ?? [])) inputs.push({ kind: e.archive ? 'archive' : 'log', path: e.path, size: e.size });

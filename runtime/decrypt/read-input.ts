@@ -33,12 +33,13 @@ export interface ReadContext {
 const READ_CHUNK = 16 * 1024 * 1024;
 
 /**
- * Decrypts one input to its end. With `follow`, a log file is followed across rotations until
- * the signal stops it. Returns false when the admin stopped it (nothing after it is read).
+ * Decrypts one input to its end. With `follow`, a log file is followed across rotations (a NATS
+ * subject waited on) until the signal stops it. The NATS client is loaded only for `--from`. Returns false when the admin stopped it (nothing after it is read).
  */
 export async function decryptInput(decrypter: LogDecrypter, input: Input, ctx: ReadContext, follow: boolean): Promise<boolean> {
   try {
-    if (input.kind === 'stream') await decryptStream(decrypter, input.path, input.label, ctx);
+    if (input.kind === 'nats') await (await import('./nats-input.ts')).decryptNats(decrypter, input, ctx, follow);
+    else if (input.kind === 'stream') await decryptStream(decrypter, input.path, input.label, ctx);
     else if (input.kind === 'archive') await decryptArchive(decrypter, input.path, ctx);
     else if (follow) await followLog(decrypter, input.path, ctx);
     else await decryptFile(decrypter, input.path, ctx);

@@ -6,7 +6,7 @@ import type { BakedForward } from '../baked.ts';
 import { nextPiece } from '../decrypt/split.ts';
 import { EXIT } from '../errors.ts';
 import { Backoff } from '../sinks/forward/backoff.ts';
-import { HEADER, natsAuthenticator } from '../sinks/forward/nats.ts';
+import { HEADER, natsConnectOptions } from '../sinks/forward/nats.ts';
 import { CollectorFile } from './collector-file.ts';
 
 type NatsFrom = Extract<BakedForward, { kind: 'nats' }>;
@@ -45,7 +45,7 @@ export async function collect(opts: CollectOptions, io: { err: (text: string) =>
     while (!signal.aborted) {
       let nc: NatsConnection | null = null;
       try {
-        nc = await connect({ servers: [...opts.from.servers], ...(opts.from.tls ? { tls: {} } : {}), authenticator: natsAuthenticator(opts.from.credentials), name: 'paranoid-pipes collect', reconnect: false, timeout: 10_000 });
+        nc = await connect({ ...natsConnectOptions(opts.from), name: 'paranoid-pipes collect', reconnect: false, timeout: 10_000 });
         const consumer = await setUp(nc, stream, opts);
         if (down) io.err(`paranoid-pipes collect: connected again to ${opts.from.label}\n`);
         down = false;

@@ -146,15 +146,19 @@ export class TestNats {
     readonly port: number,
   ) {}
 
-  /** With `auth`, clients must log in with that user and password. */
-  static async create(dir: string, auth?: { user: string; password: string }): Promise<TestNats> {
+  /**
+   * With `auth`, clients must log in with that user and password. `extra` is more server
+   * configuration (a tls block, an nkey authorization).
+   */
+  static async create(dir: string, auth?: { user: string; password: string }, extra = ''): Promise<TestNats> {
     mkdirSync(dir, { mode: 0o700 });
     const s = new TestNats(dir, await freePort());
     writeFileSync(
       join(dir, 'nats.conf'),
       // Blocks of up to 1 MiB of log data, armored: raise the 1 MB default payload limit.
       `listen: "127.0.0.1:${s.port}"\nmax_payload: 4MB\njetstream { store_dir: "${join(dir, 'store')}" }\n` +
-        (auth === undefined ? '' : `authorization { user: "${auth.user}", password: "${auth.password}" }\n`),
+        (auth === undefined ? '' : `authorization { user: "${auth.user}", password: "${auth.password}" }\n`) +
+        extra,
     );
     await s.start();
     return s;

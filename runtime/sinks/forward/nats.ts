@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { jetstream } from '@nats-io/jetstream';
-import { connect, credsAuthenticator, headers, nkeyAuthenticator, usernamePasswordAuthenticator, type Authenticator } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, headers, nkeyAuthenticator, usernamePasswordAuthenticator, type Authenticator, type ConnectionOptions } from '@nats-io/transport-node';
 import type { BakedForward, NatsCredentials } from '../../baked.ts';
 import { messageId } from './message-id.ts';
 import type { SpoolMessage } from './spool-reader.ts';
 import type { Connection, Transport } from './transport.ts';
 
-type NatsForward = Extract<BakedForward, { kind: 'nats' }>;
+export type NatsForward = Extract<BakedForward, { kind: 'nats' }>;
 
 /**
  * NATS JetStream: every message is published to the subject with `Nats-Msg-Id` = its SHA-256
@@ -49,14 +49,25 @@ export function natsAuthenticator(credentials: NatsCredentials | null): Authenti
   }
 }
 
+/**
+ * Where and how to connect, the same for a copy's forwarder, `collect` and `decrypt --from`:
+ * the servers, TLS (tls://, the server's certificate always verified: against ?ca=FILE when
+ * given, else the system's CAs) and the credentials file read now.
+ */
+export function natsConnectOptions(f: NatsForward): Pick<ConnectionOptions, 'servers' | 'tls' | 'authenticator'> {
+  return {
+    servers: [...f.servers],
+    ...(f.tls ? { tls: f.ca === null ? {} : { caFile: f.ca } } : {}),
+    authenticator: natsAuthenticator(f.credentials),
+  };
+}
+
 export function natsTransport(f: NatsForward, origin: Origin): Transport {
   return {
     label: f.label,
     async connect(): Promise<Connection> {
       const nc = await connect({
-        servers: [...f.servers],
-        ...(f.tls ? { tls: {} } : {}),
-        authenticator: natsAuthenticator(f.credentials),
+        ...natsConnectOptions(f),
         name: `paranoid-pipes ${origin.host} ${origin.log}`,
         reconnect: false,
         timeout: NATS_LIMITS.connectTimeoutMs,

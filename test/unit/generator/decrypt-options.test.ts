@@ -57,4 +57,11 @@ describe('resolveDecryptOptions', () => {
     expect(codeOf(() => resolve({ key: [] }))).toBe('NO_KEY/2');
     expect(resolve({}).archiveKey).toEqual(['k.asc']);
   });
+
+  it('--from with --log names; --log alone or with a path is refused', () => {
+    expect(resolve({}).from).toBeNull();
+    expect(resolve({ from: 'nats://h/logs', log: ['access.log.asc'] }).from).toEqual({ url: 'nats://h/logs', logs: ['access.log.asc'] });
+    expect(codeOf(() => resolve({ log: ['access.log.asc'] }))).toBe('LOG_WITHOUT_FROM/2');
+    expect(codeOf(() => resolve({ from: 'nats://h/logs', log: ['/var/log/x'] }))).toBe('BAD_LOG/2');
+  });
 });

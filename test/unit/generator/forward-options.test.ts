@@ -35,7 +35,13 @@ describe('--forward URLs', () => {
 
   it('nats:// servers and subject, a creds file; tls://', () => {
     expect(resolveForward(`nats://a.example:4222,b.example/logs.www?creds=${creds}`, dir)).toMatchObject({ kind: 'nats', servers: ['a.example:4222', 'b.example:4222'], tls: false, subject: 'logs.www', credentials: { kind: 'creds', file: creds } });
-    expect(resolveForward('tls://127.0.0.1:4443/logs', dir)).toMatchObject({ kind: 'nats', tls: true, servers: ['127.0.0.1:4443'], credentials: null });
+    expect(resolveForward('tls://127.0.0.1:4443/logs', dir)).toMatchObject({ kind: 'nats', tls: true, ca: null, servers: ['127.0.0.1:4443'], credentials: null });
+  });
+
+  it('tls:// takes the server\'s CA as ?ca=FILE, beside the credentials; nats:// refuses it', () => {
+    expect(resolveForward(`tls://h:4443/logs?ca=${creds}&nkey=${creds}`, dir)).toMatchObject({ tls: true, ca: creds, credentials: { kind: 'nkey', file: creds } });
+    expect(codeOf(() => resolveForward(`nats://h/logs?ca=${creds}`, dir))).toMatch(/^BAD_FORWARD: .*tls:\/\//);
+    expect(codeOf(() => resolveForward('tls://h/logs?ca=missing.pem', dir))).toMatch(/ca file .* cannot be read \(ENOENT\)/);
   });
 
   it('refuses passwords in URLs, shell characters in the remote path, wildcards, unknown parameters, missing files', () => {
