@@ -18,6 +18,11 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9]
 /** Passed to the receiver through the remote shell when no command is forced: nothing it would interpret. */
 const REMOTE_PATH = /^\/[A-Za-z0-9._/-]+$/;
 const SUBJECT = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+/**
+ * ssh splits `UserKnownHostsFile=` at white space (a list of files) and expands `%` tokens and
+ * `~` in it and in `-i`: a path outside this set could make ssh read a file nobody named.
+ */
+const SSH_FILE = /^\/[A-Za-z0-9._/@+,:=-]+$/;
 const SSH_CLIENT = '/usr/bin/ssh';
 const NATS_QUERY = ['creds', 'nkey', 'user-password'] as const;
 const SSH_QUERY = ['identity', 'known-hosts'] as const;
@@ -62,8 +67,8 @@ export function resolveForward(text: string, cwd: string): BakedForward {
       host,
       port,
       path,
-      identity: fileParam(params, 'identity', cwd, bad),
-      knownHosts: fileParam(params, 'known-hosts', cwd, bad),
+      identity: sshFileParam(params, 'identity', cwd, bad),
+      knownHosts: sshFileParam(params, 'known-hosts', cwd, bad),
     };
   }
   if (authority.includes('@')) throw bad('no user or password in the URL: name a credentials file (?creds=, ?nkey= or ?user-password=)');
@@ -110,6 +115,13 @@ function hostPort(s: string, defaultPort: number, bad: (why: string) => Error): 
   const port = m[2] === undefined ? defaultPort : Number(m[2]);
   if (port < 1 || port > 65535) throw bad(`port ${port} is out of range`);
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+/** A file ssh is given in an option: only characters ssh takes literally. */
+function sshFileParam(params: Map<string, string>, key: string, cwd: string, bad: (why: string) => Error): string | null {
+  const path = fileParam(params, key, cwd, bad);
+  if (path !== null && !SSH_FILE.test(path)) throw bad(`${key} ${JSON.stringify(path)}: ssh would split or expand this path; use only letters, digits and . _ / @ + , : = -`);
+  return path;
 }
 
 /** A file named in the URL: made absolute and checked to be a regular file now, not at the first outage. */

@@ -52,4 +52,16 @@ describe('--forward URLs', () => {
     expect(codeOf(() => resolveForward('nats://h:99999/logs', dir))).toMatch(/out of range/);
     expect(codeOf(() => resolveForwards(['nats://h/logs', 'nats://h/logs'], dir))).toMatch(/^FORWARD_TWICE/);
   });
+
+  it('refuses identity and known-hosts paths that ssh would split at white space or expand (%h, ~)', () => {
+    // ssh reads `UserKnownHostsFile=/a b` as two files, the second relative to the copy's working
+    // directory, and expands %-tokens in both options: the pinned host key would not be the only one.
+    const spaced = join(dir, 'known hosts');
+    const percent = join(dir, 'known%h');
+    writeFileSync(spaced, 'k');
+    writeFileSync(percent, 'k');
+    expect(codeOf(() => resolveForward(`ssh://u@h/x?known-hosts=${encodeURIComponent(spaced)}`, dir))).toMatch(/^BAD_FORWARD: .*known-hosts .*only letters/);
+    expect(codeOf(() => resolveForward(`ssh://u@h/x?identity=${encodeURIComponent(percent)}`, dir))).toMatch(/^BAD_FORWARD: .*identity .*only letters/);
+    expect(codeOf(() => resolveForward(`nats://h/logs?creds=${encodeURIComponent(spaced)}`, dir))).toBe('no error');
+  });
 });
