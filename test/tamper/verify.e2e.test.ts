@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evolveKey, sealSeconds, sealTag } from '../../runtime/seal/chain.ts';
@@ -210,5 +210,27 @@ describe('verify finds and places every change', () => {
     const r = await verify([file]);
     expect(r.code).toBe(1);
     expect(r.stdout.toString()).toContain(`offset 0: unsealed-stream: stream ${streamId}: written without seals (pp1)`);
+  });
+});
+
+describe('verify on a directory, read as decrypt reads it', () => {
+  it('verifies the logs in it, and names a file in it that is no encrypted log instead of leaving it out', async () => {
+    const dir = join(fx.tmp.path, 'collected');
+    mkdirSync(dir);
+    copyFileSync(paths.output, join(dir, 'www.log.asc'));
+    const clean = await verify([dir]);
+    expect(clean.stdout.toString()).toMatch(/^verified: \d+ blocks in 3 stream\(s\)/m);
+    expect(clean.code).toBe(0);
+    // A log replaced by anything that does not look encrypted must not verify clean by absence.
+    writeFileSync(join(dir, 'app.log.asc'), 'plain text where a log was\n');
+    const r = await verify([dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.toString()).toContain(`${join(dir, 'app.log.asc')}: offset 0: not-a-log`);
+  });
+
+  it('refuses standard input: a stream has no end to verify against', async () => {
+    const r = await verify(['-']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/VERIFY_STREAM|standard input/);
   });
 });
