@@ -1,11 +1,10 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { freePort, httpStatus } from '../helpers/servers.ts';
 import { E2eFixture, waitFor } from '../helpers/e2e.ts';
 
 /** examples/nginx/www.conf, with its production paths and port moved into the test's temp dir. */
@@ -30,29 +29,11 @@ function nginxBinary(): string | null {
 const nginx = nginxBinary();
 const isRoot = process.getuid?.() === 0;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function request(port: number, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path, headers: { 'user-agent': 'pp-e2e' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    }).on('error', reject);
-  });
-}
-
 async function waitForPort(port: number, server: ChildProcess): Promise<void> {
   for (let i = 0; i < 200; i += 1) {
     if (server.exitCode !== null) throw new Error(`nginx exited with ${server.exitCode}`);
     try {
-      await request(port, '/ready-probe');
+      await httpStatus(port, '/ready-probe');
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 25));
@@ -85,7 +66,7 @@ async function startNginx(pipe: string, user: string): Promise<{ port: number; p
 
 /** Each path requested once, concurrently (two workers write into the pipe at once); all 200. */
 async function requestAll(port: number, paths: readonly string[]): Promise<void> {
-  const statuses = await Promise.all(paths.map((path) => request(port, path)));
+  const statuses = await Promise.all(paths.map((path) => httpStatus(port, path)));
   expect(statuses.every((s) => s === 200)).toBe(true);
 }
 
