@@ -1,9 +1,9 @@
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evolveKey, sealSeconds, sealTag } from '../../runtime/seal/chain.ts';
 import { cli, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range, type CopyPaths } from '../helpers/e2e.ts';
+import { type CopyPaths, E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 import { testEncryptor } from '../helpers/keys.ts';
 import { blocksOf, joinBlocks, offsetIn, type LogBlock } from '../helpers/tamper.ts';
 
@@ -17,12 +17,6 @@ let paths: CopyPaths;
 let blocks: LogBlock[];
 let streams: string[];
 
-function quit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
-}
-
 beforeAll(async () => {
   await fx.setup();
   paths = await fx.generate(['--quit-string', QUIT], 'v');
@@ -32,7 +26,7 @@ beforeAll(async () => {
       await writerProcess(paths.pipe, `${run}${burst}`, 30);
       await new Promise((r) => setTimeout(r, 40));
     }
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited, copy.stderr()).toBe(0);
   }
   blocks = await blocksOf(readFileSync(paths.output), fx.key.privateKey);
@@ -134,7 +128,7 @@ describe('verify finds and places every change', () => {
     const other = await fx.generate(['--quit-string', QUIT], 'other');
     const copy = await fx.startReading(other);
     await writerProcess(other.pipe, 'x', 10);
-    quit(other.pipe);
+    sendQuit(other.pipe);
     expect(await copy.exited).toBe(0);
     const foreign = (await blocksOf(readFileSync(other.output), fx.key.privateKey)).find((b) => b.kind === 'data')!;
     const i = dataIndex(1);
