@@ -1,7 +1,7 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { BakedForward, NatsCredentials } from '../runtime/baked.ts';
-import { errnoCode, usageError } from '../runtime/errors.ts';
+import { errnoCode, refusal, usageError } from '../runtime/errors.ts';
 
 /**
  * --forward URL (repeatable), checked once into what the copy bakes:
@@ -82,7 +82,7 @@ export function resolveForward(text: string, cwd: string): BakedForward {
   const given = NATS_QUERY.filter((k) => params.has(k));
   if (given.length > 1) throw bad(`give one of ${NATS_QUERY.map((k) => `?${k}=`).join(', ')}, not several`);
   const kind = given[0];
-  const credentials: NatsCredentials | null = kind === undefined ? null : { kind, file: fileParam(params, kind, cwd, bad) as string };
+  const credentials: NatsCredentials | null = kind === undefined ? null : { kind, file: privateFile(fileParam(params, kind, cwd, bad) as string, text) };
   return { kind: 'nats', label: text, servers, tls: scheme === 'tls', subject, credentials };
 }
 
@@ -121,6 +121,18 @@ function hostPort(s: string, defaultPort: number, bad: (why: string) => Error): 
 function sshFileParam(params: Map<string, string>, key: string, cwd: string, bad: (why: string) => Error): string | null {
   const path = fileParam(params, key, cwd, bad);
   if (path !== null && !SSH_FILE.test(path)) throw bad(`${key} ${JSON.stringify(path)}: ssh would split or expand this path; use only letters, digits and . _ / @ + , : = -`);
+  return path;
+}
+
+/**
+ * NATS credentials let whoever holds them publish as this host (and a collect files messages by
+ * the host they name): a file others can read, or group or others can change, is refused.
+ */
+function privateFile(path: string, url: string): string {
+  const mode = lstatSync(path).mode & 0o777;
+  if ((mode & 0o027) !== 0) {
+    throw refusal('FORWARD_CREDENTIALS_OPEN', `--forward ${JSON.stringify(url)}: credentials file ${JSON.stringify(path)} has mode ${mode.toString(8).padStart(3, '0')}: others could read it or someone else change it; chmod 600 (or 640 for the run-as user's group)`);
+  }
   return path;
 }
 
