@@ -95,7 +95,7 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
   program
     .command('verify')
     .description('check the seals of encrypted logs and archives: nothing altered, removed, reordered or forged (writes no log text)')
-    .argument('[files...]', 'encrypted logs, oldest first')
+    .argument('[files...]', 'encrypted logs, archives (*.gz.gpg) and directories (read recursively), put in rotation order as decrypt does')
     .addOption(new Option('--key <file>', 'armored secret key of the log (repeatable)').argParser(collect).default([]))
     .addOption(new Option('--archive-key <file>', 'armored secret key of the archives, if not the log key (repeatable)').argParser(collect))
     .option('--archive-dir <dir>', 'verify every archive (*.gz.gpg) in this directory, before the logs, in rotation order')

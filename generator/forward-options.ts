@@ -1,7 +1,7 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { BakedForward, NatsCredentials } from '../runtime/baked.ts';
-import { errnoCode, usageError } from '../runtime/errors.ts';
+import { errnoCode, refusal, usageError } from '../runtime/errors.ts';
 
 /**
  * --forward URL (repeatable), checked once into what the copy bakes:
@@ -19,6 +19,11 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9]
 /** Passed to the receiver through the remote shell when no command is forced: nothing it would interpret. */
 const REMOTE_PATH = /^\/[A-Za-z0-9._/-]+$/;
 const SUBJECT = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+/**
+ * ssh splits `UserKnownHostsFile=` at white space (a list of files) and expands `%` tokens and
+ * `~` in it and in `-i`: a path outside this set could make ssh read a file nobody named.
+ */
+const SSH_FILE = /^\/[A-Za-z0-9._/@+,:=-]+$/;
 const SSH_CLIENT = '/usr/bin/ssh';
 const NATS_QUERY = ['creds', 'nkey', 'user-password'] as const;
 const NATS_PARAMS = [...NATS_QUERY, 'ca'] as const;
@@ -64,8 +69,8 @@ export function resolveForward(text: string, cwd: string): BakedForward {
       host,
       port,
       path,
-      identity: fileParam(params, 'identity', cwd, bad),
-      knownHosts: fileParam(params, 'known-hosts', cwd, bad),
+      identity: sshFileParam(params, 'identity', cwd, bad),
+      knownHosts: sshFileParam(params, 'known-hosts', cwd, bad),
     };
   }
   if (authority.includes('@')) throw bad('no user or password in the URL: name a credentials file (?creds=, ?nkey= or ?user-password=)');
@@ -80,7 +85,7 @@ export function resolveForward(text: string, cwd: string): BakedForward {
   const given = NATS_QUERY.filter((k) => params.has(k));
   if (given.length > 1) throw bad(`give one of ${NATS_QUERY.map((k) => `?${k}=`).join(', ')}, not several`);
   const kind = given[0];
-  const credentials: NatsCredentials | null = kind === undefined ? null : { kind, file: fileParam(params, kind, cwd, bad) as string };
+  const credentials: NatsCredentials | null = kind === undefined ? null : { kind, file: privateFile(fileParam(params, kind, cwd, bad) as string, text) };
   return { kind: 'nats', label: text, servers, tls: scheme === 'tls', ca: fileParam(params, 'ca', cwd, bad), subject, credentials };
 }
 
@@ -113,6 +118,25 @@ function hostPort(s: string, defaultPort: number, bad: (why: string) => Error): 
   const port = m[2] === undefined ? defaultPort : Number(m[2]);
   if (port < 1 || port > 65535) throw bad(`port ${port} is out of range`);
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+/** A file ssh is given in an option: only characters ssh takes literally. */
+function sshFileParam(params: Map<string, string>, key: string, cwd: string, bad: (why: string) => Error): string | null {
+  const path = fileParam(params, key, cwd, bad);
+  if (path !== null && !SSH_FILE.test(path)) throw bad(`${key} ${JSON.stringify(path)}: ssh would split or expand this path; use only letters, digits and . _ / @ + , : = -`);
+  return path;
+}
+
+/**
+ * NATS credentials let whoever holds them publish as this host (and a collect files messages by
+ * the host they name): a file others can read, or group or others can change, is refused.
+ */
+function privateFile(path: string, url: string): string {
+  const mode = lstatSync(path).mode & 0o777;
+  if ((mode & 0o027) !== 0) {
+    throw refusal('FORWARD_CREDENTIALS_OPEN', `--forward ${JSON.stringify(url)}: credentials file ${JSON.stringify(path)} has mode ${mode.toString(8).padStart(3, '0')}: others could read it or someone else change it; chmod 600 (or 640 for the run-as user's group)`);
+  }
+  return path;
 }
 
 /** A file named in the URL: made absolute and checked to be a regular file now, not at the first outage. */

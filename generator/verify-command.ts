@@ -1,10 +1,11 @@
-import { stat } from 'node:fs/promises';
+import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
+import { decryptInput, type ReadContext } from '../runtime/decrypt/read-input.ts';
 import { LogDecrypter, type Problem } from '../runtime/decrypt/reader.ts';
 import { SealCheck, type Finding } from '../runtime/decrypt/seal-check.ts';
 import { formatJson, formatText } from '../runtime/decrypt/verify-report.ts';
 import { EXIT, usageError } from '../runtime/errors.ts';
 import type { DecryptIo } from './decrypt-command.ts';
-import { feedInputs, loadSecretKeys, orderInputs, passphraseOnce } from './log-inputs.ts';
+import { loadSecretKeys, passphraseOnce } from './log-inputs.ts';
 import type { PassphraseSource } from './passphrase.ts';
 
 export interface VerifyOptions extends PassphraseSource {
@@ -31,29 +32,46 @@ export async function runVerifyCommand(files: readonly string[], options: Verify
   const passphrase = passphraseOnce(options, io.env);
   const keys = await loadSecretKeys(options.key, '--key', passphrase);
   const archiveKeys = options.archiveKey !== undefined && options.archiveKey.length > 0 ? await loadSecretKeys(options.archiveKey, '--archive-key', passphrase) : keys;
-  const inputs = await orderInputs(files, options.archiveDir);
-  if (inputs.length === 0) throw usageError('NO_INPUT', `no logs to verify: none named, and no archives in ${JSON.stringify(options.archiveDir)}`);
+  // The inputs as decrypt resolves them (directories walked, each log's rotated files first, in
+  // rotation order), but files only: a stream has no end to verify against.
+  const { inputs, skipped } = await resolveInputs(files, options.archiveDir);
+  const stream = inputs.find((i): i is Extract<Input, { kind: 'stream' }> => i.kind === 'stream');
+  if (stream !== undefined) throw usageError('VERIFY_STREAM', `verify reads files, and ${JSON.stringify(stream.label)} is ${stream.path === null ? 'standard input' : 'a FIFO'}: save it to a file first`);
+  if (inputs.length === 0 && skipped.length === 0) throw usageError('NO_INPUT', `no logs to verify: none named, and no archives in ${JSON.stringify(options.archiveDir)}`);
   const findings: Finding[] = [];
   for (const a of options.anchor ?? []) {
     if (!/^[0-9a-f]{32}:(0|[1-9][0-9]{0,15}):[0-9a-f]{32}$/.test(a)) throw usageError('BAD_ANCHOR', `--anchor must be STREAM:SEQ:DIGEST as rotation mail gives it, got ${JSON.stringify(a)}`);
   }
+  // A file in a named directory that is not an encrypted log is not verified: never clean.
+  for (const path of skipped) {
+    findings.push({ severity: 'error', kind: 'not-a-log', source: path, offset: 0, stream: null, seq: null, detail: 'in a directory given, but no encrypted log (it does not start like an OpenPGP message): not verified' });
+  }
   const seals = new SealCheck((f) => void findings.push(f), options.anchor);
-  const lastInput = inputs[inputs.length - 1];
-  const lastSize = options.live === true && lastInput !== undefined ? (await stat(lastInput).catch(() => null))?.size ?? null : null;
+  const lastInput = inputs.at(-1);
+  const lastSize = options.live === true && lastInput?.kind === 'log' ? lastInput.size : null;
+  const lastPath = lastInput?.kind === 'log' ? lastInput.path : null;
   const fromReader = (p: Problem): void => {
     if (p.kind === 'missing-blocks') return;
     // A message being appended right now looks torn: on a live log, only at its very end.
-    const tail = lastSize !== null && p.source === lastInput && p.kind === 'torn' && p.offset + p.length >= lastSize;
+    const tail = lastSize !== null && p.source === lastPath && p.kind === 'torn' && p.offset + p.length >= lastSize;
     const severity = tail || READER_NOTES.has(p.kind) ? 'note' : 'error';
     const kind = tail ? 'open-tail' : p.kind;
     const detail = tail ? `${p.length} bytes of a block still being written (${p.detail})` : p.detail;
     findings.push({ severity, kind, source: p.source, offset: p.offset, stream: null, seq: null, detail });
   };
   const decrypter = new LogDecrypter(keys, { block: (b) => seals.block(b), data: () => {}, control: () => {}, problem: fromReader });
-  await feedInputs(decrypter, inputs, archiveKeys, io.stdin);
+  const ctx: ReadContext = {
+    archiveKeys,
+    stdin: () => {
+      throw new Error('verify reads no stream');
+    },
+    signal: new AbortController().signal,
+    notice: () => {},
+  };
+  for (const input of inputs) await decryptInput(decrypter, input, ctx, false);
   seals.finish(options.live === true);
   const clean = !findings.some((f) => f.severity === 'error');
-  const result = { clean, inputs, blocks: decrypter.summary.messages, streams: seals.streams, findings };
+  const result = { clean, inputs: inputs.map((i) => (i.kind === 'stream' ? i.label : i.path)), blocks: decrypter.summary.messages, streams: seals.streams, findings };
   io.out(options.json === true ? formatJson(result) : formatText(result));
   return clean ? EXIT.ok : EXIT.failed;
 }

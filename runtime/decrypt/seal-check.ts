@@ -14,6 +14,7 @@ import { SeqRanges } from './seq-ranges.ts';
  */
 export type FindingKind =
   | 'foreign' // a message with no paranoid-pipes metadata
+  | 'not-a-log' // a file in a directory given that is no encrypted log (verify)
   | 'unsealed-stream' // a whole stream written before sealing (pp1)
   | 'unsealed-block' // a pp1 block inside a sealed stream: not written by the copy
   | 'no-stream-start' // sealed blocks whose stream-start (and so k_0) is not in the input

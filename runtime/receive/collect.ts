@@ -4,7 +4,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, typ
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { BakedForward } from '../baked.ts';
 import { nextPiece } from '../decrypt/split.ts';
-import { EXIT } from '../errors.ts';
+import { EXIT, PipesError } from '../errors.ts';
 import { Backoff } from '../sinks/forward/backoff.ts';
 import { HEADER, natsConnectOptions } from '../sinks/forward/nats.ts';
 import { CollectorFile } from './collector-file.ts';
@@ -26,6 +26,8 @@ export const COLLECT_LIMITS = {
   fetchExpiresMs: 1000,
   /** A stream collect creates drops a repeated Nats-Msg-Id within this window (the client resends a batch at most). */
   duplicateWindowMs: 10 * 60_000,
+  /** A message whose log is refused (a symlink, say) comes back after this long, until an admin fixes it. */
+  refusedRetryMs: 60_000,
 } as const;
 
 /**
@@ -54,8 +56,11 @@ export async function collect(opts: CollectOptions, io: { err: (text: string) =>
           const batch: JsMsg[] = [];
           for await (const m of await consumer.fetch({ max_messages: COLLECT_LIMITS.batch, expires: COLLECT_LIMITS.fetchExpiresMs })) batch.push(m);
           if (batch.length === 0) continue;
-          await store(batch, files, opts, io);
-          for (const m of batch) m.ack();
+          const retry = await store(batch, files, opts, io);
+          for (const m of batch) {
+            if (retry.includes(m)) m.nak(COLLECT_LIMITS.refusedRetryMs);
+            else m.ack();
+          }
           await nc.flush();
         }
       } catch (err) {
@@ -93,8 +98,14 @@ async function setUp(nc: NatsConnection, stream: string, opts: CollectOptions) {
   return jetstream(nc).consumers.get(stream, opts.durable);
 }
 
-async function store(batch: readonly JsMsg[], files: Map<string, CollectorFile>, opts: CollectOptions, io: { err: (text: string) => void }): Promise<void> {
-  const byFile = new Map<string, Array<{ bytes: Buffer; armored: boolean }>>();
+/**
+ * Appends a batch to the logs its headers name. Returns the messages to give back to the stream
+ * (not acknowledged): those of a log refused for safety (a symlink or a hard link where it should
+ * be), so one such log holds back neither the other hosts nor its own messages. Any other
+ * failure (a full disk, say) throws: nothing of the batch is acknowledged then.
+ */
+export async function store(batch: readonly JsMsg[], files: Map<string, CollectorFile>, opts: CollectOptions, io: { err: (text: string) => void }): Promise<JsMsg[]> {
+  const byFile = new Map<string, Array<{ msg: JsMsg; bytes: Buffer; armored: boolean }>>();
   for (const m of batch) {
     const bytes = Buffer.from(m.data);
     const piece = nextPiece(bytes, 0);
@@ -106,19 +117,28 @@ async function store(batch: readonly JsMsg[], files: Map<string, CollectorFile>,
     const log = safeName(m.headers?.get(HEADER.log) ?? '', 'unknown-log');
     const key = join(host, log);
     const list = byFile.get(key) ?? [];
-    list.push({ bytes: bytes.subarray(piece.offset, piece.end), armored: piece.armored });
+    list.push({ msg: m, bytes: bytes.subarray(piece.offset, piece.end), armored: piece.armored });
     byFile.set(key, list);
   }
+  const retry: JsMsg[] = [];
   for (const [key, messages] of byFile) {
     let file = files.get(key);
     if (file === undefined) {
       const [host] = key.split('/');
       mkdirSync(join(opts.dir, host as string), { recursive: true, mode: 0o750 });
-      file = await CollectorFile.open(join(opts.dir, key), opts.mode);
+      try {
+        file = await CollectorFile.open(join(opts.dir, key), opts.mode);
+      } catch (err) {
+        if (!(err instanceof PipesError) || err.exitCode !== EXIT.refused) throw err;
+        io.err(`paranoid-pipes collect: ${err.message}; ${messages.length} message(s) left in the stream, offered again in ${COLLECT_LIMITS.refusedRetryMs / 1000} s\n`);
+        retry.push(...messages.map((m) => m.msg));
+        continue;
+      }
       files.set(key, file);
     }
     await file.append(messages);
   }
+  return retry;
 }
 
 /** A header value as one path component: what a host sends must not climb out of DIR. */

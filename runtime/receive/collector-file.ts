@@ -20,12 +20,20 @@ export class CollectorFile {
 
   static async open(path: string, mode: number): Promise<CollectorFile> {
     let handle: fsp.FileHandle;
+    let created = true;
     try {
-      handle = await fsp.open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, mode);
+      // Created with O_EXCL, so the exact mode below is set only on a file made here.
+      handle = await fsp.open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode).catch(async (err: unknown) => {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+        created = false;
+        return fsp.open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+      });
     } catch (err) {
       if (errnoCode(err) === 'ELOOP') throw refusal('COLLECT_SYMLINK', `${JSON.stringify(path)} is a symlink; refusing to follow it`);
       throw new PipesError('COLLECT_OPEN', `cannot open ${JSON.stringify(path)}: ${errnoCode(err) ?? String(err)}`);
     }
+    // The mode asked for, whatever the umask of sshd's session or the collect service.
+    if (created) await handle.chmod(mode);
     const st = fstatSync(handle.fd);
     if (!st.isFile() || st.nlink !== 1) {
       await handle.close();

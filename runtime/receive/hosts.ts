@@ -5,8 +5,8 @@ import { join } from 'node:path';
  * `paranoid-pipes hosts --dir DIR`: every collected log under DIR (DIR/HOST/LOG from `collect`,
  * or files right in DIR from `receive`) with when its last block arrived and how long it has been
  * silent since. The time is the file's modification time: a block appended is the only thing
- * that changes it. Once copies send heartbeat blocks while idle, a long silence means the host
- * (or its link) is down, not just quiet.
+ * that changes it. Copies made with --heartbeat seal a block while idle, so for them a silence
+ * much longer than the heartbeat means the host (or its link) is down, not just quiet.
  */
 export interface HostLog {
   readonly log: string;

@@ -23,6 +23,15 @@ export interface ReceiveResult {
   readonly tornBytes: number;
 }
 
+export const RECEIVE_LIMITS = {
+  /**
+   * Bytes held while waiting for the rest of a message: the sender's spool reader sends no
+   * message over 64 MiB, so more than that (and a little) without a whole message is not a
+   * message in transit, and holding it would let one sender exhaust the collector's memory.
+   */
+  maxPendingBytes: 65 * 1024 * 1024,
+} as const;
+
 export async function receive(output: string, mode: number, io: ReceiveIo): Promise<ReceiveResult> {
   const file = await CollectorFile.open(output, mode);
   io.out(`${RECEIVE_HELLO}\n`);
@@ -46,10 +55,17 @@ export async function receive(output: string, mode: number, io: ReceiveIo): Prom
         pos = piece.end;
       }
       pending = Buffer.from(pending.subarray(pos));
-      if (messages.length === 0) continue;
-      appended += await file.append(messages);
-      received += messages.length;
-      io.out(`ok ${received}\n`);
+      if (messages.length > 0) {
+        appended += await file.append(messages);
+        received += messages.length;
+        io.out(`ok ${received}\n`);
+      }
+      if (pending.length > RECEIVE_LIMITS.maxPendingBytes) {
+        refusedBytes += pending.length;
+        io.err(`paranoid-pipes receive: refused ${pending.length} bytes that hold no whole OpenPGP message (over ${RECEIVE_LIMITS.maxPendingBytes} bytes); ending the connection\n`);
+        pending = Buffer.alloc(0);
+        break;
+      }
     }
   } finally {
     await file.close();

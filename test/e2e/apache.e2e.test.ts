@@ -1,11 +1,10 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.ts';
+import { freePort, httpStatus } from '../helpers/servers.ts';
 import { E2eFixture, type CopyPaths } from '../helpers/e2e.ts';
 
 const MODULES = '/usr/lib/apache2/modules';
@@ -55,25 +54,6 @@ function exampleVhost(pipe: string, port: number, docroot: string): string {
     .replace('CustomLog "/run/paranoid-pipes/www.pipe"', `CustomLog "${pipe}"`)
     .replace('<VirtualHost 127.0.0.1:8080>', `<VirtualHost 127.0.0.1:${port}>`)
     .replace('DocumentRoot /var/www/html', `DocumentRoot "${docroot}"`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** One request on a fresh connection (no keep-alive: a graceful restart must not find it in an old child). */
-function request(port: number, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path, agent: false, headers: { 'user-agent': 'pp-e2e' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    }).on('error', reject);
-  });
 }
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, detail: () => string = () => '', ms = 20_000): Promise<void> {
@@ -159,7 +139,7 @@ async function startApache(name: string, pipe: string): Promise<Apache> {
   await until(
     async () => {
       if (child.exitCode !== null) throw new Error(`apache exited with ${child.exitCode}:\n${log()}`);
-      return request(port, '/ready-probe').then(
+      return httpStatus(port, '/ready-probe').then(
         () => true,
         () => false,
       );
@@ -173,7 +153,7 @@ async function startApache(name: string, pipe: string): Promise<Apache> {
 const secretPaths = (phase: string, n: number) => Array.from({ length: n }, (_, i) => `/index.html?${phase}=${i}&token=secret-${Math.random().toString(36).slice(2)}`);
 
 async function requestAll(server: Apache, paths: readonly string[]): Promise<void> {
-  const statuses = await Promise.all(paths.map((p) => request(server.port, p)));
+  const statuses = await Promise.all(paths.map((p) => httpStatus(server.port, p)));
   expect(statuses.every((s) => s === 200)).toBe(true);
 }
 

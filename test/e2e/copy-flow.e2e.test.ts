@@ -1,18 +1,16 @@
-import { openSync, closeSync, writeSync, existsSync, lstatSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
+import { E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 
 const fx = new E2eFixture();
 beforeAll(() => fx.setup());
 afterAll(() => fx.dispose());
 
 function writeQuit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
+  sendQuit(pipe);
 }
 
 describe('encrypter copy, end to end', () => {

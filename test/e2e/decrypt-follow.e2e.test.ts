@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range, waitFor, type CopyPaths } from '../helpers/e2e.ts';
+import { type CopyPaths, E2eFixture, linesByWriter, QUIT, range, sendQuit, waitFor } from '../helpers/e2e.ts';
 
 /** `decrypt --follow` and `--to-pipe` as child processes next to a real running copy. */
 const fx = new E2eFixture();
@@ -36,12 +36,6 @@ function started(child: ChildProcess): Running {
 
 const decryptChild = (args: string[], stdin: 'ignore' | 'pipe' = 'ignore') =>
   started(spawn(process.execPath, [CLI, 'decrypt', '--key', fx.keyFiles.sec, ...args], { stdio: [stdin, 'pipe', 'pipe'] }));
-
-function quit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
-}
 
 /** Resolves with the exit code, or fails the test if the process does not end within `ms`. */
 async function exitWithin(r: Running, ms: number): Promise<number | null> {
@@ -85,7 +79,7 @@ describe('decrypt --follow', () => {
     expect(follow.err()).not.toMatch(/torn|missing|undecryptable|garbage/);
     expect(follow.err()).toMatch(/was rotated: following the new file/);
     expect(linesByWriter(follow.out()).get('f')).toEqual(range(2_200));
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
   });
 
@@ -105,7 +99,7 @@ describe('decrypt --follow', () => {
     tail.child.kill('SIGTERM');
     expect(follow.err()).not.toMatch(/torn|undecryptable|garbage/);
     expect(linesByWriter(follow.out()).get('t')).toEqual(range(1_600));
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
   });
 
@@ -113,7 +107,7 @@ describe('decrypt --follow', () => {
     const paths = await fx.generate(['--quit-string', QUIT]);
     const copy = await fx.startReading(paths);
     await bursts(paths.pipe, 'h', 0, 100, 50);
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
     // A log whose second data block arrives in two parts, a second apart, as a slow append would.
     const full = readFileSync(paths.output);
@@ -156,7 +150,7 @@ describe('decrypt --to-pipe', () => {
     const paths = await fx.generate(['--quit-string', QUIT]);
     const copy = await fx.startReading(paths);
     await bursts(paths.pipe, 'p', 0, 3_000, 1_000);
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
     const fifo = join(fx.tmp.path, 'plain.fifo');
     const dec = decryptChild(['--to-pipe', fifo, paths.output]);
@@ -177,7 +171,7 @@ describe('decrypt --to-pipe', () => {
     const paths = await fx.generate(['--quit-string', QUIT]);
     const copy = await fx.startReading(paths);
     await bursts(paths.pipe, 's', 0, 6_000, 2_000);
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
     const fifo = join(fx.tmp.path, 'slow.fifo');
     const dec = decryptChild(['--to-pipe', fifo, paths.output]);
@@ -207,7 +201,7 @@ describe('decrypt --to-pipe', () => {
     expect(await exitWithin(dec, 5_000)).toBe(0);
     expect(await exitWithin(reader, 5_000)).toBe(0); // its writer closed: end of file
     expect(linesByWriter(reader.out()).get('l')).toEqual(range(300));
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
   });
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
+import { E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 import { TempGpg } from '../helpers/gpg.ts';
 
 /**
@@ -36,9 +36,7 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 30));
   }
   const { closeSync, openSync, writeSync } = await import('node:fs');
-  const fd = openSync(paths.pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
+  sendQuit(paths.pipe);
   expect(await copy.exited).toBe(0);
   log = paths.output;
 }, 120_000);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { CLI, cli, run, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
+import { E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 
 /**
  * The admin's decrypter on a host's whole log directory: a real copy with rotation wrote the
@@ -16,12 +16,6 @@ let www: string; // its live log
 let sealedBetween: Date; // after every block of the first burst, before any of the second
 const WWW_LINES = 6_000;
 const APP_LINES = 300;
-
-function quit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
-}
 
 /** Generates a copy writing into `dir` (pipe, log, archives), the copy itself saved outside it. */
 async function generateIn(dir: string, name: string, extra: string[]): Promise<{ pipe: string; log: string; copy: string }> {
@@ -51,7 +45,7 @@ beforeAll(async () => {
       while (Date.now() < sealedBetween.getTime() + 50) await new Promise((r) => setTimeout(r, 20));
     }
   }
-  quit(w.pipe);
+  sendQuit(w.pipe);
   expect(await copy.exited, copy.stderr()).toBe(0);
 
   const a = await generateIn(host, 'app', []);
@@ -61,7 +55,7 @@ beforeAll(async () => {
     await writerProcess(a.pipe, 'a', APP_LINES / 3, 10, (burst * APP_LINES) / 3);
     await new Promise((r) => setTimeout(r, 30));
   }
-  quit(a.pipe);
+  sendQuit(a.pipe);
   expect(await copy.exited, copy.stderr()).toBe(0);
 
   // What a crash and the admin's copying leave: the oldest rotation only kept (its archive

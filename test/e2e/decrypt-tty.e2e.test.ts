@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cli, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range, waitFor } from '../helpers/e2e.ts';
+import { E2eFixture, linesByWriter, QUIT, range, sendQuit, waitFor } from '../helpers/e2e.ts';
 
 /** The passphrase prompt of `decrypt`, on a real pty made by script(1), typed like a person would. */
 const fx = new E2eFixture();
@@ -21,9 +21,7 @@ beforeAll(async () => {
   const paths = await fx.generate(['--recipient-key', join(keyDir, 'tty@example.org.pub.asc'), '--quit-string', QUIT]);
   const copy = await fx.startReading(paths);
   await writerProcess(paths.pipe, 't', 100);
-  const fd = openSync(paths.pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
+  sendQuit(paths.pipe);
   expect(await copy.exited).toBe(0);
   log = paths.output;
 });

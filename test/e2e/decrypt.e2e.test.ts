@@ -1,10 +1,10 @@
-import { closeSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { cli, run, writerProcess } from '../helpers/cli.ts';
 import { TempGpg } from '../helpers/gpg.ts';
-import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
+import { E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 
 const fx = new E2eFixture();
 let keyDir: string;
@@ -24,9 +24,7 @@ async function makeLog(name: string, lines: number): Promise<string> {
     await writerProcess(paths.pipe, `${name}${burst}`, lines);
     await new Promise((r) => setTimeout(r, 30));
   }
-  const fd = openSync(paths.pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
+  sendQuit(paths.pipe);
   expect(await copy.exited).toBe(0);
   return paths.output;
 }

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { safeName } from '../../runtime/receive/collect.ts';
 import { CLI, cli, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range, type CopyPaths } from '../helpers/e2e.ts';
+import { type CopyPaths, E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 import { missingForNats, TestNats, until } from '../helpers/servers.ts';
 
 const missing = missingForNats();
@@ -29,12 +29,6 @@ afterAll(async () => {
   await nats?.stop();
   fx.dispose();
 });
-
-function quit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
-}
 
 function startCollect(dir: string): { child: ChildProcess; said: () => string } {
   const child = spawn(process.execPath, [CLI, 'collect', '--from', subjectUrl(), '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -81,7 +75,7 @@ describe.skipIf(missing !== null)('--forward nats:// into a real JetStream, para
       });
     }
     for (const { paths, copy } of copies) {
-      quit(paths.pipe);
+      sendQuit(paths.pipe);
       expect(await copy.exited, copy.stderr()).toBe(0);
       expect(copy.stderr()).toMatch(/FORWARD_DOWN/);
     }
@@ -111,7 +105,7 @@ describe.skipIf(missing !== null)('--forward nats:// into a real JetStream, para
       let copy = await fx.startReading(paths);
       await writerProcess(paths.pipe, 'late', 400);
       const t0 = Date.now();
-      quit(paths.pipe);
+      sendQuit(paths.pipe);
       expect(await copy.exited, copy.stderr()).toBe(0);
       // The stop gives forwarders 5 s, then leaves the rest to the next start.
       expect(Date.now() - t0).toBeLessThan(20_000);
@@ -122,7 +116,7 @@ describe.skipIf(missing !== null)('--forward nats:// into a real JetStream, para
       const late = spawn(process.execPath, [CLI, 'collect', '--from', `${down.url}/late`, '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
       try {
         copy = await fx.startReading(paths);
-        quit(paths.pipe);
+        sendQuit(paths.pipe);
         expect(await copy.exited, copy.stderr()).toBe(0);
         const file = join(dir, safeName(hostname(), 'unknown-host'), 'late.log');
         // Both runs' stream-ends: the first run's blocks went out with the second run.

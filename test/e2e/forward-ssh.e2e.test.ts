@@ -1,9 +1,9 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextPiece } from '../../runtime/decrypt/split.ts';
 import { CLI, cli, run, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range, type CopyPaths } from '../helpers/e2e.ts';
+import { type CopyPaths, E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 import { childPids, missingForSshd, TestSshd, until } from '../helpers/servers.ts';
 
 const missing = missingForSshd();
@@ -24,12 +24,6 @@ afterAll(async () => {
   await sshd?.dispose();
   fx.dispose();
 });
-
-function quit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
-}
 
 function messagesIn(file: string): number {
   if (!existsSync(file)) return 0;
@@ -70,7 +64,7 @@ describe.skipIf(missing !== null)('--forward ssh:// to a real sshd running paran
     await until(async () => (await linesOf(received)).get('b')?.length === 2000, 'the lines written during the outage', 60_000).catch((err: Error) => {
       throw new Error(`${err.message}; the copy said:\n${copy.stderr()}\nsshd said:\n${sshd.said()}`);
     });
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited, copy.stderr()).toBe(0);
     expect(copy.stderr()).toMatch(/FORWARD_DOWN/);
     expect(copy.stderr()).toMatch(/FORWARD_RESTORED/);
@@ -99,7 +93,7 @@ describe.skipIf(missing !== null)('--forward ssh:// to a real sshd running paran
 
     const again = await fx.startReading(paths);
     await writerProcess(paths.pipe, 'd', 500);
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await again.exited, again.stderr()).toBe(0);
     const local = await linesOf(paths.output);
     const got = await linesOf(received);
@@ -144,7 +138,7 @@ describe.skipIf(missing !== null)('--forward with rotation', () => {
       throw new Error(`${err.message}; the copy said:\n${copy.stderr()}`);
     });
     await until(() => asides().length === 0, 'the aside files removed once shipped', 30_000);
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited, copy.stderr()).toBe(0);
     expect((await linesOf(received)).get('r')).toEqual(range(400));
   }, 120_000);
@@ -158,7 +152,7 @@ describe('paranoid-pipes receive', () => {
       const paths = await local.generate(['--quit-string', QUIT]);
       const copy = await local.startReading(paths);
       await writerProcess(paths.pipe, 'x', 10);
-      quit(paths.pipe);
+      sendQuit(paths.pipe);
       expect(await copy.exited).toBe(0);
       const log = readFileSync(paths.output);
       const first = nextPiece(log, 0);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, run, writerProcess } from '../helpers/cli.ts';
+import { cli, has, run, writerProcess } from '../helpers/cli.ts';
 import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
 
 /**
@@ -29,14 +29,6 @@ afterAll(() => {
   fx.dispose();
 });
 
-function has(program: string, args: readonly string[]): boolean {
-  try {
-    execFileSync(program, [...args], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const isRoot = process.getuid?.() === 0;
 const ssd = has('start-stop-daemon', ['--version']);
 const reason = !isRoot ? 'needs root (start-stop-daemon, a pidfile in /run)' : !ssd ? "needs Debian's start-stop-daemon (dpkg)" : !has('getent', ['passwd', 'daemon']) ? 'needs the user daemon' : null;

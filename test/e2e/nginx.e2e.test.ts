@@ -1,11 +1,11 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { freePort, httpStatus } from '../helpers/servers.ts';
 import { E2eFixture, waitFor } from '../helpers/e2e.ts';
 
 /** examples/nginx/www.conf, with its production paths and port moved into the test's temp dir. */
@@ -29,24 +29,6 @@ function nginxBinary(): string | null {
 
 const nginx = nginxBinary();
 const isRoot = process.getuid?.() === 0;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function request(port: number, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path, headers: { 'user-agent': 'pp-e2e' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    }).on('error', reject);
-  });
-}
 
 function serverHeader(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -95,7 +77,7 @@ async function startNginx(pipe: string, user: string): Promise<{ port: number; p
 
 /** Each path requested once, concurrently (two workers write into the pipe at once); all 200. */
 async function requestAll(port: number, paths: readonly string[]): Promise<void> {
-  const statuses = await Promise.all(paths.map((path) => request(port, path)));
+  const statuses = await Promise.all(paths.map((path) => httpStatus(port, path)));
   expect(statuses.every((s) => s === 200)).toBe(true);
 }
 

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { asidePath, utcStamp } from '../../runtime/rotation/names.ts';
 import { cli, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range, type CopyPaths } from '../helpers/e2e.ts';
+import { type CopyPaths, E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 import { makeKey, writeKeyFiles } from '../helpers/keys.ts';
 import { attachmentOf } from '../helpers/mime.ts';
 import { startSmtp } from '../helpers/smtp.ts';
@@ -21,12 +21,6 @@ beforeAll(async () => {
   fx.gpg.importKey(k.privateArmored);
 });
 afterAll(() => fx.dispose());
-
-function quit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
-}
 
 function archiveDir(name: string): string {
   const dir = join(fx.tmp.path, `${name}-archive`);
@@ -58,7 +52,7 @@ async function runOnce(paths: CopyPaths, writers: Record<string, number>, bursts
     await Promise.all(Object.entries(writers).map(([id, n]) => writerProcess(paths.pipe, `${id}`, n / bursts, 40, round * (n / bursts))));
     await new Promise((r) => setTimeout(r, 20));
   }
-  quit(paths.pipe);
+  sendQuit(paths.pipe);
   expect(await copy.exited, copy.stderr()).toBe(0);
   return copy.stderr();
 }
@@ -110,7 +104,7 @@ describe('rotation', () => {
     await writerProcess(paths.pipe, 't', 10);
     for (let i = 0; i < 300 && readdirSync(dir).filter((n) => n.endsWith('.gz.gpg')).length === 0; i += 1) await new Promise((r) => setTimeout(r, 20));
     await writerProcess(paths.pipe, 't', 10, 40, 10);
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
     expect(readdirSync(dir).filter((n) => n.endsWith('.gz.gpg')).length).toBeGreaterThanOrEqual(1);
     const r = await fx.decrypt([paths.output], ['--archive-dir', dir]); // archive key defaults to the log key

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, statSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
-import { cli, run, WRITER } from '../helpers/cli.ts';
+import { cli, has, run, WRITER } from '../helpers/cli.ts';
 import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
 
 /**
@@ -16,14 +16,6 @@ const fx = new E2eFixture();
 beforeAll(() => fx.setup());
 afterAll(() => fx.dispose());
 
-function has(program: string, args: readonly string[]): boolean {
-  try {
-    execFileSync(program, [...args], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const isRoot = process.getuid?.() === 0;
 const analyze = has('systemd-analyze', ['--version']);
 const setpriv = has('setpriv', ['--version']);

@@ -1,10 +1,20 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import tmp from 'tmp';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli.mjs');
 export const WRITER = join(ROOT, 'test', 'helpers', 'writer.mjs');
+
+/** Whether `program args` runs and exits 0: to skip a test, with a reason, where a tool is missing. */
+export function has(program: string, args: readonly string[]): boolean {
+  try {
+    execFileSync(program, [...args], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface RunResult {
   readonly code: number;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
@@ -8,6 +8,13 @@ import { TempGpg } from './gpg.ts';
 import { makeKey, writeKeyFiles, type TestKey } from './keys.ts';
 
 export const QUIT = 'test-quit-0f9e8d7c6b5a';
+
+/** Stops a copy made with `--quit-string QUIT` the way an operator does: the quit line into its pipe. */
+export function sendQuit(pipe: string): void {
+  const fd = openSync(pipe, 'w');
+  writeSync(fd, `${QUIT}\n`);
+  closeSync(fd);
+}
 
 export interface CopyPaths {
   readonly dir: string;

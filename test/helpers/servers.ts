@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 
@@ -12,6 +13,19 @@ export function freePort(): Promise<number> {
       const port = (srv.address() as { port: number }).port;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/**
+ * The status of one GET on 127.0.0.1, on a fresh connection (no keep-alive: a web server's
+ * graceful restart must not find the request in an old worker).
+ */
+export function httpStatus(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path, agent: false, headers: { 'user-agent': 'pp-e2e' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    }).on('error', reject);
   });
 }
 

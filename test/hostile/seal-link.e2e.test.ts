@@ -1,27 +1,21 @@
-import { closeSync, openSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkFilePath } from '../../runtime/seal/link-file.ts';
 import { cli, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, QUIT } from '../helpers/e2e.ts';
+import { E2eFixture, QUIT, sendQuit } from '../helpers/e2e.ts';
 
 /** The state file beside the log: made with the log's owner and mode; a symlink there is refused. */
 const fx = new E2eFixture();
 beforeAll(() => fx.setup());
 afterAll(() => fx.dispose());
 
-function quit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
-}
-
 describe('the stream link file', () => {
   it('is made with the log owner and mode; a symlink put in its place is refused, left untouched, and the next stream shows as unlinked', async () => {
     const paths = await fx.generate(['--quit-string', QUIT, '--output-mode', '640'], 'link');
     let copy = await fx.startReading(paths);
     await writerProcess(paths.pipe, 'a', 5);
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
     const state = linkFilePath(paths.output);
     const st = statSync(state);
@@ -35,7 +29,7 @@ describe('the stream link file', () => {
     symlinkSync(bait, state);
     copy = await fx.startReading(paths);
     await writerProcess(paths.pipe, 'b', 5);
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
     expect(copy.stderr()).toMatch(/SEAL_LINK.*cannot open .*\.seal: ELOOP; this stream starts without a link/);
     expect(readFileSync(bait, 'utf8')).toBe('untouched\n');

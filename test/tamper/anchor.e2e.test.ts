@@ -1,9 +1,9 @@
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, QUIT, waitFor } from '../helpers/e2e.ts';
+import { E2eFixture, QUIT, sendQuit, waitFor } from '../helpers/e2e.ts';
 import { startSmtp } from '../helpers/smtp.ts';
 import { blocksOf } from '../helpers/tamper.ts';
 
@@ -31,9 +31,7 @@ describe('rotation mail anchors', () => {
       await writerProcess(paths.pipe, 'a', 150);
       await waitFor(() => String(smtp.mails.length), /^[1-9]/, 20_000);
       await writerProcess(paths.pipe, 'b', 20);
-      const fd = openSync(paths.pipe, 'w');
-      writeSync(fd, `${QUIT}\n`);
-      closeSync(fd);
+      sendQuit(paths.pipe);
       expect(await copy.exited, copy.stderr()).toBe(0);
 
       const body = (smtp.mails[0] as string).replace(/=\r?\n/g, '');

@@ -1,7 +1,6 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, QUIT } from '../helpers/e2e.ts';
+import { E2eFixture, QUIT, sendQuit } from '../helpers/e2e.ts';
 
 /**
  * Idle time is sealed too (the CVE-2023-31438 lesson): with --heartbeat an idle copy still adds
@@ -12,11 +11,6 @@ beforeAll(() => fx.setup());
 afterAll(() => fx.dispose());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-function quit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
-}
 const verify = (files: string[], extra: string[] = []) => cli(['verify', '--key', fx.keyFiles.sec, ...extra, ...files]);
 
 describe('--heartbeat', () => {
@@ -25,7 +19,7 @@ describe('--heartbeat', () => {
     const copy = await fx.startReading(paths);
     await writerProcess(paths.pipe, 'w', 5);
     await sleep(3500);
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
     const d = await fx.decrypt([paths.output], ['--show-control']);
     expect(d.code).toBe(0);
@@ -52,7 +46,7 @@ describe('--heartbeat', () => {
       copy.child.kill('SIGCONT');
     }
     await sleep(1500);
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
     const r = await verify([paths.output]);
     expect(r.code).toBe(1);

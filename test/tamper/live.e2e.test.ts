@@ -1,10 +1,10 @@
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evolveKey, sealSeconds, sealTag } from '../../runtime/seal/chain.ts';
 import { linkFilePath } from '../../runtime/seal/link-file.ts';
 import { cli, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, QUIT, waitFor } from '../helpers/e2e.ts';
+import { E2eFixture, QUIT, sendQuit, waitFor } from '../helpers/e2e.ts';
 import { makeKey, testEncryptor, writeKeyFiles } from '../helpers/keys.ts';
 import { blocksOf, joinBlocks, offsetIn } from '../helpers/tamper.ts';
 
@@ -15,12 +15,6 @@ import { blocksOf, joinBlocks, offsetIn } from '../helpers/tamper.ts';
 const fx = new E2eFixture();
 beforeAll(() => fx.setup());
 afterAll(() => fx.dispose());
-
-function quit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
-}
 
 const verify = (files: string[], extra: string[] = []) => cli(['verify', '--key', fx.keyFiles.sec, ...extra, ...files]);
 interface Json {
@@ -80,7 +74,7 @@ describe('an intruder with the memory of a running copy', () => {
     const ahead = await verifyJson([logAt('ahead', Buffer.concat([snapshot, (await forge(t, kt)).bytes]))]);
     expect(ahead.findings.filter((f) => f.kind === 'bad-tag')).toEqual([]);
 
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
     const after = await verify([paths.output]);
     expect(after.code).toBe(0);
@@ -103,7 +97,7 @@ describe('a log cut and continued (CVE-2023-31438)', () => {
         await writerProcess(paths.pipe, `${id}${burst}`, 20);
         await new Promise((r) => setTimeout(r, 40));
       }
-      quit(paths.pipe);
+      sendQuit(paths.pipe);
       expect(await copy.exited).toBe(0);
     };
     await run('a');
@@ -135,7 +129,7 @@ describe('an untouched log with rotations and restarts', () => {
         await writerProcess(paths.pipe, `${run}${burst}`, 400, 200);
         await new Promise((r) => setTimeout(r, 20));
       }
-      quit(paths.pipe);
+      sendQuit(paths.pipe);
       expect(await copy.exited, copy.stderr()).toBe(0);
     }
     const r = await verify([paths.output], ['--archive-key', keys.sec, '--archive-dir', dir]);

@@ -1,8 +1,8 @@
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
+import { E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 import { splitMessages } from '../helpers/tamper.ts';
 
 /**
@@ -21,9 +21,7 @@ beforeAll(async () => {
     await writerProcess(paths.pipe, `w${burst}`, 50);
     await new Promise((r) => setTimeout(r, 40));
   }
-  const fd = openSync(paths.pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
+  sendQuit(paths.pipe);
   expect(await copy.exited).toBe(0);
   log = paths.output;
 });

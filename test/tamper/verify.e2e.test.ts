@@ -1,9 +1,9 @@
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evolveKey, sealSeconds, sealTag } from '../../runtime/seal/chain.ts';
 import { cli, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range, type CopyPaths } from '../helpers/e2e.ts';
+import { type CopyPaths, E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 import { testEncryptor } from '../helpers/keys.ts';
 import { blocksOf, joinBlocks, offsetIn, type LogBlock } from '../helpers/tamper.ts';
 
@@ -17,12 +17,6 @@ let paths: CopyPaths;
 let blocks: LogBlock[];
 let streams: string[];
 
-function quit(pipe: string): void {
-  const fd = openSync(pipe, 'w');
-  writeSync(fd, `${QUIT}\n`);
-  closeSync(fd);
-}
-
 beforeAll(async () => {
   await fx.setup();
   paths = await fx.generate(['--quit-string', QUIT], 'v');
@@ -32,7 +26,7 @@ beforeAll(async () => {
       await writerProcess(paths.pipe, `${run}${burst}`, 30);
       await new Promise((r) => setTimeout(r, 40));
     }
-    quit(paths.pipe);
+    sendQuit(paths.pipe);
     expect(await copy.exited, copy.stderr()).toBe(0);
   }
   blocks = await blocksOf(readFileSync(paths.output), fx.key.privateKey);
@@ -134,7 +128,7 @@ describe('verify finds and places every change', () => {
     const other = await fx.generate(['--quit-string', QUIT], 'other');
     const copy = await fx.startReading(other);
     await writerProcess(other.pipe, 'x', 10);
-    quit(other.pipe);
+    sendQuit(other.pipe);
     expect(await copy.exited).toBe(0);
     const foreign = (await blocksOf(readFileSync(other.output), fx.key.privateKey)).find((b) => b.kind === 'data')!;
     const i = dataIndex(1);
@@ -210,5 +204,27 @@ describe('verify finds and places every change', () => {
     const r = await verify([file]);
     expect(r.code).toBe(1);
     expect(r.stdout.toString()).toContain(`offset 0: unsealed-stream: stream ${streamId}: written without seals (pp1)`);
+  });
+});
+
+describe('verify on a directory, read as decrypt reads it', () => {
+  it('verifies the logs in it, and names a file in it that is no encrypted log instead of leaving it out', async () => {
+    const dir = join(fx.tmp.path, 'collected');
+    mkdirSync(dir);
+    copyFileSync(paths.output, join(dir, 'www.log.asc'));
+    const clean = await verify([dir]);
+    expect(clean.stdout.toString()).toMatch(/^verified: \d+ blocks in 3 stream\(s\)/m);
+    expect(clean.code).toBe(0);
+    // A log replaced by anything that does not look encrypted must not verify clean by absence.
+    writeFileSync(join(dir, 'app.log.asc'), 'plain text where a log was\n');
+    const r = await verify([dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.toString()).toContain(`${join(dir, 'app.log.asc')}: offset 0: not-a-log`);
+  });
+
+  it('refuses standard input: a stream has no end to verify against', async () => {
+    const r = await verify(['-']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/VERIFY_STREAM|standard input/);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ const key = join(dir, 'id_ed25519');
 const creds = join(dir, 'www.creds');
 writeFileSync(key, 'k');
 writeFileSync(creds, 'c');
+chmodSync(creds, 0o640);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function codeOf(f: () => unknown): string {
@@ -57,5 +58,28 @@ describe('--forward URLs', () => {
     expect(codeOf(() => resolveForward('ssh://h/x', dir))).toMatch(/name the user/);
     expect(codeOf(() => resolveForward('nats://h:99999/logs', dir))).toMatch(/out of range/);
     expect(codeOf(() => resolveForwards(['nats://h/logs', 'nats://h/logs'], dir))).toMatch(/^FORWARD_TWICE/);
+  });
+
+  it('refuses a NATS credentials file that others can read or change (exit 3)', () => {
+    const open = join(dir, 'open.creds');
+    writeFileSync(open, 'c');
+    for (const mode of [0o644, 0o604, 0o660]) {
+      chmodSync(open, mode);
+      expect(codeOf(() => resolveForward(`nats://h/logs?user-password=${open}`, dir))).toMatch(/^FORWARD_CREDENTIALS_OPEN: .*chmod/);
+    }
+    chmodSync(open, 0o640);
+    expect(codeOf(() => resolveForward(`nats://h/logs?user-password=${open}`, dir))).toBe('no error');
+  });
+
+  it('refuses identity and known-hosts paths that ssh would split at white space or expand (%h, ~)', () => {
+    // ssh reads `UserKnownHostsFile=/a b` as two files, the second relative to the copy's working
+    // directory, and expands %-tokens in both options: the pinned host key would not be the only one.
+    const spaced = join(dir, 'known hosts');
+    const percent = join(dir, 'known%h');
+    writeFileSync(spaced, 'k', { mode: 0o600 });
+    writeFileSync(percent, 'k', { mode: 0o600 });
+    expect(codeOf(() => resolveForward(`ssh://u@h/x?known-hosts=${encodeURIComponent(spaced)}`, dir))).toMatch(/^BAD_FORWARD: .*known-hosts .*only letters/);
+    expect(codeOf(() => resolveForward(`ssh://u@h/x?identity=${encodeURIComponent(percent)}`, dir))).toMatch(/^BAD_FORWARD: .*identity .*only letters/);
+    expect(codeOf(() => resolveForward(`nats://h/logs?creds=${encodeURIComponent(spaced)}`, dir))).toBe('no error');
   });
 });
