@@ -1,12 +1,10 @@
 import { usageError } from '../runtime/errors.ts';
 import type { Selection } from '../runtime/decrypt/selection.ts';
 import type { PassphraseSource } from './passphrase.ts';
+import type { LogKeyOptions } from './log-inputs.ts';
 
 /** `decrypt`'s options as commander hands them over (repeatable ones as arrays). */
-export interface RawDecryptOptions extends PassphraseSource {
-  readonly key: readonly string[];
-  readonly archiveKey?: readonly string[];
-  readonly archiveDir?: string;
+export interface RawDecryptOptions extends LogKeyOptions {
   readonly output?: string;
   readonly showControl?: boolean;
   readonly json?: boolean;

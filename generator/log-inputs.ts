@@ -6,6 +6,14 @@ import { readPassphrase, type PassphraseSource } from './passphrase.ts';
 /** What `decrypt` and `verify` share besides the input reading (runtime/decrypt/): secret keys and their passphrase. */
 
 /** One passphrase for every protected key, read at most once, and only if a key needs it. */
+/** The options `decrypt` and `verify` share: which keys open the logs and archives, and where archives are. */
+export interface LogKeyOptions extends PassphraseSource {
+  readonly key: readonly string[];
+  /** Keys for the outer layer of archives; the log keys when none are given. */
+  readonly archiveKey?: readonly string[];
+  readonly archiveDir?: string;
+}
+
 export function passphraseOnce(options: PassphraseSource, env: NodeJS.ProcessEnv): (fingerprint: string) => Promise<string | null> {
   let cached: Promise<string | null> | null = null;
   return (fingerprint) => (cached ??= readPassphrase(options, `Passphrase for ${fingerprint}: `, env));

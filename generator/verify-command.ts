@@ -5,13 +5,9 @@ import { SealCheck, type Finding } from '../runtime/decrypt/seal-check.ts';
 import { formatJson, formatText } from '../runtime/decrypt/verify-report.ts';
 import { EXIT, usageError } from '../runtime/errors.ts';
 import type { DecryptIo } from './decrypt-command.ts';
-import { loadSecretKeys, passphraseOnce } from './log-inputs.ts';
-import type { PassphraseSource } from './passphrase.ts';
+import { loadSecretKeys, passphraseOnce, type LogKeyOptions } from './log-inputs.ts';
 
-export interface VerifyOptions extends PassphraseSource {
-  readonly key: readonly string[];
-  readonly archiveKey?: readonly string[];
-  readonly archiveDir?: string;
+export interface VerifyOptions extends LogKeyOptions {
   readonly json?: boolean;
   /** The last log is still being written: its open tail is a note, not a finding. */
   readonly live?: boolean;
