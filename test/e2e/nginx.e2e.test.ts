@@ -69,10 +69,29 @@ async function startNginx(pipe: string, user: string): Promise<{ port: number; p
     `daemon off;\nmaster_process on;\nworker_processes 2;\nuser ${user};\npid ${join(prefix, 'nginx.pid')};\nerror_log ${join(prefix, 'error.log')};\n` +
       `events { worker_connections 64; }\nhttp {\n${temps}\n    access_log off;\n${exampleServerBlock(pipe, port)}\n}\n`,
   );
-  const server = spawn(nginx!, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: 'ignore' });
+  // Its own process group, so a failed test can take the workers down with the master.
+  const server = spawn(nginx!, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: 'ignore', detached: true });
   const exited = new Promise((r) => server.on('exit', r));
-  await waitForPort(port, server);
+  await waitForPort(port, server).catch(async (err: unknown) => {
+    await stopNginx(server, exited);
+    throw err;
+  });
   return { port, prefix, server, exited };
+}
+
+/**
+ * After a failed test: SIGTERM (nginx's fast stop takes its workers down), then SIGKILL to the
+ * whole group. A SIGKILLed master alone leaves its workers running, holding the port and the pipe.
+ */
+async function stopNginx(server: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null || server.pid === undefined) return;
+  server.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+  try {
+    process.kill(-server.pid, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
 }
 
 /** Each path requested once, concurrently (two workers write into the pipe at once); all 200. */
@@ -114,7 +133,7 @@ describe.skipIf(nginx === null || !isRoot)('real nginx writing its access log in
       const raw = readFileSync(paths.output, 'utf8');
       expect(raw).not.toMatch(/patient|secret-|pp-e2e/);
     } finally {
-      server.kill('SIGKILL');
+      await stopNginx(server, exited);
     }
   });
 
@@ -159,7 +178,7 @@ describe.skipIf(nginx === null || !isRoot)('real nginx writing its access log in
       expectEachOnce(lines, [...before, ...middle, ...after]);
       expect(r.stderr.toString()).toMatch(/pipe-replaced.*given owner 33:/);
     } finally {
-      server.kill('SIGKILL');
+      await stopNginx(server, exited);
     }
   });
 });
