@@ -3,23 +3,11 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/cli.ts';
+import { has, ROOT } from '../helpers/cli.ts';
 import { freePort, httpStatus } from '../helpers/servers.ts';
 import { E2eFixture, type CopyPaths } from '../helpers/e2e.ts';
 
 const MODULES = '/usr/lib/apache2/modules';
-
-function apacheBinary(): string | null {
-  for (const path of ['/usr/sbin/apache2', '/usr/sbin/httpd']) {
-    try {
-      execFileSync(path, ['-v'], { stdio: 'ignore' });
-      return path;
-    } catch {
-      // not there
-    }
-  }
-  return null;
-}
 
 /** The first of `names` this host has, from `getent DATABASE`. */
 function firstKnown(database: 'passwd' | 'group', names: string[]): string | null {
@@ -34,7 +22,7 @@ function firstKnown(database: 'passwd' | 'group', names: string[]): string | nul
   return null;
 }
 
-const apache = apacheBinary();
+const apache = ['/usr/sbin/apache2', '/usr/sbin/httpd'].find((path) => has(path, ['-v'])) ?? null;
 const isRoot = process.getuid?.() === 0;
 const user = firstKnown('passwd', ['www-data', 'apache', 'nobody']);
 const group = firstKnown('group', ['www-data', 'apache', 'nogroup', 'nobody']);

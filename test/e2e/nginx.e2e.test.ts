@@ -1,10 +1,10 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
-import { ROOT } from '../helpers/cli.ts';
+import { has, ROOT } from '../helpers/cli.ts';
 import { freePort, httpStatus } from '../helpers/servers.ts';
 import { E2eFixture, waitFor } from '../helpers/e2e.ts';
 
@@ -15,19 +15,7 @@ function exampleServerBlock(pipe: string, port: number): string {
   return text.replace('/run/paranoid-pipes/www.pipe', pipe).replace('127.0.0.1:8080', `127.0.0.1:${port}`);
 }
 
-function nginxBinary(): string | null {
-  for (const path of ['/usr/sbin/nginx', '/usr/bin/nginx']) {
-    try {
-      execFileSync(path, ['-v'], { stdio: 'ignore' });
-      return path;
-    } catch {
-      // not there
-    }
-  }
-  return null;
-}
-
-const nginx = nginxBinary();
+const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => has(path, ['-v'])) ?? null;
 const isRoot = process.getuid?.() === 0;
 
 function serverHeader(port: number): Promise<string> {
