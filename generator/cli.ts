@@ -61,17 +61,13 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     }
   });
 
-  program
-    .command('decrypt')
+  withPassphraseOptions(program.command('decrypt'))
     .description('decrypt encrypted logs, archives and streams (appended messages, torn tails reported) to stdout, a file or a FIFO')
     .argument('[inputs...]', 'encrypted logs, archives (*.gz.gpg), directories (read recursively, in rotation order), FIFOs, or - for standard input (the default)')
-    .addOption(new Option('--key <file>', 'armored secret key of the log (repeatable)').argParser(collect).default([]))
-    .addOption(new Option('--archive-key <file>', 'armored secret key of the archives, if not the log key (repeatable)').argParser(collect))
+    .addOption(keyOption())
+    .addOption(archiveKeyOption())
     .option('--gpg', 'let the local GnuPG (keyring, gpg-agent, smartcard) decrypt the session keys instead of --key files')
     .option('--archive-dir <dir>', 'decrypt every archive (*.gz.gpg) in this directory, before its log, in rotation order')
-    .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
-    .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')
-    .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)')
     .option('--output <file>', 'write the log here (created with mode 600; must not exist)')
     .option('--to-pipe <path>', 'write the log into a FIFO made here for another tool, waiting for its reader')
     .option('--to-pipe-mode <mode>', 'mode of the --to-pipe FIFO (600, 640 or 660; default 600)')
@@ -92,16 +88,12 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
       result.exitCode = await runDecryptCommand(files, options, io);
     });
 
-  program
-    .command('verify')
+  withPassphraseOptions(program.command('verify'))
     .description('check the seals of encrypted logs and archives: nothing altered, removed, reordered or forged (writes no log text)')
     .argument('[files...]', 'encrypted logs, archives (*.gz.gpg) and directories (read recursively), put in rotation order as decrypt does')
-    .addOption(new Option('--key <file>', 'armored secret key of the log (repeatable)').argParser(collect).default([]))
-    .addOption(new Option('--archive-key <file>', 'armored secret key of the archives, if not the log key (repeatable)').argParser(collect))
+    .addOption(keyOption())
+    .addOption(archiveKeyOption())
     .option('--archive-dir <dir>', 'verify every archive (*.gz.gpg) in this directory, before the logs, in rotation order')
-    .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
-    .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')
-    .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)')
     .option('--json', 'print the result as one JSON document (see docs/verify.md)')
     .option('--live', 'the last log is still being written: report its open tail as such, not as a finding')
     .addOption(new Option('--anchor <stream:seq:digest>', 'an anchor from rotation mail: the log must still hold that block (repeatable)').argParser(collect))
@@ -109,15 +101,11 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
       result.exitCode = await runVerifyCommand(files, options, io);
     });
 
-  program
-    .command('keygen')
+  withPassphraseOptions(program.command('keygen'))
     .description('make a GnuPG-compatible key pair: a public key to bake, a passphrase-protected secret key to keep elsewhere')
     .requiredOption('--email <address>', 'e-mail address of the key')
     .requiredOption('--out-dir <dir>', 'directory for <email>.pub.asc and <email>.sec.asc (created with mode 700 when missing)')
     .option('--name <name>', 'name in the user id')
-    .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
-    .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')
-    .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)')
     .action(async (options: PassphraseSource & { email: string; outDir: string; name?: string }) => {
       await prepareKeyDir(options.outDir); // before asking for a passphrase that could not be used
       const passphrase = await readPassphrase(options, 'Passphrase for the new secret key: ', io.env);
@@ -164,6 +152,18 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
 function onlyHelpGiven(raw: RawEncrypterOptions): boolean {
   return Object.entries(raw).every(([key, value]) => key === 'help' || value === undefined || (Array.isArray(value) && value.length === 0));
 }
+
+/** Where the passphrase of a secret key comes from, for every command that opens one (never argv). */
+function withPassphraseOptions(command: Command): Command {
+  return command
+    .option('--passphrase-file <file>', 'read the passphrase from the first line of a file')
+    .option('--passphrase-fd <n>', 'read the passphrase from a file descriptor')
+    .option('--passphrase-env <var>', 'read the passphrase from an environment variable (give its name)');
+}
+
+/** The secret keys that open a log and its archives: decrypt and verify take the same two. */
+const keyOption = () => new Option('--key <file>', 'armored secret key of the log (repeatable)').argParser(collect).default([]);
+const archiveKeyOption = () => new Option('--archive-key <file>', 'armored secret key of the archives, if not the log key (repeatable)').argParser(collect);
 
 /** The one exit boundary of the CLI. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
