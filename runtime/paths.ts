@@ -1,4 +1,4 @@
-import { lstatSync, type Stats } from 'node:fs';
+import { constants, lstatSync, promises as fsp, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { errnoCode, refusal } from './errors.ts';
 
@@ -37,6 +37,16 @@ export function octal(mode: number): string {
 export function lstatOrNull(path: string): Stats | null {
   try {
     return lstatSync(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Opens a file for reading, never through a symlink; null when it is not there. */
+export async function openReadOnlyOrNull(path: string): Promise<fsp.FileHandle | null> {
+  try {
+    return await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return null;
     throw err;

@@ -1,6 +1,5 @@
-import { constants, promises as fsp } from 'node:fs';
 import { nextPiece } from '../decrypt/split.ts';
-import { errnoCode } from '../errors.ts';
+import { openReadOnlyOrNull } from '../paths.ts';
 import { messageId } from '../sinks/forward/message-id.ts';
 
 /**
@@ -30,13 +29,8 @@ export class SeenMessages {
   /** Reads the ids of the whole messages in the last part of `path` (none when it is missing). */
   static async fromFileTail(path: string): Promise<SeenMessages> {
     const seen = new SeenMessages();
-    let handle: fsp.FileHandle;
-    try {
-      handle = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return seen;
-      throw err;
-    }
+    const handle = await openReadOnlyOrNull(path);
+    if (handle === null) return seen;
     try {
       const size = (await handle.stat()).size;
       const start = Math.max(0, size - SEEN_LIMITS.tailBytes);

@@ -1,7 +1,8 @@
-import { constants, promises as fsp, readdirSync } from 'node:fs';
+import { promises as fsp, readdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { nextPiece } from '../../decrypt/split.ts';
 import { errnoCode } from '../../errors.ts';
+import { openReadOnlyOrNull } from '../../paths.ts';
 import type { Logger } from '../../log.ts';
 import { asideFilesOf, compareRotation, rotationIdOf } from '../../rotation/names.ts';
 import { HEAD_BYTES, headDigest, type ForwardPosition } from './position.ts';
@@ -234,13 +235,8 @@ export class SpoolReader {
   }
 
   private async tryOpen(name: string): Promise<OpenFile | null> {
-    let handle: fsp.FileHandle;
-    try {
-      handle = await fsp.open(name, constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return null;
-      throw err;
-    }
+    const handle = await openReadOnlyOrNull(name);
+    if (handle === null) return null;
     const st = await handle.stat();
     return { handle, dev: st.dev, ino: st.ino, name, offset: 0 };
   }
