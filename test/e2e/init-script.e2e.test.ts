@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, has, run, writerProcess } from '../helpers/cli.ts';
@@ -112,5 +112,20 @@ describe.skipIf(reason !== null)('init script', () => {
     expect(diagnostics.match(/ STOPPED: signal SIGTERM/g)).toHaveLength(3);
     expect(diagnostics).not.toMatch(/writer=/);
     expect(statSync(DIAGNOSTICS).mode & 0o777).toBe(0o640);
+
+    // A symlink planted at the diagnostics path: root would append to its target. Refused.
+    const target = join(fx.tmp.path, 'not-diagnostics');
+    writeFileSync(target, 'untouched\n');
+    renameSync(DIAGNOSTICS, `${DIAGNOSTICS}.kept`);
+    symlinkSync(target, DIAGNOSTICS);
+    try {
+      const refused = await action('start');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr.toString()).toMatch(/refused: .* is a symlink or not a regular file of root's/);
+      expect(existsSync(PIDFILE)).toBe(false);
+      expect(readFileSync(target, 'utf8')).toBe('untouched\n');
+    } finally {
+      execFileSync('rm', ['-f', DIAGNOSTICS, `${DIAGNOSTICS}.kept`]);
+    }
   });
 });
