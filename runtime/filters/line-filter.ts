@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { MATCH_LIMIT_BYTES, type FilterRules } from './rules.ts';
 import type { SourceTally } from './tally.ts';
 
@@ -29,6 +30,9 @@ export class LineFilter {
     }
     let parts: Buffer[] | null = null;
     let keptFrom = 0;
+    // Most logs are ASCII: then one decode of the whole block serves every line (a slice of it
+    // is cheap, and string offsets are byte offsets); otherwise each line is decoded as UTF-8.
+    const ascii = isAscii(block) ? block.toString('latin1') : null;
     while (start < block.length) {
       const nl = block.indexOf(NL, start);
       if (nl < 0) {
@@ -42,7 +46,7 @@ export class LineFilter {
         this.tally.unjudgedLines += 1;
         this.tally.keptLines += 1;
       } else {
-        const hit = this.rules.decide(block.toString('utf8', start, nl));
+        const hit = this.rules.decide(ascii === null ? block.toString('utf8', start, nl) : ascii.slice(start, nl));
         if (hit < 0) {
           this.tally.keptLines += 1;
         } else {
