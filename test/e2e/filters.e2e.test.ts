@@ -59,6 +59,10 @@ describe('--ignore / --keep', () => {
     expect(final.sources[0]!.keptLines).toBe(10);
     expect(final.sources[0]!.unjudgedLines).toBe(1);
     const end = records.find((o) => o.type === 'stream-end')!.record!;
+    // The filtered records are sealed like every block: verify finds the stream whole.
+    const { cli } = await import('../helpers/cli.ts');
+    const verified = await cli(['verify', '--key', fx.keyFiles.sec, paths.output]);
+    expect([verified.code, verified.stderr]).toEqual([0, '']);
     expect(end).toMatchObject({ filteredLines: 8, filteredBytes: [...byPattern.values()].reduce((n, c) => n + c.bytes, 0), lines: 10 });
   }, 60_000);
 
