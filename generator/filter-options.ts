@@ -27,7 +27,7 @@ export function resolveFilters(raw: RawEncrypterOptions): BakedFilters | null {
  * --monitor and --monitor-every. Paths are made absolute and must exist; the files under them
  * are counted now, so a --monitor / is refused here rather than at the copy's first check.
  */
-export async function resolveMonitor(raw: RawEncrypterOptions, cwd: string): Promise<BakedMonitor | null> {
+export async function resolveMonitor(raw: RawEncrypterOptions, cwd: string, outputPath: string): Promise<BakedMonitor | null> {
   if (raw.monitor.length === 0) {
     if (raw.monitorEvery !== undefined) throw usageError('UNUSED_OPTION', '--monitor-every goes with --monitor PATH');
     return null;
@@ -45,6 +45,11 @@ export async function resolveMonitor(raw: RawEncrypterOptions, cwd: string): Pro
     }
     if (st.isSymbolicLink()) throw usageError('MONITOR_PATH', `--monitor ${JSON.stringify(path)} is a symlink: symlinks are not followed; name the file or directory it points to`);
     if (!st.isFile() && !st.isDirectory()) throw usageError('MONITOR_PATH', `--monitor ${JSON.stringify(path)} is neither a regular file nor a directory`);
+  }
+  const own = paths.find((p) => outputPath === p || outputPath.startsWith(`${p}/`) || p === '/');
+  if (own !== undefined) {
+    // The log grows with every block: each check would record it changed, sealing a record about itself.
+    throw usageError('MONITOR_OWN_LOG', `--monitor ${JSON.stringify(own)} holds the encrypted log ${JSON.stringify(outputPath)}, which changes with every block; monitor narrower paths`);
   }
   const walk = await walkFiles(paths, MAX_MONITORED_FILES);
   if (walk.overflow) {

@@ -114,7 +114,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   }
   const forward = resolveForwards(raw.forward, ctx.cwd);
   const filters = resolveFilters(raw);
-  const monitor = await resolveMonitor(raw, ctx.cwd);
+  const monitor = await resolveMonitor(raw, ctx.cwd, outputPath);
   const report = resolveReport(raw);
   const baked: BakedOptions = {
     format: 1,

@@ -264,7 +264,7 @@ export class CopySession {
 
   /** Every block the framer makes goes through here: filtered, then into the writer's queue, or counted as dropped. */
   private admit(framed: Buffer, source: PipeSource): void {
-    const block = this.lineFilters.get(source)?.apply(framed) ?? framed;
+    const block = this.filtering === null ? framed : (this.lineFilters.get(source)?.apply(framed) ?? framed);
     if (block.length === 0) return;
     const { policy, maxBufferBytes } = this.baked.overload;
     if (policy === 'drop' && (this.drops.dropping || this.writer.queuedBytes + block.length > maxBufferBytes)) {

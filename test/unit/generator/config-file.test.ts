@@ -192,6 +192,8 @@ describe('--save-config', () => {
 
   it('--save-config keeps filters, the monitor and the mailed report (its mail options without rotation)', async () => {
     const saved = fresh('saved-report.json');
+    const watched = join(tmp.path, 'watched');
+    mkdirSync(watched, { recursive: true });
     const given = rawOptions({
       recipientKey: [keyFile],
       pipe: join(tmp.path, 'r.pipe'),
@@ -199,7 +201,7 @@ describe('--save-config', () => {
       savePath: join(tmp.path, 'r.mjs'),
       ignore: ['health', '^DEBUG'],
       keep: ['GET'],
-      monitor: [tmp.path],
+      monitor: [watched],
       monitorEvery: '10m',
       reportEvery: '1d',
       mailTo: ['ops@example.org'],
@@ -210,7 +212,7 @@ describe('--save-config', () => {
     });
     const first = await runEncrypterCommand(given, quiet, deps);
     const json = JSON.parse(readFileSync(saved, 'utf8')) as Record<string, unknown>;
-    expect(json).toMatchObject({ ignore: ['health', '^DEBUG'], keep: ['GET'], monitor: [tmp.path], 'report-every': '1d', 'mail-to': ['ops@example.org'], 'mail-transport': 'smtp://127.0.0.1:25' });
+    expect(json).toMatchObject({ ignore: ['health', '^DEBUG'], keep: ['GET'], monitor: [watched], 'report-every': '1d', 'mail-to': ['ops@example.org'], 'mail-transport': 'smtp://127.0.0.1:25' });
     const again = await runEncrypterCommand(rawOptions(mergeConfig({ help: true }, read(saved))), quiet, deps);
     expect(optionsDigest(again.baked)).toBe(optionsDigest(first.baked));
   });

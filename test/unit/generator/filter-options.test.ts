@@ -40,9 +40,10 @@ describe('filter, monitor and report options', () => {
     const dir = join(tmp.path, 'm');
     mkdirSync(dir);
     writeFileSync(join(dir, 'f'), '');
-    expect(await resolveMonitor(raw({ monitor: ['m'] }), tmp.path)).toEqual({ paths: [dir], everyMs: 3_600_000 });
-    await expect(resolveMonitor(raw({ monitor: [dir], monitorEvery: '8d' }), tmp.path)).rejects.toMatchObject({ code: 'BAD_DURATION' });
-    await expect(resolveMonitor(raw({ monitorEvery: '1h' }), tmp.path)).rejects.toMatchObject({ code: 'UNUSED_OPTION' });
+    expect(await resolveMonitor(raw({ monitor: ['m'] }), tmp.path, '/var/log/x.log')).toEqual({ paths: [dir], everyMs: 3_600_000 });
+    await expect(resolveMonitor(raw({ monitor: [dir], monitorEvery: '8d' }), tmp.path, '/var/log/x.log')).rejects.toMatchObject({ code: 'BAD_DURATION' });
+    await expect(resolveMonitor(raw({ monitorEvery: '1h' }), tmp.path, '/var/log/x.log')).rejects.toMatchObject({ code: 'UNUSED_OPTION' });
+    await expect(resolveMonitor(raw({ monitor: [dir] }), tmp.path, join(dir, 'sub', 'www.log.asc'))).rejects.toMatchObject({ code: 'MONITOR_OWN_LOG' });
   });
 
   it('report: needs --mail-to and --mail-from; the mail options then need no rotation', async () => {
