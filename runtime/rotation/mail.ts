@@ -22,8 +22,14 @@ export interface ReportMailer {
   sendReport(subject: string, armored: string): Promise<void>;
 }
 
+/**
+ * A report is not worth waiting long for: a server that does not answer lets go within these
+ * bounds (nodemailer waits minutes by default), so a stopping copy is not held by its socket.
+ */
+const REPORT_SMTP_TIMEOUTS = { connectionTimeout: 20_000, greetingTimeout: 20_000, socketTimeout: 60_000 };
+
 export function createReportMailer(mail: BakedMail): ReportMailer {
-  const transport = transportOf(mail);
+  const transport = mail.transport.kind === 'smtp' ? nodemailer.createTransport({ url: mail.transport.url, ...REPORT_SMTP_TIMEOUTS }) : transportOf(mail);
   return {
     async sendReport(subject, armored) {
       await transport.sendMail({ from: mail.from, to: [...mail.to], subject, text: armored });
