@@ -17,6 +17,10 @@ const repeat = (line: string, n: number) => Array.from({ length: n }, (_, i) => 
 describe('--ignore / --keep', () => {
   it('drops exactly the lines the patterns say, counts each against one pattern, and says so in sealed records', async () => {
     const paths = await fx.generate(['--quit-string', QUIT, '--header', '# filtered', '--ignore', 'health', '--ignore', '^DEBUG', '--keep', '^(GET|POST|DEBUG) ', '--keep', ' [0-9]{3}( #[0-9]+)?$']);
+    // The copy's --help shows the baked patterns (they are in its options digest too).
+    const { run } = await import('../helpers/cli.ts');
+    const help = await run(paths.copy, ['--help']);
+    expect(help.stdout.toString()).toMatch(/^ignore: +"health"\nignore: +"\^DEBUG"\nkeep: +"\^\(GET\|POST\|DEBUG\) "\n/m);
     const copy = await fx.startReading(paths);
     const kept = [...repeat('GET /a 200', 5), ...repeat('POST /b 500', 4)];
     const long = `GET /health ${'x'.repeat(9000)} 200`; // over the match limit: kept unjudged
