@@ -84,6 +84,7 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .option('--raw', 'on a terminal too, print control characters as they are (escaped there by default)')
     .option('-q, --quiet', 'no progress and no notices on stderr (problems are still reported)')
     .option('--show-control', 'print control records (stream start/end) as JSON on stderr')
+    .option('--monitor-report', 'print only the --monitor records: the baseline listing of each stream, then each change and check (with --json: as control objects)')
     .action(async (files: string[], options: RawDecryptOptions) => {
       result.exitCode = await runDecryptCommand(files, options, io);
     });

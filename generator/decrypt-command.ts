@@ -5,6 +5,7 @@ import type { SessionKeyOf } from '../runtime/decrypt/fast-open.ts';
 import { gpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
 import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
 import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
+import { monitorReportPresenter } from '../runtime/decrypt/monitor-report.ts';
 import { textPresenter, type WriteBytes } from '../runtime/decrypt/output-text.ts';
 import { Progress } from '../runtime/decrypt/progress.ts';
 import type { NatsInput } from '../runtime/decrypt/nats-input.ts';
@@ -72,7 +73,11 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
   if (skipped.length > 0) notice(`left out ${skipped.length} file(s) that are not encrypted logs: ${skipped.map((s) => JSON.stringify(s)).join(', ')}`);
 
   const out = await openOutput(options, io, trapped.signal, notice, say);
-  const presenter = options.format === 'json' ? jsonPresenter(out.write, options.selection) : textPresenter(out.write, options.selection, options.showControl ? say : null);
+  const presenter = options.monitorReport
+    ? monitorReportPresenter(out.write, options.format, options.selection)
+    : options.format === 'json'
+      ? jsonPresenter(out.write, options.selection)
+      : textPresenter(out.write, options.selection, options.showControl ? say : null);
   const sink = new SelectingSink(options.selection, presenter, {
     reportProblem: (p: Problem) => say(`paranoid-pipes decrypt: ${p.source}: offset ${p.offset}: ${p.kind}: ${p.detail}${p.length > 0 ? ` (${p.length} bytes)` : ''}\n`),
     onBlock: progress === null ? undefined : () => progress.addBlock(),

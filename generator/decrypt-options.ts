@@ -22,6 +22,7 @@ export interface RawDecryptOptions extends LogKeyOptions {
   readonly quiet?: boolean;
   readonly gpg?: boolean;
   readonly raw?: boolean;
+  readonly monitorReport?: boolean;
 }
 
 /** Resolved once, at the boundary: nothing after this re-checks an option. */
@@ -41,6 +42,8 @@ export interface DecryptOptions extends PassphraseSource {
   readonly gpg: boolean;
   /** Control characters reach a terminal as they are (otherwise shown escaped there). */
   readonly raw: boolean;
+  /** --monitor-report: only the --monitor listing and its changes. */
+  readonly monitorReport: boolean;
 }
 
 export function resolveDecryptOptions(raw: RawDecryptOptions, now: Date): DecryptOptions {
@@ -85,6 +88,7 @@ export function resolveDecryptOptions(raw: RawDecryptOptions, now: Date): Decryp
     quiet: raw.quiet === true,
     gpg,
     raw: raw.raw === true,
+    monitorReport: raw.monitorReport === true,
   };
 }
 

@@ -46,6 +46,11 @@ export interface RawEncrypterOptions {
   unitStartAs?: string;
   initScript?: string;
   forward: string[];
+  ignore: string[];
+  keep: string[];
+  monitor: string[];
+  monitorEvery?: string;
+  reportEvery?: string;
   start?: boolean;
   config?: string;
   saveConfig?: string;
@@ -122,8 +127,8 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   archiveDir: { flags: '--archive-dir <dir>', description: 'directory for archives (needed by compress-encrypt)' },
   archiveOwner: { flags: '--archive-owner <user:group>', description: 'owner of archive files', defaultText: 'the output owner' },
   archiveMode: { flags: '--archive-mode <octal>', description: 'mode of archive files', defaultText: '640' },
-  mailTo: { flags: '--mail-to <address>', description: 'recipient of encrypted-email', repeatable: true },
-  mailFrom: { flags: '--mail-from <address>', description: 'sender of encrypted-email' },
+  mailTo: { flags: '--mail-to <address>', description: 'recipient of encrypted-email and --report-every', repeatable: true },
+  mailFrom: { flags: '--mail-from <address>', description: 'sender of encrypted-email and --report-every' },
   mailTransport: { flags: '--mail-transport <how>', description: 'sendmail, a sendmail path, or smtp://host:port', defaultText: 'sendmail' },
   systemdUnit: { flags: '--systemd-unit <path>', description: 'also write a locked-down systemd service unit for this copy here (owner root, mode 644; the dry run prints it)' },
   serviceBefore: {
@@ -142,6 +147,23 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
     description:
       'also ship every encrypted block (ciphertext only; the log stays the spool) to ssh://user@host[:port]/path[?identity=FILE&known-hosts=FILE] (runs paranoid-pipes receive there) or nats://host:port/subject[?creds=FILE|nkey=FILE|user-password=FILE] (JetStream; tls://host:port/subject[?ca=FILE] for TLS, the certificate always verified); see docs/forwarding.md',
     repeatable: true,
+  },
+  ignore: {
+    flags: '--ignore <regex>',
+    description:
+      'drop lines matching this JavaScript regular expression (no flags; any --ignore drops a line, and wins over --keep); dropped lines are counted per pattern in sealed `filtered` records; lines over 8 KiB are kept unmatched; see docs/filters-monitor.md',
+    repeatable: true,
+  },
+  keep: { flags: '--keep <regex>', description: 'keep only lines matching this regular expression; given more than once, a line must match every --keep; the rest are dropped and counted like --ignore', repeatable: true },
+  monitor: {
+    flags: '--monitor <path>',
+    description: 'record the SHA-256, mode and owner of this file, or of every regular file under this directory (symlinks not followed, at most 10000 files), at start and every --monitor-every; each change is an encrypted `monitor` record (decrypt --monitor-report)',
+    repeatable: true,
+  },
+  monitorEvery: { flags: '--monitor-every <duration>', description: 'how often --monitor checks the files, e.g. 10m, 1h (1s to 7d)', defaultText: '1h' },
+  reportEvery: {
+    flags: '--report-every <duration>',
+    description: 'mail an OpenPGP-encrypted summary (lines written and kept, top --ignore/--keep patterns, monitor changes, overload drops, errors) this often, e.g. 1d, to --mail-to from --mail-from via --mail-transport (1m to 30d)',
   },
   start: { flags: '--start', description: 'start the copy detached after installing it' },
   config: {

@@ -46,11 +46,20 @@ export function parseActions(value: string): RotateAction[] {
   return actions;
 }
 
-function parseTransport(value: string): MailTransport {
+export function parseTransport(value: string): MailTransport {
   if (value === 'sendmail') return { kind: 'sendmail', path: '/usr/sbin/sendmail' };
   if (value.startsWith('/')) return { kind: 'sendmail', path: value };
   if (/^smtps?:\/\/[^\s/]+(:[0-9]+)?\/?$/.test(value)) return { kind: 'smtp', url: value };
   throw usageError('BAD_TRANSPORT', `--mail-transport must be sendmail, an absolute sendmail path, or smtp://host:port, got ${JSON.stringify(value)}`);
+}
+
+/** --mail-to, --mail-from, --mail-transport: `who` needs them (rotation mail, the mailed report). */
+export function resolveMail(raw: RawEncrypterOptions, who: string): BakedMail {
+  if (raw.mailTo.length === 0 || raw.mailFrom === undefined) throw usageError('MISSING_OPTION', `${who} needs --mail-to and --mail-from`);
+  for (const [option, address] of [...raw.mailTo.map((a) => ['--mail-to', a] as const), ['--mail-from', raw.mailFrom] as const]) {
+    if (!EMAIL.test(address)) throw usageError('BAD_EMAIL', `${option} must be an address like ops@example.org, got ${JSON.stringify(address)}`);
+  }
+  return { to: raw.mailTo, from: raw.mailFrom, transport: parseTransport(raw.mailTransport ?? 'sendmail') };
 }
 
 /**
@@ -64,8 +73,12 @@ export async function resolveRotation(
   outputOwner: Owner,
   outputPath: string,
 ): Promise<BakedRotation | null> {
-  const given = [raw.rotateCheckEvery, raw.rotateInterval, raw.rotateActions, raw.archiveDir, raw.archiveOwner, raw.archiveMode, raw.mailFrom, raw.mailTransport].some((v) => v !== undefined) ||
-    raw.rotateRecipientKey.length + raw.rotateRecipient.length + raw.mailTo.length > 0;
+  // --report-every uses the mail options too: then they do not ask for rotation.
+  const mailForReport = raw.reportEvery !== undefined;
+  const mailGiven = [raw.mailFrom, raw.mailTransport].some((v) => v !== undefined) || raw.mailTo.length > 0;
+  const given = [raw.rotateCheckEvery, raw.rotateInterval, raw.rotateActions, raw.archiveDir, raw.archiveOwner, raw.archiveMode].some((v) => v !== undefined) ||
+    raw.rotateRecipientKey.length + raw.rotateRecipient.length > 0 ||
+    (mailGiven && !mailForReport);
   if (raw.rotateSize === undefined && raw.rotateInterval === undefined) {
     if (given) throw usageError('ROTATION_OFF', 'rotation options need --rotate-size (or --rotate-interval) to turn rotation on');
     return null;
@@ -91,12 +104,8 @@ export async function resolveRotation(
 
   let mail: BakedMail | null = null;
   if (actions.includes('encrypted-email')) {
-    if (raw.mailTo.length === 0 || raw.mailFrom === undefined) throw usageError('MISSING_OPTION', 'the encrypted-email action needs --mail-to and --mail-from');
-    for (const [option, address] of [...raw.mailTo.map((a) => ['--mail-to', a] as const), ['--mail-from', raw.mailFrom] as const]) {
-      if (!EMAIL.test(address)) throw usageError('BAD_EMAIL', `${option} must be an address like ops@example.org, got ${JSON.stringify(address)}`);
-    }
-    mail = { to: raw.mailTo, from: raw.mailFrom, transport: parseTransport(raw.mailTransport ?? 'sendmail') };
-  } else if (raw.mailTo.length > 0 || raw.mailFrom !== undefined || raw.mailTransport !== undefined) {
+    mail = resolveMail(raw, 'the encrypted-email action');
+  } else if (mailGiven && !mailForReport) {
     throw usageError('UNUSED_OPTION', '--mail-to, --mail-from and --mail-transport go with the encrypted-email action');
   }
 

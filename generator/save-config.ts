@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
-import type { BakedRotation } from '../runtime/baked.ts';
+import type { BakedMail, BakedRotation } from '../runtime/baked.ts';
 import { errnoCode, PipesError, refusal, usageError } from '../runtime/errors.ts';
 import { lstatOrNull, octal } from '../runtime/paths.ts';
 import { assertTrustedChain } from '../runtime/path-chain.ts';
@@ -44,6 +44,8 @@ export function configOfResolved(resolved: ResolvedEncrypter, raw: RawEncrypterO
     'max-buffer': formatSize(baked.overload.maxBufferBytes),
     'on-overload': baked.overload.policy,
     ...rotationConfig(baked.rotation),
+    // --report-every uses the same mail options, with or without rotation.
+    ...(baked.report === undefined ? {} : mailConfig(baked.report.mail)),
   };
   const out: Record<string, ConfigValue> = {};
   for (const [name, spec] of CONFIG_KEYS) {
@@ -72,10 +74,12 @@ function rotationConfig(r: BakedRotation | null): Record<string, ConfigValue | u
     'archive-dir': r.archive?.path,
     'archive-owner': r.archive?.owner.label,
     'archive-mode': r.archive === null ? undefined : octal(r.archive.mode),
-    'mail-to': r.mail === null ? undefined : [...r.mail.to],
-    'mail-from': r.mail?.from,
-    'mail-transport': r.mail === null ? undefined : r.mail.transport.kind === 'smtp' ? r.mail.transport.url : r.mail.transport.path,
+    ...(r.mail === null ? { 'mail-to': undefined, 'mail-from': undefined, 'mail-transport': undefined } : mailConfig(r.mail)),
   };
+}
+
+function mailConfig(mail: BakedMail): Record<string, ConfigValue> {
+  return { 'mail-to': [...mail.to], 'mail-from': mail.from, 'mail-transport': mail.transport.kind === 'smtp' ? mail.transport.url : mail.transport.path };
 }
 
 export function formatSize(bytes: number): string {

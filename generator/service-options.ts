@@ -109,9 +109,13 @@ export async function resolveService(
   for (const top of ['/run', ...(userShape ? ['/var/log'] : [])]) {
     if (dirs.includes(top)) throw usageError('DIRECTORY_OF_ITS_OWN', `the copy's files need a directory of their own under ${top} (e.g. ${top}/paranoid-pipes/), not ${top} itself: systemd gives that directory to the copy's user`);
   }
-  const transport = baked.rotation?.mail?.transport;
+  // Rotation mail and the mailed report (--report-every) share the mail options.
+  const transport = baked.rotation?.mail?.transport ?? baked.report?.mail.transport;
   const smtpHost = transport?.kind === 'smtp' ? new URL(transport.url).hostname.replace(/^\[|\]$/g, '') : null;
-  const tmpPaths = [save.path, ...dirs, ctx.nodePath].some((p) => under('/tmp', p) || under('/var/tmp', p));
+  // --monitor paths are only read: ProtectSystem=strict leaves them readable, but a private /tmp
+  // or an inaccessible /home would hide them.
+  const monitored = baked.monitor?.paths ?? [];
+  const tmpPaths = [save.path, ...dirs, ctx.nodePath, ...monitored].some((p) => under('/tmp', p) || under('/var/tmp', p));
   const extraGroups = [baked.pipe.owner.gid, baked.output.owner.gid, ...(baked.rotation?.archive ? [baked.rotation.archive.owner.gid] : [])];
   return {
     model: {
@@ -131,7 +135,7 @@ export async function resolveService(
       smtpAddress: smtpHost !== null && /^[0-9.]+$|:/.test(smtpHost) ? smtpHost : null,
       forward: (baked.forward ?? []).length > 0,
       privateTmp: !tmpPaths,
-      protectHome: ['/home', '/root', '/run/user'].some((h) => under(h, ctx.nodePath) || under(h, save.path)) ? 'read-only' : 'yes',
+      protectHome: ['/home', '/root', '/run/user'].some((h) => [ctx.nodePath, save.path, ...monitored].some((p) => under(h, p))) ? 'read-only' : 'yes',
     },
     unit: unitPath === null ? null : { path: unitPath, owner: ROOT_OWNER, mode: 0o644 },
     initScript: initPath === null ? null : { path: initPath, owner: ROOT_OWNER, mode: 0o755 },

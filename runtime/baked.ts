@@ -95,6 +95,30 @@ export interface BakedOptions {
   readonly saveOwner: Owner;
   /** --forward: absent in copies generated before forwarding existed. */
   readonly forward?: readonly BakedForward[];
+  /** --ignore / --keep: absent when no filter is set (the copy then looks at no line). */
+  readonly filters?: BakedFilters;
+  /** --monitor: files whose SHA-256 the copy checks; absent when off. */
+  readonly monitor?: BakedMonitor;
+  /** --report-every: an encrypted summary mail; absent when off. */
+  readonly report?: BakedReport;
+}
+
+/** Line filters (docs/filters-monitor.md): a line goes when it matches any ignore, or misses a keep. */
+export interface BakedFilters {
+  /** JavaScript regular expressions, no flags, validated at generation. */
+  readonly ignore: readonly string[];
+  readonly keep: readonly string[];
+}
+
+export interface BakedMonitor {
+  /** Absolute paths: files, or directories walked recursively (symlinks are not followed). */
+  readonly paths: readonly string[];
+  readonly everyMs: number;
+}
+
+export interface BakedReport {
+  readonly everyMs: number;
+  readonly mail: BakedMail;
 }
 
 /**

@@ -15,6 +15,15 @@ import { Heartbeat } from './seal/heartbeat.ts';
 import type { LinkFile } from './seal/link-file.ts';
 import type { Forwarding } from './sinks/forward/setup.ts';
 import type { BlockWriter } from './writer.ts';
+import { Filtering } from './filters/filtering.ts';
+import type { LineFilter } from './filters/line-filter.ts';
+import type { ControlRecord } from './metadata.ts';
+
+/** Something that runs beside the session (--monitor, --report-every): started with it, stopped before stream-end. */
+export interface SessionPart {
+  start(): void;
+  stop(): Promise<void>;
+}
 
 /** One run of the copy: from stream-start to stream-end. */
 export class CopySession {
@@ -35,6 +44,10 @@ export class CopySession {
   private readonly guard: PipeGuard;
   private readonly heartbeat: Heartbeat | null;
   private finish!: (code: number) => void;
+  /** --ignore / --keep: null when no filter is set, so unfiltered copies look at no line. */
+  readonly filtering: Filtering | null;
+  private readonly lineFilters = new Map<PipeSource, LineFilter>();
+  private readonly parts: SessionPart[] = [];
 
   constructor(
     private readonly baked: BakedOptions,
@@ -48,6 +61,7 @@ export class CopySession {
     private readonly forwarding: Forwarding | null = null,
   ) {
     this.heartbeat = baked.heartbeatMs === null ? null : new Heartbeat(baked.heartbeatMs, (idleMs) => this.recordEvent('heartbeat', `idle for ${Math.round(idleMs / 1000)} s`));
+    this.filtering = baked.filters === undefined ? null : new Filtering(baked.filters, (report) => this.recordControl(() => ({ type: 'filtered', streamId, at: new Date().toISOString(), ...report })));
     this.addSource(fifo);
     this.guard = new PipeGuard({
       pipe: baked.pipe,
@@ -93,6 +107,8 @@ export class CopySession {
     this.forwarding?.start();
     this.guard.start(COPY_LIMITS.pipeCheckMs);
     this.heartbeat?.start();
+    this.filtering?.start();
+    for (const part of this.parts) part.start();
     this.log.info('STARTED', `stream ${this.streamId}: reading ${this.baked.pipe.path}, appending to ${this.baked.output.path}`);
     return done;
   }
@@ -118,9 +134,28 @@ export class CopySession {
     this.writer.enqueueControl(() => ({ type: 'event', streamId: this.streamId, at: new Date().toISOString(), event, detail }));
   }
 
+  /** A control record in the encrypted log; after stream-end nothing more is recorded. */
+  recordControl(make: (seq: number) => ControlRecord): void {
+    if (this.ended) return;
+    this.heartbeat?.touch();
+    this.writer.enqueueControl(make);
+  }
+
+  /** Before run(): a part started with the session and stopped before its stream-end. */
+  attach(part: SessionPart): void {
+    this.parts.push(part);
+  }
+
+  /** Counts for --report-every, since start. */
+  get counts(): { written: { lines: number; bytes: number }; dropped: { lines: number; bytes: number } } {
+    return { written: { lines: this.writer.stats.lines, bytes: this.writer.stats.bytes }, dropped: { ...this.drops.total } };
+  }
+
   private addSource(fifo: OpenedFifo): void {
     const source = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString });
     this.sources.push(source);
+    // A replaced pipe counts on under the same name: the records name the source, not the descriptor.
+    if (this.filtering !== null) this.lineFilters.set(source, this.filtering.forSource(this.baked.pipe.path));
     source.onChunk((chunk) => this.onData(source, chunk));
     source.socket.on('error', (err) => {
       this.log.error('PIPE_READ', (err as NodeJS.ErrnoException).code ?? err.message);
@@ -224,11 +259,13 @@ export class CopySession {
 
   private take(source: PipeSource, chunk: Buffer, now: number): void {
     const { blocks } = source.framer.push(chunk, now);
-    for (const block of blocks) this.admit(block);
+    for (const block of blocks) this.admit(block, source);
   }
 
-  /** Every block the framer makes goes through here: into the writer's queue, or counted as dropped. */
-  private admit(block: Buffer): void {
+  /** Every block the framer makes goes through here: filtered, then into the writer's queue, or counted as dropped. */
+  private admit(framed: Buffer, source: PipeSource): void {
+    const block = this.filtering === null ? framed : (this.lineFilters.get(source)?.apply(framed) ?? framed);
+    if (block.length === 0) return;
     const { policy, maxBufferBytes } = this.baked.overload;
     if (policy === 'drop' && (this.drops.dropping || this.writer.queuedBytes + block.length > maxBufferBytes)) {
       this.drops.drop(block, new Date());
@@ -267,7 +304,7 @@ export class CopySession {
   }
 
   private flushIdle(now: number): void {
-    for (const source of this.sources) for (const block of source.framer.flushIdle(now)) this.admit(block);
+    for (const source of this.sources) for (const block of source.framer.flushIdle(now)) this.admit(block, source);
     this.pendingSince = this.pendingBytes > 0 ? now : null;
   }
 
@@ -302,8 +339,13 @@ export class CopySession {
         await this.writer.idle();
       }
       for (const source of this.sources) source.socket.destroy();
-      for (const source of this.sources) for (const block of source.framer.flushAll()) this.admit(block);
+      for (const source of this.sources) for (const block of source.framer.flushAll()) this.admit(block, source);
       this.endDropEpisode();
+      this.filtering?.stop();
+      this.filtering?.flush(true);
+      await this.writer.idle();
+      // Once everything read is written: a final report counts it all; the parts' records precede the stream-end.
+      await Promise.all(this.parts.map((part) => part.stop().catch((err: unknown) => this.log.error('STOP_PART', (err as Error).message))));
       await this.writer.idle();
       if (this.rotationTimer !== null) clearInterval(this.rotationTimer);
       if (this.rotation !== null) {
@@ -323,6 +365,7 @@ export class CopySession {
         bytes: this.writer.stats.bytes,
         droppedLines: this.drops.total.lines,
         droppedBytes: this.drops.total.bytes,
+        ...(this.filtering === null ? {} : { filteredLines: this.filtering.tally.totals().lines, filteredBytes: this.filtering.tally.totals().bytes }),
         reason,
       }));
       await this.writer.idle();

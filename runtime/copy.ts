@@ -4,6 +4,8 @@ import type { BakedOptions } from './baked.ts';
 import { openAppender, type Appender } from './appender.ts';
 import { COPY_LIMITS } from './copy-limits.ts';
 import { CopySession } from './copy-session.ts';
+import { attachParts } from './copy-parts.ts';
+import { countingErrors } from './report/error-count.ts';
 import { describeBaked } from './describe.ts';
 import { createEncryptor, endingKeyWindows } from './encryptor.ts';
 import { loadRecipientKeys } from './recipients.ts';
@@ -57,7 +59,9 @@ function handleArgv(baked: BakedOptions, argv: readonly string[]): number | null
   );
 }
 
-async function serve(baked: BakedOptions, log: Logger): Promise<number> {
+async function serve(baked: BakedOptions, diagnostics: Logger): Promise<number> {
+  // Error diagnostics are counted for the mailed report (--report-every).
+  const { log, counts: errorCounts } = countingErrors(diagnostics);
   // Everything we create is born private; fchmod then gives the exact baked modes.
   process.umask(0o077);
   const streamId = randomBytes(16).toString('hex');
@@ -126,6 +130,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   const hold = forwarding === null ? undefined : forwarding.holdAside.bind(forwarding);
   rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record, anchor, hold);
   session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal, forwarding);
+  attachParts(session, baked, streamId, recipients, log, errorCounts);
   try {
     return await session.run(early);
   } finally {

@@ -39,6 +39,7 @@ export function describeBaked(baked: BakedOptions, groupNames: ReadonlyMap<numbe
     `heartbeat:    ${baked.heartbeatMs === null ? 'off' : `a sealed heartbeat block after ${baked.heartbeatMs / 1000} s without a block`}`,
     ...describeRotation(baked),
     ...(baked.forward ?? []).map((f, i) => `${i === 0 ? 'forward:      ' : '              '}${f.label}`),
+    ...describeExtras(baked),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -52,5 +53,17 @@ function describeRotation(baked: BakedOptions): string[] {
     ...r.recipients.map((k) => `  archive key ${k.fingerprint}  ${k.userIds.join(', ')}`),
     ...(r.archive === null ? [] : [`  archives in ${r.archive.path}  owner ${ownerText(r.archive.owner)}  mode ${octal(r.archive.mode)}`]),
     ...(r.mail === null ? [] : [`  mail from ${r.mail.from} to ${r.mail.to.join(', ')} via ${r.mail.transport.kind === 'smtp' ? r.mail.transport.url : r.mail.transport.path}`]),
+  ];
+}
+
+/** --ignore/--keep, --monitor, --report-every: lines only when set, so older copies print as before. */
+function describeExtras(baked: BakedOptions): string[] {
+  const f = baked.filters;
+  const m = baked.monitor;
+  const r = baked.report;
+  return [
+    ...(f === undefined ? [] : [...f.ignore.map((p) => `ignore:       ${JSON.stringify(p)}`), ...f.keep.map((p) => `keep:         ${JSON.stringify(p)}`)]),
+    ...(m === undefined ? [] : [`monitor:      every ${m.everyMs / 1000} s: ${m.paths.join(', ')}`]),
+    ...(r === undefined ? [] : [`report:       every ${r.everyMs / 1000} s, from ${r.mail.from} to ${r.mail.to.join(', ')} via ${r.mail.transport.kind === 'smtp' ? r.mail.transport.url : r.mail.transport.path}`]),
   ];
 }

@@ -1,3 +1,6 @@
+import type { FilteredReport } from './filters/filtering.ts';
+import type { MonitorReport } from './monitor/entry.ts';
+
 /**
  * Per-block metadata, carried in the literal data packet's filename field (inside the
  * encryption, so only the key holder sees it). Layout, dot separated:
@@ -88,6 +91,9 @@ export type ControlRecord =
       /** Dropped under `--on-overload drop` (absent before that option existed). */
       readonly droppedLines?: number;
       readonly droppedBytes?: number;
+      /** Dropped by --ignore / --keep, every source (only when filters are set). */
+      readonly filteredLines?: number;
+      readonly filteredBytes?: number;
       readonly reason: string;
     }
   | {
@@ -96,7 +102,19 @@ export type ControlRecord =
       readonly at: string;
       readonly event: string;
       readonly detail: string;
-    };
+    }
+  | ({
+      /** Lines dropped by --ignore / --keep, per source and pattern (runtime/filters/). */
+      readonly type: 'filtered';
+      readonly streamId: string;
+      readonly at: string;
+    } & FilteredReport)
+  | ({
+      /** --monitor: the baseline listing (in parts) or one change (runtime/monitor/). */
+      readonly type: 'monitor';
+      readonly streamId: string;
+      readonly at: string;
+    } & MonitorReport);
 
 export function encodeControl(record: ControlRecord): Buffer {
   return Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');

@@ -25,7 +25,7 @@ export function textPresenter(write: WriteBytes, selection: Selection, showContr
       if (kept.length > 0) await write(Buffer.concat(kept));
     },
     async control(record: ControlRecord, _ctx: BlockContext): Promise<void> {
-      showControl?.(`control: ${JSON.stringify(record)}\n`);
+      showControl?.(record.type === 'filtered' ? filteredLine(record) : `control: ${JSON.stringify(record)}\n`);
     },
     async problem(): Promise<void> {
       // Reported on stderr by the sink; the text itself carries no marker.
@@ -34,3 +34,12 @@ export function textPresenter(write: WriteBytes, selection: Selection, showContr
 }
 
 const NEWLINE = Buffer.from('\n');
+
+/** A `filtered` record as one line: per source, how many lines were dropped and by which pattern. */
+function filteredLine(record: Extract<ControlRecord, { type: 'filtered' }>): string {
+  const sources = record.sources.map((s) => {
+    const patterns = s.patterns.map((p) => `--${p.kind} ${JSON.stringify(p.pattern)} ${p.lines}`).join(', ');
+    return `${JSON.stringify(s.source)}: ${s.lines} lines (${s.bytes} bytes)${patterns === '' ? '' : ` [${patterns}]`}, ${s.totalLines} since start`;
+  });
+  return `filtered: stream ${record.streamId} ${record.since} to ${record.at}${record.final ? ' (final)' : ''}: ${sources.join('; ')}\n`;
+}

@@ -11,11 +11,34 @@ export interface Mailer {
   sendArchive(filename: string, content: Buffer, anchor?: string | null): Promise<void>;
 }
 
+function transportOf(mail: BakedMail) {
+  return mail.transport.kind === 'smtp'
+    ? nodemailer.createTransport(mail.transport.url)
+    : nodemailer.createTransport({ sendmail: true, path: mail.transport.path, newline: 'unix' });
+}
+
+/** --report-every: sends a report already encrypted (armored OpenPGP) as the body of a mail. */
+export interface ReportMailer {
+  sendReport(subject: string, armored: string): Promise<void>;
+}
+
+/**
+ * A report is not worth waiting long for: a server that does not answer lets go within these
+ * bounds (nodemailer waits minutes by default), so a stopping copy is not held by its socket.
+ */
+const REPORT_SMTP_TIMEOUTS = { connectionTimeout: 20_000, greetingTimeout: 20_000, socketTimeout: 60_000 };
+
+export function createReportMailer(mail: BakedMail): ReportMailer {
+  const transport = mail.transport.kind === 'smtp' ? nodemailer.createTransport({ url: mail.transport.url, ...REPORT_SMTP_TIMEOUTS }) : transportOf(mail);
+  return {
+    async sendReport(subject, armored) {
+      await transport.sendMail({ from: mail.from, to: [...mail.to], subject, text: armored });
+    },
+  };
+}
+
 export function createMailer(mail: BakedMail): Mailer {
-  const transport =
-    mail.transport.kind === 'smtp'
-      ? nodemailer.createTransport(mail.transport.url)
-      : nodemailer.createTransport({ sendmail: true, path: mail.transport.path, newline: 'unix' });
+  const transport = transportOf(mail);
   return {
     async sendArchive(filename, content, anchor = null) {
       const sha256 = createHash('sha256').update(content).digest('hex');

@@ -33,6 +33,7 @@ const VARIANTS: Record<string, readonly string[]> = {
   'smtp to an address': [...MAIL, '--mail-transport', 'smtp://127.0.0.1:25'],
   'smtp to a host name': [...MAIL, '--mail-transport', 'smtp://mail.example.org:25'],
   sendmail: MAIL,
+  'filters, monitor, mailed report': ['--ignore', 'health', '--monitor', '/etc/passwd', '--report-every', '1d', '--mail-to', 'ops@example.org', '--mail-from', 'pp@example.org', '--mail-transport', 'smtp://127.0.0.1:25'],
 };
 
 /** The variant's options; the root shape brings its own --save-owner/--save-mode. */

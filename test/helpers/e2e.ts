@@ -101,7 +101,7 @@ function asControl(plain: Buffer): Record<string, unknown> | null {
   if (plain[0] !== 0x7b) return null;
   try {
     const v = JSON.parse(plain.toString()) as Record<string, unknown>;
-    return ['stream-start', 'stream-end', 'event'].includes(String(v.type)) ? v : null;
+    return ['stream-start', 'stream-end', 'event', 'filtered', 'monitor'].includes(String(v.type)) ? v : null;
   } catch {
     return null;
   }

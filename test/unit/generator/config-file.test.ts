@@ -190,6 +190,33 @@ describe('--save-config', () => {
     expect(again.save).toEqual(first.save);
   });
 
+  it('--save-config keeps filters, the monitor and the mailed report (its mail options without rotation)', async () => {
+    const saved = fresh('saved-report.json');
+    const watched = join(tmp.path, 'watched');
+    mkdirSync(watched, { recursive: true });
+    const given = rawOptions({
+      recipientKey: [keyFile],
+      pipe: join(tmp.path, 'r.pipe'),
+      output: join(tmp.path, 'r.log.asc'),
+      savePath: join(tmp.path, 'r.mjs'),
+      ignore: ['health', '^DEBUG'],
+      keep: ['GET'],
+      monitor: [watched],
+      monitorEvery: '10m',
+      reportEvery: '1d',
+      mailTo: ['ops@example.org'],
+      mailFrom: 'pp@example.org',
+      mailTransport: 'smtp://127.0.0.1:25',
+      saveConfig: saved,
+      help: true,
+    });
+    const first = await runEncrypterCommand(given, quiet, deps);
+    const json = JSON.parse(readFileSync(saved, 'utf8')) as Record<string, unknown>;
+    expect(json).toMatchObject({ ignore: ['health', '^DEBUG'], keep: ['GET'], monitor: [watched], 'report-every': '1d', 'mail-to': ['ops@example.org'], 'mail-transport': 'smtp://127.0.0.1:25' });
+    const again = await runEncrypterCommand(rawOptions(mergeConfig({ help: true }, read(saved))), quiet, deps);
+    expect(optionsDigest(again.baked)).toBe(optionsDigest(first.baked));
+  });
+
   it('refuses an existing file without --force, and one that group or others could read even with it', async () => {
     const saved = fresh('exists.json');
     const base = rawOptions({ recipientKey: [keyFile], pipe: 'x.pipe', output: 'x.log', savePath: 'x.mjs', saveConfig: saved, help: true });

@@ -110,6 +110,20 @@ describe('service options', () => {
     expect(renderUnit(sendmail.service!.model, sendmail.service!.unit!.path, '9.9.9')).not.toMatch(/^NoNewPrivileges=/m);
   });
 
+  it('--report-every mails through the same path: SMTP opens the network to that address only', async () => {
+    const r = await resolveEncrypterOptions(raw({ reportEvery: '1d', mailTo: ['ops@example.org'], mailFrom: 'pp@example.org', mailTransport: 'smtp://127.0.0.1:25' }), ctx());
+    const unit = renderUnit(r.service!.model, r.service!.unit!.path, '9.9.9');
+    expect(unit).toMatch(/^IPAddressAllow=127.0.0.1$/m);
+    expect(unit).toMatch(/^ProtectSystem=strict$/m);
+  });
+
+  it('--monitor paths stay visible: a shared /tmp when they are there', async () => {
+    const plain = await resolveEncrypterOptions(raw({ monitor: ['/etc/passwd'] }), ctx());
+    expect(renderUnit(plain.service!.model, plain.service!.unit!.path, '9.9.9')).toMatch(/^ProtectHome=yes$/m);
+    const inTmp = await resolveEncrypterOptions(raw({ monitor: [tmp.path] }), ctx());
+    expect(renderUnit(inTmp.service!.model, inTmp.service!.unit!.path, '9.9.9')).toMatch(/^PrivateTmp=no$/m);
+  });
+
   it('opens the network for --forward (to any address: a collector may be a cluster of names)', async () => {
     const mail = { rotateSize: '8M', rotateActions: 'encrypted-email', mailTo: ['ops@example.org'], mailFrom: 'pp@example.org', mailTransport: 'smtp://127.0.0.1:25' };
     const r = await resolveEncrypterOptions(raw({ ...mail, forward: ['nats://logs.example.org:4222/logs'] }), ctx());
