@@ -9,7 +9,8 @@ import { removeOwnFifo, type OpenedFifo } from './fifo.ts';
 import type { Logger } from './log.ts';
 import { DropCounter } from './overload.ts';
 import { PipeGuard } from './pipe-guard.ts';
-import { PipeSource } from './pipe-source.ts';
+import { PipeSource } from './sources/pipe.ts';
+import type { Source } from './sources/source.ts';
 import { resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { Heartbeat } from './seal/heartbeat.ts';
 import type { LinkFile } from './seal/link-file.ts';
@@ -18,8 +19,10 @@ import type { BlockWriter } from './writer.ts';
 
 /** One run of the copy: from stream-start to stream-end. */
 export class CopySession {
+  /** Everything being read: the pipes and any other sources. */
+  private readonly sources: Source[] = [];
   /** Every pipe being read; the last is the one at the baked path. Older ones stay open. */
-  private readonly sources: PipeSource[] = [];
+  private readonly pipes: PipeSource[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
   private gatherTimer: NodeJS.Timeout | null = null;
   private readonly pacer = new BurstPacer(COPY_LIMITS);
@@ -48,7 +51,7 @@ export class CopySession {
     private readonly forwarding: Forwarding | null = null,
   ) {
     this.heartbeat = baked.heartbeatMs === null ? null : new Heartbeat(baked.heartbeatMs, (idleMs) => this.recordEvent('heartbeat', `idle for ${Math.round(idleMs / 1000)} s`));
-    this.addSource(fifo);
+    this.addPipe(fifo);
     this.guard = new PipeGuard({
       pipe: baked.pipe,
       log,
@@ -56,7 +59,7 @@ export class CopySession {
       current: () => this.current.fifo,
       adopt: (fresh) => {
         if (this.stopping) return false;
-        this.addSource(fresh);
+        this.addPipe(fresh);
         return true;
       },
     });
@@ -118,19 +121,25 @@ export class CopySession {
     this.writer.enqueueControl(() => ({ type: 'event', streamId: this.streamId, at: new Date().toISOString(), event, detail }));
   }
 
-  private addSource(fifo: OpenedFifo): void {
-    const source = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString });
-    this.sources.push(source);
-    source.onChunk((chunk) => this.onData(source, chunk));
-    source.socket.on('error', (err) => {
+  private addPipe(fifo: OpenedFifo): void {
+    const pipe = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString });
+    this.pipes.push(pipe);
+    pipe.onFailure((err) => {
       this.log.error('PIPE_READ', (err as NodeJS.ErrnoException).code ?? err.message);
       void this.stop('pipe read error');
     });
+    this.addSource(pipe);
+  }
+
+  /** Starts taking a source's chunks; it is paused at once when reading is paused. */
+  private addSource(source: Source): void {
+    this.sources.push(source);
+    source.onChunk((chunk) => this.onData(source, chunk));
     if (this.paused || this.gatherTimer !== null) source.pause();
   }
 
   private get current(): PipeSource {
-    return this.sources[this.sources.length - 1] as PipeSource;
+    return this.pipes[this.pipes.length - 1] as PipeSource;
   }
 
   private startRotation(): void {
@@ -160,7 +169,7 @@ export class CopySession {
     this.recordEvent('overload-dropped', detail);
   }
 
-  private onData(source: PipeSource, chunk: Buffer): void {
+  private onData(source: Source, chunk: Buffer): void {
     const now = Date.now();
     this.take(source, chunk, now);
     if (source.framer.quitRequested) {
@@ -222,7 +231,7 @@ export class CopySession {
     }
   }
 
-  private take(source: PipeSource, chunk: Buffer, now: number): void {
+  private take(source: Source, chunk: Buffer, now: number): void {
     const { blocks } = source.framer.push(chunk, now);
     for (const block of blocks) this.admit(block);
   }
@@ -301,8 +310,8 @@ export class CopySession {
       while (this.pullEverything() > 0) {
         await this.writer.idle();
       }
-      for (const source of this.sources) source.socket.destroy();
-      for (const source of this.sources) for (const block of source.framer.flushAll()) this.admit(block);
+      for (const source of this.sources) source.stop();
+      for (const source of this.sources) for (const block of source.finalBlocks(Date.now())) this.admit(block);
       this.endDropEpisode();
       await this.writer.idle();
       if (this.rotationTimer !== null) clearInterval(this.rotationTimer);
@@ -332,12 +341,12 @@ export class CopySession {
       this.log.error('STOP_INCOMPLETE', `could not write everything before stopping: ${lost.lines} lines, ${lost.bytes} bytes not on disk (${(err as Error).message})`);
       code = EXIT.failed;
     }
-    for (const source of this.sources) source.socket.destroy(); // no-op when already closed above
+    for (const source of this.sources) source.stop(); // no-op when already closed above
     await this.appender.close().catch(() => {});
     await this.seal.linkFile?.close().catch(() => {});
     // Ships the stream-end and what else is left, briefly; the saved position covers the rest.
     await this.forwarding?.stop().catch((err: unknown) => this.log.error('FORWARD_STOP', (err as Error).message));
-    for (const source of this.sources) removeOwnFifo(this.baked.pipe.path, source.fifo, this.log);
+    for (const pipe of this.pipes) removeOwnFifo(this.baked.pipe.path, pipe.fifo, this.log);
     const dropped = this.drops.total.lines + this.drops.total.bytes > 0 ? `, ${this.drops.total.lines} lines / ${this.drops.total.bytes} bytes dropped under overload` : '';
     this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}${dropped}`);
     this.finish(code);

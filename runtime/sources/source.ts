@@ -1,0 +1,34 @@
+import type { Framer } from '../framer.ts';
+
+/**
+ * One thing the copy reads lines from: the baked pipe (or a pipe that replaced it), a watched
+ * file, a session pipe. Each has a framer of its own, so a partial line of one is never joined to
+ * bytes of another, and a block never mixes lines of two sources.
+ *
+ * The session (runtime/copy-session.ts) drives every source the same way: chunks arrive through
+ * onChunk while it reads; pause/resume give backpressure; pullEverything takes what is waiting
+ * synchronously (the end of a gather, the stop loop); stop closes it.
+ */
+export interface Source {
+  /**
+   * The source id each of its blocks names in its metadata. Undefined for the baked pipe: its
+   * blocks carry no source, exactly as before there were other sources.
+   */
+  readonly id: string | undefined;
+  readonly framer: Framer;
+  /** Where chunks read go; null: nowhere (at stop, the stop loop pulls them itself). */
+  onChunk(deliver: ((chunk: Buffer) => void) | null): void;
+  /** A read error: the session decides what it means (for the baked pipe: stop). */
+  onFailure(handler: (err: Error) => void): void;
+  pause(): void;
+  resume(): void;
+  /** Takes every byte that can be read now, synchronously; returns how many. */
+  pullEverything(take: (chunk: Buffer) => void): number;
+  /**
+   * The framer's last blocks at stop. A pipe hands over everything, a partial line too (nobody
+   * can read it later); a file keeps its partial line, which the next start reads whole.
+   */
+  finalBlocks(now: number): Buffer[];
+  /** Closes what it reads. Idempotent. */
+  stop(): void;
+}
