@@ -10,7 +10,8 @@ import type { Logger } from './log.ts';
 import { DropCounter } from './overload.ts';
 import { PipeGuard } from './pipe-guard.ts';
 import { PipeSource } from './sources/pipe.ts';
-import type { Source } from './sources/source.ts';
+import { SourceLedger } from './sources/ledger.ts';
+import type { Source, SourceGroup, SourceHost } from './sources/source.ts';
 import { resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { Heartbeat } from './seal/heartbeat.ts';
 import type { LinkFile } from './seal/link-file.ts';
@@ -37,6 +38,7 @@ export class CopySession {
   private rotationTimer: NodeJS.Timeout | null = null;
   private readonly guard: PipeGuard;
   private readonly heartbeat: Heartbeat | null;
+  private readonly ledger: SourceLedger;
   private finish!: (code: number) => void;
 
   constructor(
@@ -49,7 +51,10 @@ export class CopySession {
     private readonly rotation: Rotation | null,
     private seal: { key: string; readonly linkFile: LinkFile | null },
     private readonly forwarding: Forwarding | null = null,
+    /** Sources besides the pipe: watched files, a session directory. */
+    private readonly groups: readonly SourceGroup[] = [],
   ) {
+    this.ledger = new SourceLedger(writer, streamId);
     this.heartbeat = baked.heartbeatMs === null ? null : new Heartbeat(baked.heartbeatMs, (idleMs) => this.recordEvent('heartbeat', `idle for ${Math.round(idleMs / 1000)} s`));
     this.addPipe(fifo);
     this.guard = new PipeGuard({
@@ -93,6 +98,7 @@ export class CopySession {
       for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
     });
     this.startRotation();
+    for (const group of this.groups) group.start(this.host());
     this.forwarding?.start();
     this.guard.start(COPY_LIMITS.pipeCheckMs);
     this.heartbeat?.start();
@@ -136,6 +142,38 @@ export class CopySession {
     this.sources.push(source);
     source.onChunk((chunk) => this.onData(source, chunk));
     if (this.paused || this.gatherTimer !== null) source.pause();
+  }
+
+  /** What a group of sources may do with the session. */
+  private host(): SourceHost {
+    const session = this;
+    return {
+      log: this.log,
+      newId: (kind) => this.ledger.newId(kind),
+      announce: (id, start) => {
+        if (!this.ended) this.ledger.start(id, start);
+      },
+      attach: (source) => {
+        if (!this.stopping) this.addSource(source);
+        else source.stop();
+      },
+      detach: (source, endReason) => this.detachSource(source, endReason),
+      record: (event, detail) => this.recordEvent(event, detail),
+      get stopping() {
+        return session.stopping;
+      },
+    };
+  }
+
+  private detachSource(source: Source, endReason: string | null): void {
+    const at = this.sources.indexOf(source);
+    if (at < 0) return;
+    this.sources.splice(at, 1);
+    source.onChunk(null);
+    source.pullEverything((chunk) => this.take(source, chunk, Date.now()));
+    source.stop();
+    for (const block of source.finalBlocks(Date.now())) this.admit(block, source);
+    if (endReason !== null && source.id !== undefined) this.ledger.end(source.id, endReason);
   }
 
   private get current(): PipeSource {
@@ -233,18 +271,19 @@ export class CopySession {
 
   private take(source: Source, chunk: Buffer, now: number): void {
     const { blocks } = source.framer.push(chunk, now);
-    for (const block of blocks) this.admit(block);
+    for (const block of blocks) this.admit(block, source);
   }
 
-  /** Every block the framer makes goes through here: into the writer's queue, or counted as dropped. */
-  private admit(block: Buffer): void {
+  /** Every block a framer makes goes through here: into the writer's queue, or counted as dropped. */
+  private admit(block: Buffer, source: Source): void {
     const { policy, maxBufferBytes } = this.baked.overload;
     if (policy === 'drop' && (this.drops.dropping || this.writer.queuedBytes + block.length > maxBufferBytes)) {
       this.drops.drop(block, new Date());
       return;
     }
     this.heartbeat?.touch();
-    this.writer.enqueueData(block);
+    this.ledger.count(source.id, block);
+    this.writer.enqueueData(block, true, source.originOf(block));
   }
 
   private get quitRequested(): boolean {
@@ -276,7 +315,7 @@ export class CopySession {
   }
 
   private flushIdle(now: number): void {
-    for (const source of this.sources) for (const block of source.framer.flushIdle(now)) this.admit(block);
+    for (const source of this.sources) for (const block of source.framer.flushIdle(now)) this.admit(block, source);
     this.pendingSince = this.pendingBytes > 0 ? now : null;
   }
 
@@ -295,6 +334,7 @@ export class CopySession {
     this.gatherTimer = null;
     this.guard.stop();
     this.heartbeat?.stop();
+    for (const group of this.groups) group.stop();
     for (const source of this.sources) {
       // From here the stop loop alone takes data.
       source.onChunk(null);
@@ -311,7 +351,8 @@ export class CopySession {
         await this.writer.idle();
       }
       for (const source of this.sources) source.stop();
-      for (const source of this.sources) for (const block of source.finalBlocks(Date.now())) this.admit(block);
+      for (const source of this.sources) for (const block of source.finalBlocks(Date.now())) this.admit(block, source);
+      this.ledger.endAll(`copy stopped: ${reason}`);
       this.endDropEpisode();
       await this.writer.idle();
       if (this.rotationTimer !== null) clearInterval(this.rotationTimer);
@@ -335,6 +376,7 @@ export class CopySession {
         reason,
       }));
       await this.writer.idle();
+      for (const group of this.groups) group.settled();
       await this.writeLink();
     } catch (err) {
       const lost = this.writer.unwritten();

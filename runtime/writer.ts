@@ -30,9 +30,18 @@ export interface WriterLimits {
   readonly retryMaxMs: number;
 }
 
+/**
+ * Where a block came from: its source id (absent: the baked pipe) and, for a source that keeps
+ * a position (a watched file), marks the writer hands back around the append that makes it durable.
+ */
+export interface BlockOrigin {
+  readonly source?: string;
+  readonly marks?: readonly unknown[];
+}
+
 type Item =
-  | { readonly kind: 'data'; readonly bytes: Buffer; readonly counted: boolean }
-  | { readonly kind: 'control'; readonly make: (seq: number) => ControlRecord };
+  | { readonly kind: 'data'; readonly bytes: Buffer; readonly counted: boolean; readonly origin?: BlockOrigin }
+  | { readonly kind: 'control'; readonly make: (seq: number) => ControlRecord; readonly source?: string };
 
 interface Batch {
   readonly items: Item[];
@@ -100,15 +109,16 @@ export class BlockWriter {
     return this.queued;
   }
 
-  enqueueData(bytes: Buffer, counted = true): void {
+  enqueueData(bytes: Buffer, counted = true, origin?: BlockOrigin): void {
     if (bytes.length === 0) return;
-    this.queue.push({ kind: 'data', bytes, counted });
+    this.queue.push(origin === undefined ? { kind: 'data', bytes, counted } : { kind: 'data', bytes, counted, origin });
     this.queued += bytes.length;
     this.kick();
   }
 
-  enqueueControl(make: (seq: number) => ControlRecord): void {
-    this.queue.push({ kind: 'control', make });
+  /** `source`: the record belongs to that source (source-start, source-end): its block names it. */
+  enqueueControl(make: (seq: number) => ControlRecord, source?: string): void {
+    this.queue.push(source === undefined ? { kind: 'control', make } : { kind: 'control', make, source });
     this.kick();
   }
 
@@ -206,8 +216,10 @@ export class BlockWriter {
       const seq = batch.firstSeq + index;
       const bytes = item.kind === 'data' ? item.bytes : encodeControl(item.make(seq));
       const kind: BlockKind = item.kind === 'control' ? 'control' : item.counted ? 'data' : 'header';
-      const tag = this.deps.chain?.tag({ seq, kind: kindLetter(kind), time: sealSeconds(date), plaintext: bytes });
-      return { bytes, meta: { streamId: this.deps.streamId, seq, kind, ...(tag === undefined ? {} : { tag }) } };
+      const source = sourceOf(item);
+      const named = source === undefined ? {} : { source };
+      const tag = this.deps.chain?.tag({ seq, kind: kindLetter(kind), time: sealSeconds(date), plaintext: bytes, ...named });
+      return { bytes, meta: { streamId: this.deps.streamId, seq, kind, ...(tag === undefined ? {} : { tag, ...named }) } };
     });
     return { date, blocks };
   }
@@ -225,7 +237,7 @@ export class BlockWriter {
     return { bytes, lines };
   }
 
-  /** Merges consecutive data items up to the block cap; stops at the batch cap. */
+  /** Merges consecutive data items of one source up to the block cap; stops at the batch cap. */
   private takeBatch(): { items: Item[]; dataBytes: number } {
     const items: Item[] = [];
     let dataBytes = 0;
@@ -238,13 +250,22 @@ export class BlockWriter {
       const parts = [first.bytes];
       let size = first.bytes.length;
       let next = this.queue[0];
-      while (next !== undefined && next.kind === 'data' && next.counted === first.counted && size + next.bytes.length <= this.deps.limits.maxBlockBytes) {
+      const marks = [...(first.origin?.marks ?? [])];
+      while (
+        next !== undefined &&
+        next.kind === 'data' &&
+        next.counted === first.counted &&
+        next.origin?.source === first.origin?.source &&
+        size + next.bytes.length <= this.deps.limits.maxBlockBytes
+      ) {
         this.queue.shift();
         parts.push(next.bytes);
+        marks.push(...(next.origin?.marks ?? []));
         size += next.bytes.length;
         next = this.queue[0];
       }
-      items.push({ kind: 'data', bytes: parts.length === 1 ? first.bytes : Buffer.concat(parts, size), counted: first.counted });
+      const bytes = parts.length === 1 ? first.bytes : Buffer.concat(parts, size);
+      items.push(first.origin === undefined ? { kind: 'data', bytes, counted: first.counted } : { kind: 'data', bytes, counted: first.counted, origin: { ...first.origin, marks } });
       dataBytes += size;
     }
     return { items, dataBytes };
@@ -270,6 +291,10 @@ export class BlockWriter {
       }
     }
   }
+}
+
+function sourceOf(item: Item): string | undefined {
+  return item.kind === 'data' ? item.origin?.source : item.source;
 }
 
 export function countNewlines(bytes: Buffer): number {

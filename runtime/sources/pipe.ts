@@ -53,6 +53,10 @@ export class PipeSource implements Source {
     return this.framer.flushAll();
   }
 
+  originOf(): undefined {
+    return undefined;
+  }
+
   stop(): void {
     this.socket.destroy();
   }

@@ -1,4 +1,7 @@
 import type { Framer } from '../framer.ts';
+import type { Logger } from '../log.ts';
+import type { BlockOrigin } from '../writer.ts';
+import type { SourceStart } from './ledger.ts';
 
 /**
  * One thing the copy reads lines from: the baked pipe (or a pipe that replaced it), a watched
@@ -29,6 +32,37 @@ export interface Source {
    * can read it later); a file keeps its partial line, which the next start reads whole.
    */
   finalBlocks(now: number): Buffer[];
+  /** What the writer is told of a block this source's framer just made (marks for positions). */
+  originOf(block: Buffer): BlockOrigin | undefined;
   /** Closes what it reads. Idempotent. */
   stop(): void;
+}
+
+/** What the session offers a group of sources (watched files, a session directory). */
+export interface SourceHost {
+  readonly log: Logger;
+  /** A new id for a source of this kind, unique within the stream. */
+  newId(kind: SourceStart['kind']): string;
+  /** Announces `id` (once) with a source-start record. */
+  announce(id: string, start: SourceStart): void;
+  /** Starts reading a source (a new id, or another reader of an announced one). */
+  attach(source: Source): void;
+  /**
+   * Stops reading `source` and admits its last blocks; with `endReason`, also closes its id
+   * with a source-end record.
+   */
+  detach(source: Source, endReason: string | null): void;
+  /** An event in the encrypted log. */
+  record(event: string, detail: string): void;
+  /** True once the copy is stopping: no new sources. */
+  readonly stopping: boolean;
+}
+
+/** Sources that come and go: the files matching a watch, the pipes in a session directory. */
+export interface SourceGroup {
+  start(host: SourceHost): void;
+  /** Before the stop loop: no new sources, no more reads of files (their rest waits for the next start). */
+  stop(): void;
+  /** After everything is durable at stop. */
+  settled(): void;
 }
