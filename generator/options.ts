@@ -46,6 +46,9 @@ export interface RawEncrypterOptions {
   unitStartAs?: string;
   initScript?: string;
   forward: string[];
+  watchFile: string[];
+  watchFrom?: string;
+  consume?: boolean;
   start?: boolean;
   config?: string;
   saveConfig?: string;
@@ -142,6 +145,17 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
     description:
       'also ship every encrypted block (ciphertext only; the log stays the spool) to ssh://user@host[:port]/path[?identity=FILE&known-hosts=FILE] (runs paranoid-pipes receive there) or nats://host:port/subject[?creds=FILE|nkey=FILE|user-password=FILE] (JetStream; tls://host:port/subject[?ca=FILE] for TLS, the certificate always verified); see docs/forwarding.md',
     repeatable: true,
+  },
+  watchFile: {
+    flags: '--watch-file <path>',
+    description:
+      'also follow this file like tail -F (by device and inode, across rename, copytruncate, delete and recreate), each as a source of its own in the log; * and ? in the last part match files, re-checked every 5 s; the run-as user must be able to read it; positions in <output>.watch.pos (docs/sources.md)',
+    repeatable: true,
+  },
+  watchFrom: { flags: '--watch-from <where>', description: 'start or end: where a watched file never read before is read from at the first start (files appearing later: from their start)', defaultText: 'end' },
+  consume: {
+    flags: '--consume',
+    description: 'empty each watched file once everything in it is durable in the log; only for writers that append with O_APPEND, and with a small loss window (docs/sources.md); the run-as user must be able to write the file',
   },
   start: { flags: '--start', description: 'start the copy detached after installing it' },
   config: {

@@ -8,6 +8,7 @@ import { loadRecipients } from './keys.ts';
 import type { RawEncrypterOptions } from './options.ts';
 import { ownerOfIds, resolveOwner, resolveRunAs } from './owners.ts';
 import { resolveForwards } from './forward-options.ts';
+import { resolveWatch } from './watch-options.ts';
 import { parseDuration, parseSize, resolveRotation } from './rotation-options.ts';
 import { resolveService, type ResolvedService } from './service-options.ts';
 import { suggest } from './suggest.ts';
@@ -112,6 +113,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     throw usageError('ARCHIVE_OWNER_NOT_RUN_AS', `--archive-owner ${archiveOwner.label} must be the run-as user ${runAs.label} and one of its groups: the copy writes archives after dropping privileges`);
   }
   const forward = resolveForwards(raw.forward, ctx.cwd);
+  const watch = resolveWatch(raw, { pipe: pipePath, output: outputPath, save: savePath });
   const baked: BakedOptions = {
     format: 1,
     copyVersion: ctx.version,
@@ -132,6 +134,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     saveOwner,
     // Only when given: copies without forwarding bake exactly what they did before.
     ...(forward.length > 0 ? { forward } : {}),
+    ...(watch === null ? {} : { watch }),
   };
   const save: BakedPath = { path: savePath, owner: saveOwner, mode: saveMode };
   const force = raw.force === true;

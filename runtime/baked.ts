@@ -93,8 +93,20 @@ export interface BakedOptions {
    * directory above it belongs to anyone but root or this owner, or is group/other writable.
    */
   readonly saveOwner: Owner;
+  /** --watch-file and its options: absent when no file is watched (copies bake what they did before). */
+  readonly watch?: BakedWatch;
   /** --forward: absent in copies generated before forwarding existed. */
   readonly forward?: readonly BakedForward[];
+}
+
+/** Files the copy follows besides its pipe (runtime/sources/file-watch.ts). */
+export interface BakedWatch {
+  /** Absolute paths; `*` and `?` in the last part are expanded at start and every few seconds. */
+  readonly files: readonly string[];
+  /** Where a file never seen before is read from at the first start. */
+  readonly from: 'start' | 'end';
+  /** Empty each file once everything in it is durable (writers appending with O_APPEND only). */
+  readonly consume: boolean;
 }
 
 /**

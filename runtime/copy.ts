@@ -15,6 +15,7 @@ import { assertOwnFileTrusted } from './path-chain.ts';
 import { dropPrivileges } from './privileges.ts';
 import { assertRotationDirsWritable, createRotation, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
+import { watchedFiles } from './sources/setup.ts';
 import { anchorOf, newSealKey, SealChain } from './seal/chain.ts';
 import { openLinkFile, type LinkFile } from './seal/link-file.ts';
 import { assertForwardDirWritable, createForwarding, type Forwarding } from './sinks/forward/setup.ts';
@@ -107,6 +108,11 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   let forwarding: Forwarding | null = null;
   // Every new log file starts a new session-key window (see endingKeyWindows).
   appender = endingKeyWindows(appender, () => encryptor.endKeyWindow());
+  // After the drop: the position file belongs to the run-as user, like the log.
+  const watch = watchedFiles(baked, (why) => {
+    log.warn('WATCH_POSITIONS', why);
+    record('watch-positions', why);
+  });
   const writer = new BlockWriter({
     encryptor,
     appender,
@@ -114,6 +120,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     chain: new SealChain(streamId, firstKey),
     log,
     limits: COPY_LIMITS,
+    ...(watch === null ? {} : { marks: watch.marks }),
     onProgress: () => session?.onWriterProgress(),
     afterAppend: () => {
       forwarding?.notify();
@@ -125,7 +132,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   forwarding = createForwarding(baked, log, record);
   const hold = forwarding === null ? undefined : forwarding.holdAside.bind(forwarding);
   rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record, anchor, hold);
-  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal, forwarding);
+  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal, forwarding, watch === null ? [] : [watch.group]);
   try {
     return await session.run(early);
   } finally {

@@ -83,6 +83,15 @@ export interface BlockWriterDeps {
   readonly onProgress?: () => void;
   /** Runs in the worker after every successful append batch (rotation checks). */
   readonly afterAppend?: () => Promise<void>;
+  /**
+   * Position marks (BlockOrigin) of a batch: told before each attempt to append it (with the
+   * bytes it will add to the log) and once it is durable, so a watched file's saved position
+   * never runs ahead of the log nor lags behind it after a kill.
+   */
+  readonly marks?: {
+    readonly beforeAppend: (marks: readonly unknown[], bytes: number) => void;
+    readonly durable: (marks: readonly unknown[]) => void;
+  };
 }
 
 export class BlockWriter {
@@ -172,13 +181,20 @@ export class BlockWriter {
       // Start sealing what queued up meanwhile, then append this batch while that runs. Not when
       // a task (reopen, rotation) waits: it runs after this append, before anything is sealed ahead.
       if (sealed && this.queue.length > 0 && this.tasks.length === 0) next = this.startBatch(batch.firstSeq + batch.items.length);
-      const appended = sealed && (await this.withRetry('APPEND_FAILED', () => this.deps.appender.append(batch.messages)));
+      const marks = this.deps.marks === undefined ? [] : marksOf(batch.items);
+      const appended =
+        sealed &&
+        (await this.withRetry('APPEND_FAILED', () => {
+          if (marks.length > 0) this.deps.marks?.beforeAppend(marks, batch.messages.reduce((n, m) => n + m.length, 0));
+          return this.deps.appender.append(batch.messages);
+        }));
       if (!appended) {
         // Put everything back so a caller can count what is lost; stop working.
         if (next !== null) this.queue.unshift(...next.items);
         this.queue.unshift(...batch.items);
         return;
       }
+      if (marks.length > 0) this.deps.marks?.durable(marks);
       this.stats.lastSeq = batch.firstSeq + batch.items.length - 1;
       this.stats.lastTag = batch.prepared?.blocks.at(-1)?.meta.tag ?? null;
       for (const item of batch.items) {
@@ -291,6 +307,12 @@ export class BlockWriter {
       }
     }
   }
+}
+
+function marksOf(items: readonly Item[]): unknown[] {
+  const marks: unknown[] = [];
+  for (const item of items) if (item.kind === 'data' && item.origin?.marks !== undefined) marks.push(...item.origin.marks);
+  return marks;
 }
 
 function sourceOf(item: Item): string | undefined {
