@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { BakedWatch } from '../baked.ts';
 import { errnoCode } from '../errors.ts';
@@ -6,8 +6,13 @@ import { TAIL_BYTES, tailHash, tailHashAt, type FilePosition, type PositionStore
 import type { SourceGroup, SourceHost } from './source.ts';
 import { WatchedFile, type OpenedFile } from './watched-file.ts';
 
-/** How often files are checked for new bytes, rotation and truncation. */
+/**
+ * How often files are checked for new bytes, rotation and truncation when nothing is said: the
+ * directories are watched (inotify), so a write, rename or truncate is seen within KICK_MS; the
+ * poll is the fallback (file systems without inotify, a missed event).
+ */
 const POLL_MS = 250;
+const KICK_MS = 5;
 /** How often globs are expanded again for new matches. */
 const GLOB_RECHECK_MS = 5000;
 /** A rotated-away file quiet this long is finished: its writer has moved to the new file. */
@@ -36,6 +41,8 @@ export class FileWatch implements SourceGroup {
   private host: SourceHost | null = null;
   private readonly paths = new Map<string, PathWatch>();
   private timers: NodeJS.Timeout[] = [];
+  private readonly watchers = new Map<string, FSWatcher>();
+  private kicked: NodeJS.Timeout | null = null;
   private saved: FilePosition[] = [];
   private stopped = false;
 
@@ -58,6 +65,8 @@ export class FileWatch implements SourceGroup {
   stop(): void {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
+    if (this.kicked !== null) clearTimeout(this.kicked);
+    for (const watcher of this.watchers.values()) watcher.close();
     for (const w of this.paths.values()) for (const r of readers(w)) r.stopReading();
   }
 
@@ -93,6 +102,7 @@ export class FileWatch implements SourceGroup {
   private watch(path: string, atStart: boolean): void {
     const w: PathWatch = { path, id: null, current: null, retiring: [], leaving: [], problem: null };
     this.paths.set(path, w);
+    this.watchDirectory(dirname(path));
     const saved = this.saved.filter((p) => p.path === path || p.path.startsWith(`${path}.`) || p.path.startsWith(`${path}-`));
     for (const position of saved) this.resume(w, position);
     // A file first seen while running, or the successor of one read before, is read from its start.
@@ -148,6 +158,26 @@ export class FileWatch implements SourceGroup {
     return reader;
   }
 
+  /** Any change in a watched file's directory brings the next check forward. */
+  private watchDirectory(dir: string): void {
+    if (this.watchers.has(dir)) return;
+    try {
+      const watcher = watch(dir, { persistent: false }, () => this.kick());
+      watcher.on('error', () => watcher.close());
+      this.watchers.set(dir, watcher);
+    } catch {
+      // No inotify here (or no access): the poll alone notices changes.
+    }
+  }
+
+  private kick(): void {
+    if (this.kicked !== null || this.stopped) return;
+    this.kicked = setTimeout(() => {
+      this.kicked = null;
+      this.tick();
+    }, KICK_MS);
+  }
+
   private tick(): void {
     if (this.stopped) return;
     for (const w of this.paths.values()) {
@@ -185,7 +215,9 @@ export class FileWatch implements SourceGroup {
       if (at !== null) this.openCurrent(w, 'start');
       return;
     }
-    if (current.size() < current.offset) {
+    // Shrunk, or rewritten past where it was read (a truncate the last check missed because the
+    // writer has written as much again since): the bytes before the offset are not those read.
+    if (current.size() < current.offset || (current.offset > 0 && tailHashAt(current.file.fd, current.offset) !== current.tailHash)) {
       this.truncated(w, current);
       return;
     }

@@ -43,6 +43,8 @@ export class WatchedFile implements Source {
   lastGrowthAt = Date.now();
   /** The last read reached the end of the file. */
   atEnd = false;
+  /** The last read stopped at its bound with more to read. */
+  behind = false;
   /** A predecessor (the rotated file of the same path) whose rest must be read first. */
   after: WatchedFile | null = null;
 
@@ -161,7 +163,10 @@ export class WatchedFile implements Source {
 
   private read(take: (chunk: Buffer) => void): number {
     if (!this.reading || this.closed) return 0;
-    if (this.after !== null && !this.after.done) return 0;
+    // The rotated file's last bytes come first: read it once more right before this one, and
+    // wait while it has more than one turn's worth left (a long backlog).
+    if (this.after !== null && !this.after.done) this.after.poll();
+    if (this.after !== null && !this.after.done && this.after.behind) return 0;
     let total = 0;
     this.atEnd = false;
     while (total < MAX_READ_PER_TURN) {
@@ -177,6 +182,7 @@ export class WatchedFile implements Source {
       take(buf.subarray(0, n));
     }
     if (total > 0) this.lastGrowthAt = Date.now();
+    this.behind = total >= MAX_READ_PER_TURN;
     return total;
   }
 }
