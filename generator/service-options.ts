@@ -111,7 +111,9 @@ export async function resolveService(
   }
   const transport = baked.rotation?.mail?.transport;
   const smtpHost = transport?.kind === 'smtp' ? new URL(transport.url).hostname.replace(/^\[|\]$/g, '') : null;
-  const tmpPaths = [save.path, ...dirs, ctx.nodePath].some((p) => under('/tmp', p) || under('/var/tmp', p));
+  // Watched files are read through the unit's read-only view of the system; --consume writes them.
+  const watched = (baked.watch?.files ?? []).map((f) => (/[*?]/.test(f) ? dirname(f) : f));
+  const tmpPaths = [save.path, ...dirs, ctx.nodePath, ...watched].some((p) => under('/tmp', p) || under('/var/tmp', p));
   const extraGroups = [baked.pipe.owner.gid, baked.output.owner.gid, ...(baked.rotation?.archive ? [baked.rotation.archive.owner.gid] : [])];
   return {
     model: {
@@ -126,12 +128,12 @@ export async function resolveService(
       supplementaryGroups: await Promise.all([...new Set(extraGroups.filter((g) => g !== baked.runAs.gid))].map((g) => nameOf(ctx.system, 'group', g))),
       runtimeDirectories: runtime.map((d) => relative('/run', d)),
       logsDirectories: logs.map((d) => relative('/var/log', d)),
-      readWritePaths: rest,
+      readWritePaths: baked.watch?.consume === true ? [...rest, ...watched] : rest,
       mail: transport === undefined ? 'none' : transport.kind,
       smtpAddress: smtpHost !== null && /^[0-9.]+$|:/.test(smtpHost) ? smtpHost : null,
       forward: (baked.forward ?? []).length > 0,
       privateTmp: !tmpPaths,
-      protectHome: ['/home', '/root', '/run/user'].some((h) => under(h, ctx.nodePath) || under(h, save.path)) ? 'read-only' : 'yes',
+      protectHome: ['/home', '/root', '/run/user'].some((h) => [ctx.nodePath, save.path, ...watched].some((p) => under(h, p))) ? 'read-only' : 'yes',
     },
     unit: unitPath === null ? null : { path: unitPath, owner: ROOT_OWNER, mode: 0o644 },
     initScript: initPath === null ? null : { path: initPath, owner: ROOT_OWNER, mode: 0o755 },
