@@ -49,6 +49,8 @@ export interface RawEncrypterOptions {
   watchFile: string[];
   watchFrom?: string;
   consume?: boolean;
+  sessionDir?: string;
+  sessionProfile?: string;
   start?: boolean;
   config?: string;
   saveConfig?: string;
@@ -156,6 +158,15 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   consume: {
     flags: '--consume',
     description: 'empty each watched file once everything in it is durable in the log; only for writers that append with O_APPEND, and with a small loss window (docs/sources.md); the run-as user must be able to write the file',
+  },
+  sessionDir: {
+    flags: '--session-dir <dir>',
+    description:
+      'also log login sessions, each through a FIFO of its own that users make in this directory (the copy makes it, its user\'s, mode 3733: nobody lists it or touches another\'s pipe); the user is the pipe\'s owner, never its name; see --session-profile and docs/sources.md',
+  },
+  sessionProfile: {
+    flags: '--session-profile <path>',
+    description: 'also write the /etc/profile.d/ snippet (*.sh, mode 644) that runs interactive logins inside script -qf, into a fresh FIFO in --session-dir',
   },
   start: { flags: '--start', description: 'start the copy detached after installing it' },
   config: {

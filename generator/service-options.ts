@@ -171,6 +171,8 @@ function checkServiceFile(option: string, path: string, savePath: string, ctx: {
 function writtenDirectories(baked: BakedOptions): string[] {
   const dirs = [dirname(baked.pipe.path), dirname(baked.output.path)];
   if (baked.rotation?.archive) dirs.push(baked.rotation.archive.path);
+  // The copy makes its session directory itself, in this one.
+  if (baked.session !== undefined) dirs.push(dirname(baked.session.dir));
   return [...new Set(dirs)];
 }
 

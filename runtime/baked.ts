@@ -95,8 +95,16 @@ export interface BakedOptions {
   readonly saveOwner: Owner;
   /** --watch-file and its options: absent when no file is watched (copies bake what they did before). */
   readonly watch?: BakedWatch;
+  /** --session-dir: absent when sessions are not logged. */
+  readonly session?: BakedSession;
   /** --forward: absent in copies generated before forwarding existed. */
   readonly forward?: readonly BakedForward[];
+}
+
+/** Login sessions the copy logs, each through a pipe of its own (runtime/sources/session-dir.ts). */
+export interface BakedSession {
+  /** Made (or checked) by the copy, owned by the run-as user, mode 3733. */
+  readonly dir: string;
 }
 
 /** Files the copy follows besides its pipe (runtime/sources/file-watch.ts). */

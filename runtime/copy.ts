@@ -15,7 +15,7 @@ import { assertOwnFileTrusted } from './path-chain.ts';
 import { dropPrivileges } from './privileges.ts';
 import { assertRotationDirsWritable, createRotation, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
-import { watchedFiles } from './sources/setup.ts';
+import { copySources, type CopySources } from './sources/setup.ts';
 import { anchorOf, newSealKey, SealChain } from './seal/chain.ts';
 import { openLinkFile, type LinkFile } from './seal/link-file.ts';
 import { assertForwardDirWritable, createForwarding, type Forwarding } from './sinks/forward/setup.ts';
@@ -79,6 +79,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   const fifo = await openFifo(baked.pipe);
   let appender: Appender;
   let linkFile: LinkFile | null;
+  let sources: CopySources;
   try {
     appender = await openAppender(baked.output, {
       onUncheckable: (reason) => log.warn('OUTPUT_UNCHECKED', reason),
@@ -96,6 +97,11 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     dropPrivileges(baked.runAs, log);
     if (baked.rotation !== null) assertRotationDirsWritable(baked);
     assertForwardDirWritable(baked);
+    // After the drop: the position file and the session directory are the run-as user's.
+    sources = copySources(baked, (why) => {
+      log.warn('WATCH_POSITIONS', why);
+      record('watch-positions', why);
+    });
   } catch (err) {
     removeOwnFifo(baked.pipe.path, fifo, log);
     throw err;
@@ -108,11 +114,6 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   let forwarding: Forwarding | null = null;
   // Every new log file starts a new session-key window (see endingKeyWindows).
   appender = endingKeyWindows(appender, () => encryptor.endKeyWindow());
-  // After the drop: the position file belongs to the run-as user, like the log.
-  const watch = watchedFiles(baked, (why) => {
-    log.warn('WATCH_POSITIONS', why);
-    record('watch-positions', why);
-  });
   const writer = new BlockWriter({
     encryptor,
     appender,
@@ -120,7 +121,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
     chain: new SealChain(streamId, firstKey),
     log,
     limits: COPY_LIMITS,
-    ...(watch === null ? {} : { marks: watch.marks }),
+    ...(sources.marks === null ? {} : { marks: sources.marks }),
     onProgress: () => session?.onWriterProgress(),
     afterAppend: () => {
       forwarding?.notify();
@@ -132,7 +133,7 @@ async function serve(baked: BakedOptions, log: Logger): Promise<number> {
   forwarding = createForwarding(baked, log, record);
   const hold = forwarding === null ? undefined : forwarding.holdAside.bind(forwarding);
   rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record, anchor, hold);
-  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal, forwarding, watch === null ? [] : [watch.group]);
+  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal, forwarding, sources.groups);
   try {
     return await session.run(early);
   } finally {

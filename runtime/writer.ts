@@ -88,10 +88,12 @@ export interface BlockWriterDeps {
    * bytes it will add to the log) and once it is durable, so a watched file's saved position
    * never runs ahead of the log nor lags behind it after a kill.
    */
-  readonly marks?: {
-    readonly beforeAppend: (marks: readonly unknown[], bytes: number) => void;
-    readonly durable: (marks: readonly unknown[]) => void;
-  };
+  readonly marks?: WriterMarks;
+}
+
+export interface WriterMarks {
+  readonly beforeAppend: (marks: readonly unknown[], bytes: number) => void;
+  readonly durable: (marks: readonly unknown[]) => void;
 }
 
 export class BlockWriter {
