@@ -21,6 +21,8 @@ const SCAN_MS = 1000;
 const CONNECT_POLL_MS = 100;
 /** A taken pipe no writer opened within this long is given up. */
 const CONNECT_TIMEOUT_MS = 15_000;
+/** Sessions read at once at most: each holds a descriptor and a framer; users could make pipes by the thousand. */
+const MAX_SESSIONS = 512;
 
 interface Waiting {
   readonly pipe: SessionPipe;
@@ -121,6 +123,10 @@ export class SessionDir implements SourceGroup {
     const path = join(this.dir, name);
     if (!NAME.test(name)) {
       this.refuse(path, `${name}: not a session pipe name (<user>.<tty>.<random hex>)`);
+      return;
+    }
+    if (this.live.size + this.waiting.length >= MAX_SESSIONS) {
+      this.refuse(path, `${name}: already ${MAX_SESSIONS} sessions open; this one is not logged`);
       return;
     }
     let fd: number;
