@@ -11,6 +11,7 @@ import { DropCounter } from './overload.ts';
 import { PipeGuard } from './pipe-guard.ts';
 import { PipeSource } from './sources/pipe.ts';
 import { SourceLedger } from './sources/ledger.ts';
+import { sourceHost } from './sources/host.ts';
 import type { Source, SourceGroup, SourceHost } from './sources/source.ts';
 import { resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { Heartbeat } from './seal/heartbeat.ts';
@@ -146,34 +147,21 @@ export class CopySession {
 
   /** What a group of sources may do with the session. */
   private host(): SourceHost {
-    const session = this;
-    return {
+    return sourceHost({
       log: this.log,
-      newId: (kind) => this.ledger.newId(kind),
-      announce: (id, start) => {
-        if (!this.ended) this.ledger.start(id, start);
+      ledger: this.ledger,
+      stopping: () => this.stopping,
+      ended: () => this.ended,
+      add: (source) => this.addSource(source),
+      remove: (source) => {
+        const at = this.sources.indexOf(source);
+        if (at >= 0) this.sources.splice(at, 1);
+        return at >= 0;
       },
-      attach: (source) => {
-        if (!this.stopping) this.addSource(source);
-        else source.stop();
-      },
-      detach: (source, endReason) => this.detachSource(source, endReason),
+      take: (source, chunk, now) => this.take(source, chunk, now),
+      admit: (block, source) => this.admit(block, source),
       record: (event, detail) => this.recordEvent(event, detail),
-      get stopping() {
-        return session.stopping;
-      },
-    };
-  }
-
-  private detachSource(source: Source, endReason: string | null): void {
-    const at = this.sources.indexOf(source);
-    if (at < 0) return;
-    this.sources.splice(at, 1);
-    source.onChunk(null);
-    source.pullEverything((chunk) => this.take(source, chunk, Date.now()));
-    source.stop();
-    for (const block of source.finalBlocks(Date.now())) this.admit(block, source);
-    if (endReason !== null && source.id !== undefined) this.ledger.end(source.id, endReason);
+    });
   }
 
   private get current(): PipeSource {

@@ -17,6 +17,14 @@ const KICK_MS = 5;
 const GLOB_RECHECK_MS = 5000;
 /** A rotated-away file quiet this long is finished: its writer has moved to the new file. */
 const RETIRE_QUIET_MS = 5000;
+/**
+ * --consume empties a file once it has been quiet this long (or holds this much): a line written
+ * right between the size check and the truncate is lost, and the chance of one is smallest when
+ * the writer has been silent. Under a steady writer a truncate every few ms lost about one line
+ * in 20,000 in the tests.
+ */
+const CONSUME_QUIET_MS = 1000;
+const CONSUME_AT_BYTES = 16 * 1024 * 1024;
 
 /** One watched path: the file there now, and rotated ones still being finished (oldest first). */
 interface PathWatch {
@@ -104,7 +112,8 @@ export class FileWatch implements SourceGroup {
     this.paths.set(path, w);
     this.watchDirectory(dirname(path));
     const saved = this.saved.filter((p) => p.path === path || p.path.startsWith(`${path}.`) || p.path.startsWith(`${path}-`));
-    for (const position of saved) this.resume(w, position);
+    // Rotated files first: their rest is older than anything in the file at the path.
+    for (const position of [...saved.filter((p) => p.path !== path), ...saved.filter((p) => p.path === path)]) this.resume(w, position);
     // A file first seen while running, or the successor of one read before, is read from its start.
     if (w.current === null) this.openCurrent(w, atStart && saved.length === 0 && this.options.from === 'end' ? 'end' : 'start');
   }
@@ -120,7 +129,8 @@ export class FileWatch implements SourceGroup {
       return;
     }
     const reader = this.attach(w, file, position.offset, readTail(file.fd, position.offset));
-    if (file.path === w.path) {
+    if (file.path === w.path && w.current === null) {
+      reader.after = w.retiring.at(-1) ?? null;
       w.current = reader;
     } else {
       reader.finishing = true;
@@ -222,7 +232,8 @@ export class FileWatch implements SourceGroup {
       return;
     }
     current.poll();
-    if (this.options.consume && this.positions.durableOffset(current.key) === current.offset && current.consume()) {
+    const consumeNow = now - current.lastGrowthAt >= CONSUME_QUIET_MS || current.offset >= CONSUME_AT_BYTES;
+    if (this.options.consume && consumeNow && this.positions.durableOffset(current.key) === current.offset && current.consume()) {
       this.positions.reset(current.key, { path: current.file.path, dev: current.file.dev, ino: current.file.ino, offset: 0, tail: tailHash(Buffer.alloc(0)) });
     }
   }

@@ -121,8 +121,9 @@ export class WatchedFile implements Source {
     this.reading = false;
   }
 
+  /** A partial last line is logged as it is only when nothing can follow it: a finished rotated file. */
   finalBlocks(now: number): Buffer[] {
-    return this.finishing ? this.framer.flushAll() : this.framer.flushIdle(now);
+    return this.finishing && this.atEnd ? this.framer.flushAll() : this.framer.flushIdle(now);
   }
 
   originOf(block: Buffer): BlockOrigin {

@@ -165,6 +165,32 @@ describe('--watch-file', () => {
     expect(seqs).toEqual(range(count));
   }, 60_000);
 
+  it('rotated while the copy was down: the rotated file is found by inode and finished first', async () => {
+    const file = join(fx.tmp.path, 'down.log');
+    writeFileSync(file, '');
+    const paths = await fx.generate(['--watch-file', file]);
+    const lines = (from: number, to: number) => range(to - from).map((i) => `writer=w seq=${from + i} x\n`).join('');
+    let copy = await fx.startReading(paths);
+    await sleep(400);
+    appendFileSync(file, lines(0, 100));
+    await waitFor(() => readFileSync(`${paths.output}.watch.pos`, 'utf8'), /"pending":null/, 5000).catch(() => {});
+    await sleep(500);
+    copy.child.kill('SIGKILL');
+    await copy.exited;
+    rmSync(paths.pipe, { force: true });
+    // While it is down: more lines, then logrotate's create (rename, new file), then more.
+    appendFileSync(file, `${lines(100, 200)}writer=w seq=200 x`);
+    renameSync(file, `${file}.1`);
+    appendFileSync(`${file}.1`, '\n');
+    writeFileSync(file, lines(201, 300));
+    copy = await fx.startReading(paths);
+    await sleep(1500);
+    copy.child.kill('SIGTERM');
+    expect(await copy.exited).toBe(0);
+    const { seqs } = await writerLines(paths.output, 'w');
+    expect(seqs).toEqual(range(300));
+  }, 30_000);
+
   it('a file deleted and recreated is read from its start; a rename away is finished first', async () => {
     const file = join(fx.tmp.path, 'recreated.log');
     writeFileSync(file, '');
@@ -194,9 +220,13 @@ describe('--watch-file', () => {
     const paths = await fx.generate(['--watch-file', file, '--watch-from', 'start', '--consume']);
     const copy = await fx.startReading(paths);
     const count = 20_000;
-    const writer = fileWriter(file, 'c', count - 1, 50, 2, 1);
-    expect(await writer.done).toBe(count - 1);
-    await sleep(1500);
+    // Two runs of the writer with a quiet second between: the file is emptied in that second
+    // (and at the end), and the second run's O_APPEND writes start again at offset 0.
+    expect(await fileWriter(file, 'c', 9_999, 50, 2, 1).done).toBe(9_999);
+    await sleep(1800);
+    expect(readFileSync(file).length).toBe(0);
+    expect(await fileWriter(file, 'c', 10_000, 50, 2, 10_000).done).toBe(10_000);
+    await sleep(1800);
     expect(readFileSync(file).length).toBe(0);
     copy.child.kill('SIGTERM');
     expect(await copy.exited).toBe(0);
