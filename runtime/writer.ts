@@ -268,7 +268,8 @@ export class BlockWriter {
       const parts = [first.bytes];
       let size = first.bytes.length;
       let next = this.queue[0];
-      const marks = [...(first.origin?.marks ?? [])];
+      // Only blocks of a watched file carry marks: no array for the pipe's blocks.
+      let marks: unknown[] | null = first.origin?.marks === undefined ? null : [...first.origin.marks];
       while (
         next !== undefined &&
         next.kind === 'data' &&
@@ -278,12 +279,13 @@ export class BlockWriter {
       ) {
         this.queue.shift();
         parts.push(next.bytes);
-        marks.push(...(next.origin?.marks ?? []));
+        if (next.origin?.marks !== undefined) (marks ??= []).push(...next.origin.marks);
         size += next.bytes.length;
         next = this.queue[0];
       }
       const bytes = parts.length === 1 ? first.bytes : Buffer.concat(parts, size);
-      items.push(first.origin === undefined ? { kind: 'data', bytes, counted: first.counted } : { kind: 'data', bytes, counted: first.counted, origin: { ...first.origin, marks } });
+      const origin = first.origin === undefined ? undefined : marks === null ? first.origin : { ...first.origin, marks };
+      items.push(origin === undefined ? { kind: 'data', bytes, counted: first.counted } : { kind: 'data', bytes, counted: first.counted, origin });
       dataBytes += size;
     }
     return { items, dataBytes };
