@@ -65,6 +65,8 @@ describe.skipIf(missing !== null)('--session-dir', () => {
     expect(peek.out).toMatch(/Permission denied/);
     // A pipe others could write is refused (and removed).
     await asUser(OTHER, `mkfifo -m 666 '${dir}/x.pts_1.${'cd'.repeat(16)}'`);
+    // So are a symlink and a plain file.
+    await asUser(OTHER, `ln -s /etc/passwd '${dir}/y.pts_1.${'cd'.repeat(16)}'; echo plain > '${dir}/z.pts_1.${'cd'.repeat(16)}'`);
     // Another user's own session, under a name claiming to be nobody's: logged as its real uid.
     const other = await asUser(OTHER, session(dir, 'nobody', 'echo second-session'));
     expect(other.code).toBe(0);
@@ -101,6 +103,8 @@ describe.skipIf(missing !== null)('--session-dir', () => {
     expect(ends.map((e) => e.reason)).toEqual(['session ended', 'session ended']);
     const refused = objects.filter((o) => o.record?.event === 'session-refused').map((o) => String(o.record?.detail));
     expect(refused.join('\n')).toMatch(/mode 666/);
+    expect(refused.join('\n')).toMatch(/y\.pts_1\.\w+: cannot open \(ELOOP\)/);
+    expect(refused.join('\n')).toMatch(/z\.pts_1\.\w+: not a FIFO/);
     // decrypt --source by the session pipe's path shows that session alone.
     const one = await fx.decrypt([paths.output], ['--source', String(mine?.path)]);
     expect(one.stdout.toString()).toContain('hello-from-a-session');
