@@ -63,8 +63,8 @@ describe.skipIf(missing !== null)('--session-dir', () => {
     const peek = await asUser(OTHER, `ls '${dir}' 2>&1 && echo LISTED; cat '${dir}/root.pts_9.${'ab'.repeat(16)}4.taken' 2>&1 && echo READ; true`);
     expect(peek.out).not.toMatch(/LISTED|READ/);
     expect(peek.out).toMatch(/Permission denied/);
-    // A pipe others could write is refused (and removed).
-    await asUser(OTHER, `mkfifo -m 666 '${dir}/x.pts_1.${'cd'.repeat(16)}'`);
+    // A pipe others could write is refused (and removed). (umask, not mkfifo -m: the copy may take it before -m sets the mode.)
+    await asUser(OTHER, `umask 0 && mkfifo '${dir}/x.pts_1.${'cd'.repeat(16)}'`);
     // So are a symlink and a plain file.
     await asUser(OTHER, `ln -s /etc/passwd '${dir}/y.pts_1.${'cd'.repeat(16)}'; echo plain > '${dir}/z.pts_1.${'cd'.repeat(16)}'`);
     // Another user's own session, under a name claiming to be nobody's: logged as its real uid.
