@@ -84,6 +84,7 @@ export class SessionDir implements SourceGroup {
     for (const timer of this.timers) clearInterval(timer);
     this.watcher?.close();
     for (const w of this.waiting.splice(0)) this.finish(w.pipe, w.path, null);
+    for (const pipe of this.live.keys()) pipe.stopReading();
   }
 
   settled(): void {

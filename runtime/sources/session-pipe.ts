@@ -18,6 +18,8 @@ export class SessionPipe implements Source {
   private deliver: ((chunk: Buffer) => void) | null = null;
   private paused = false;
   private closed = false;
+  /** At stop: one more drain of what is in the pipe, then nothing (a busy session must not hold the stop). */
+  private drainsLeft = Number.POSITIVE_INFINITY;
   private ended: (() => void) | null = null;
   private failed: ((err: Error) => void) | null = null;
 
@@ -73,8 +75,15 @@ export class SessionPipe implements Source {
   }
 
   pullEverything(take: (chunk: Buffer) => void): number {
-    if (this.closed || this.socket === null) return 0;
+    if (this.closed || this.socket === null || this.drainsLeft <= 0) return 0;
+    this.drainsLeft -= 1;
     return drainNow(this.fd, take);
+  }
+
+  /** The copy stops: what the session wrote so far is taken once more, what it writes on is not. */
+  stopReading(): void {
+    this.drainsLeft = Math.min(this.drainsLeft, 1);
+    this.socket?.pause();
   }
 
   finalBlocks(): Buffer[] {

@@ -115,6 +115,23 @@ describe.skipIf(missing !== null)('--session-dir', () => {
     // Nothing is left in the directory.
     expect(spawnSync('ls', ['-A', dir], { encoding: 'utf8' }).stdout).toBe('');
   }, 60_000);
+
+  it('a copy stopped under a busy session stops at once and closes the session with its source-end', async () => {
+    const dir = join(shared.path, 'busy');
+    const paths = await fx.generate(['--session-dir', dir]);
+    const copy = await fx.startReading(paths);
+    await waitFor(() => (existsSync(dir) ? 'there' : ''), /there/, 10_000);
+    // Ended by the spawn timeout: script ignores failed writes to its output, so the session
+    // itself would go on (unlogged) after the copy stopped.
+    const busy = asUser(NOBODY, session(dir, 'nobody', 'yes busy-line'), 6000);
+    await sleep(1500);
+    copy.child.kill('SIGTERM');
+    expect(await copy.exited).toBe(0);
+    await busy;
+    const r = await fx.decrypt([paths.output], ['--show-control']);
+    expect(r.stdout.toString()).toContain('busy-line');
+    expect(r.stderr).toMatch(/"type":"source-end".*"reason":"copy stopped: signal SIGTERM"/);
+  }, 60_000);
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
