@@ -288,7 +288,7 @@ function readers(w: PathWatch): WatchedFile[] {
 
 const hasGlob = (pattern: string): boolean => /[*?]/.test(basename(pattern));
 
-function globRegex(pattern: string): RegExp {
+export function globRegex(pattern: string): RegExp {
   const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
   // Hidden files only when the pattern asks for them, as in a shell.
   return new RegExp(`^(?!\\.)${body}$`.replace('^(?!\\.)\\.', '^\\.'));
