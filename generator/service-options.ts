@@ -34,6 +34,8 @@ export interface ServiceModel {
   readonly runtimeDirectories: readonly string[];
   readonly logsDirectories: readonly string[];
   readonly readWritePaths: readonly string[];
+  /** --session-dir: the copy sets the directory's setgid bit, which RestrictSUIDSGID= forbids. */
+  readonly sessions: boolean;
   readonly mail: 'none' | 'smtp' | 'sendmail';
   /** An IP literal of the SMTP host: the only address the unit lets the copy reach. */
   readonly smtpAddress: string | null;
@@ -112,7 +114,8 @@ export async function resolveService(
   const transport = baked.rotation?.mail?.transport;
   const smtpHost = transport?.kind === 'smtp' ? new URL(transport.url).hostname.replace(/^\[|\]$/g, '') : null;
   // Watched files are read through the unit's read-only view of the system; --consume writes them.
-  const watched = (baked.watch?.files ?? []).map((f) => (/[*?]/.test(f) ? dirname(f) : f));
+  // Their directories, not the files: a file bound into the unit would hide logrotate's new one.
+  const watched = [...new Set((baked.watch?.files ?? []).map((f) => dirname(f)))];
   const tmpPaths = [save.path, ...dirs, ctx.nodePath, ...watched].some((p) => under('/tmp', p) || under('/var/tmp', p));
   const extraGroups = [baked.pipe.owner.gid, baked.output.owner.gid, ...(baked.rotation?.archive ? [baked.rotation.archive.owner.gid] : [])];
   return {
@@ -128,7 +131,8 @@ export async function resolveService(
       supplementaryGroups: await Promise.all([...new Set(extraGroups.filter((g) => g !== baked.runAs.gid))].map((g) => nameOf(ctx.system, 'group', g))),
       runtimeDirectories: runtime.map((d) => relative('/run', d)),
       logsDirectories: logs.map((d) => relative('/var/log', d)),
-      readWritePaths: baked.watch?.consume === true ? [...rest, ...watched] : rest,
+      readWritePaths: baked.watch?.consume === true ? [...new Set([...rest, ...watched])] : rest,
+      sessions: baked.session !== undefined,
       mail: transport === undefined ? 'none' : transport.kind,
       smtpAddress: smtpHost !== null && /^[0-9.]+$|:/.test(smtpHost) ? smtpHost : null,
       forward: (baked.forward ?? []).length > 0,

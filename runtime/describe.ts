@@ -39,8 +39,8 @@ export function describeBaked(baked: BakedOptions, groupNames: ReadonlyMap<numbe
     `heartbeat:    ${baked.heartbeatMs === null ? 'off' : `a sealed heartbeat block after ${baked.heartbeatMs / 1000} s without a block`}`,
     ...describeRotation(baked),
     ...(baked.watch?.files ?? []).map((f, i) => `${i === 0 ? 'watch files:  ' : '              '}${f}`),
-    ...(baked.session === undefined ? [] : [`sessions:     pipes in ${baked.session.dir} (mode 3733), one source per login session`]),
     ...(baked.watch === undefined ? [] : [`  new files from their ${baked.watch.from}${baked.watch.consume ? '; emptied once durable (--consume)' : ''}`]),
+    ...(baked.session === undefined ? [] : [`sessions:     pipes in ${baked.session.dir} (mode 3733), one source per login session`]),
     ...(baked.forward ?? []).map((f, i) => `${i === 0 ? 'forward:      ' : '              '}${f.label}`),
   ];
   return `${lines.join('\n')}\n`;
