@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, has, tempDir } from '../helpers/cli.ts';
-import { E2eFixture, waitFor } from '../helpers/e2e.ts';
+import { E2eFixture, QUIT, waitFor } from '../helpers/e2e.ts';
 
 const fx = new E2eFixture();
 // Users must reach the session directory: it lives under a directory others may traverse.
@@ -48,7 +48,7 @@ describe.skipIf(missing !== null)('--session-dir', () => {
   it('a real script session comes back as its own source, with the uid from the pipe, not its name; others cannot touch it', async () => {
     const dir = join(shared.path, 'sessions');
     const profile = join(fx.tmp.path, 'paranoid-pipes-sessions.sh');
-    const paths = await fx.generate(['--session-dir', dir, '--session-profile', profile]);
+    const paths = await fx.generate(['--session-dir', dir, '--session-profile', profile, '--quit-string', QUIT]);
     // The snippet is valid sh, and only root may change it.
     expect(spawnSync('sh', ['-n', profile]).status).toBe(0);
     expect(statSync(profile).mode & 0o777).toBe(0o644);
@@ -68,11 +68,13 @@ describe.skipIf(missing !== null)('--session-dir', () => {
     // So are a symlink and a plain file.
     await asUser(OTHER, `ln -s /etc/passwd '${dir}/y.pts_1.${'cd'.repeat(16)}'; echo plain > '${dir}/z.pts_1.${'cd'.repeat(16)}'`);
     // Another user's own session, under a name claiming to be nobody's: logged as its real uid.
-    const other = await asUser(OTHER, session(dir, 'nobody', 'echo second-session'));
+    // Its session also prints the copy's quit string: only the pipe is a control channel.
+    const other = await asUser(OTHER, session(dir, 'nobody', `echo second-session; echo ${QUIT}`));
     expect(other.code).toBe(0);
     const first = await nobody;
     expect(first.code).toBe(0);
     await sleep(600);
+    expect(copy.child.exitCode).toBeNull();
     copy.child.kill('SIGTERM');
     expect(await copy.exited).toBe(0);
 
@@ -99,6 +101,7 @@ describe.skipIf(missing !== null)('--session-dir', () => {
     expect(linesOf(mine?.source)).toContain('prompt-without-newline');
     expect(linesOf(mine?.source)).not.toContain('second-session');
     expect(linesOf(theirs?.source)).toContain('second-session');
+    expect(linesOf(theirs?.source)).toContain(QUIT);
     const ends = objects.filter((o) => o.record?.type === 'source-end').map((o) => o.record as Record<string, unknown>);
     expect(ends.map((e) => e.reason)).toEqual(['session ended', 'session ended']);
     const refused = objects.filter((o) => o.record?.event === 'session-refused').map((o) => String(o.record?.detail));

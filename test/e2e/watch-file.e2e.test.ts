@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
 import { cli, has, ROOT } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, range, waitFor } from '../helpers/e2e.ts';
+import { E2eFixture, linesByWriter, QUIT, range, waitFor } from '../helpers/e2e.ts';
 
 const FILE_WRITER = join(ROOT, 'test', 'helpers', 'file-writer.mjs');
 const fx = new E2eFixture();
@@ -42,14 +42,16 @@ describe('--watch-file', () => {
   it('reads a file beside the pipe as a source of its own: its lines once, in order, named by source; the pipe unchanged', async () => {
     const file = join(fx.tmp.path, 'app1.log');
     writeFileSync(file, 'before the copy started\n');
-    const paths = await fx.generate(['--watch-file', file]);
+    const paths = await fx.generate(['--watch-file', file, '--quit-string', QUIT]);
     const copy = await fx.startReading(paths);
     // --watch-from end (the default): what was there before is not read.
     await sleep(400);
     const writer = fileWriter(file, 'f', 2000);
     expect(await writer.done).toBe(2000);
-    appendFileSync(file, 'a partial line');
+    // Only the pipe is a control channel: the quit string in a file is a logged line.
+    appendFileSync(file, `${QUIT}\na partial line`);
     await sleep(800);
+    expect(copy.child.exitCode).toBeNull();
     copy.child.kill('SIGTERM');
     expect(await copy.exited).toBe(0);
 
@@ -59,11 +61,12 @@ describe('--watch-file', () => {
     const text = lines.map((o) => `${String(o.line)}\n`).join('');
     expect(linesByWriter(text).get('f')).toEqual(range(2000));
     expect(text).not.toContain('before the copy started');
+    expect(text).toContain(`${QUIT}\n`);
     // A partial last line waits for its newline: not logged, read whole by the next start.
     expect(text).not.toContain('a partial line');
     const controls = objects.filter((o) => o.kind === 'control').map((o) => o.record as Record<string, unknown>);
     expect(controls.find((c) => c.type === 'source-start')).toMatchObject({ source: 'f1', kind: 'file', path: file });
-    expect(controls.find((c) => c.type === 'source-end')).toMatchObject({ source: 'f1', lines: 2000 });
+    expect(controls.find((c) => c.type === 'source-end')).toMatchObject({ source: 'f1', lines: 2001 });
     // decrypt --source by path or id selects it; "pipe" selects the pipe's (none here).
     const byPath = await fx.decrypt([paths.output], ['--source', file]);
     expect(linesByWriter(byPath.stdout.toString()).get('f')).toEqual(range(2000));
