@@ -50,8 +50,8 @@ export function tailHash(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** The hash of the TAIL_BYTES before `offset` in an open file, as FilePosition.tail holds it. */
-export function tailHashAt(fd: number, offset: number): string {
+/** The up to TAIL_BYTES bytes before `offset` in an open file. */
+export function readTail(fd: number, offset: number): Buffer {
   const length = Math.min(TAIL_BYTES, offset);
   const buf = Buffer.alloc(length);
   let got = 0;
@@ -60,7 +60,12 @@ export function tailHashAt(fd: number, offset: number): string {
     if (n === 0) break;
     got += n;
   }
-  return tailHash(buf.subarray(0, got));
+  return buf.subarray(0, got);
+}
+
+/** The hash of the TAIL_BYTES before `offset` in an open file, as FilePosition.tail holds it. */
+export function tailHashAt(fd: number, offset: number): string {
+  return tailHash(readTail(fd, offset));
 }
 
 export class PositionStore {

@@ -1,7 +1,7 @@
 import { appendFileSync, closeSync, constants, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { globRegex } from '../../../../runtime/sources/file-watch.ts';
+import { globRegex } from '../../../../runtime/sources/file-find.ts';
 import { tailHashAt } from '../../../../runtime/sources/positions.ts';
 import { WatchedFile } from '../../../../runtime/sources/watched-file.ts';
 import { tempDir } from '../../../helpers/cli.ts';
