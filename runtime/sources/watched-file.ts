@@ -8,6 +8,12 @@ import type { Source } from './source.ts';
 const READ_CHUNK = 64 * 1024;
 /** Bytes one poll (or one pull) reads at most per file: memory stays bounded whatever the backlog. */
 export const MAX_READ_PER_TURN = 1024 * 1024;
+/**
+ * A last line without its newline waits this long for the rest: a file's writer may be slow, and
+ * the next start can read the line whole. After that it is logged as it is (its writer may have
+ * died mid-line), and what follows continues it, as for the pipe.
+ */
+const PARTIAL_LINE_WAIT_MS = 30_000;
 
 export interface OpenedFile {
   readonly fd: number;
@@ -20,8 +26,8 @@ export interface OpenedFile {
 /**
  * One open watched file, read from an offset on, by descriptor: a rename does not stop it (it
  * reads on in the rotated file), and the group (file-watch.ts) decides when it is done. A
- * partial last line waits in the framer for its newline however long it takes (its writer is
- * still writing it); at stop it stays in the file and the next start reads it whole.
+ * partial last line waits in the framer for its newline (PARTIAL_LINE_WAIT_MS); at stop it stays
+ * in the file and the next start reads it whole.
  */
 export class WatchedFile implements Source {
   readonly framer: Framer;
@@ -61,8 +67,8 @@ export class WatchedFile implements Source {
     this.framedAt = offset;
     this.recent = recent;
     this.lastRead = recent;
-    // No quit string: a file is not a control channel. No partial-line timeout: see above.
-    this.framer = new Framer({ maxBlockBytes, partialLineWaitMs: Number.POSITIVE_INFINITY, quitString: null });
+    // No quit string: a file is not a control channel.
+    this.framer = new Framer({ maxBlockBytes, partialLineWaitMs: PARTIAL_LINE_WAIT_MS, quitString: null });
   }
 
   /** Read to its end and closed, or being finished and at its end. */

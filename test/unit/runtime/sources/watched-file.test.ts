@@ -16,14 +16,14 @@ function reader(path: string, offset = 0, writable = false): WatchedFile {
 }
 
 describe('watched file reader', () => {
-  it('frames whole lines only, marks each block with the offset it ends at, and keeps a partial line', () => {
+  it('frames whole lines, marks each block with the offset it ends at, and keeps a partial line up to 30 s', () => {
     const path = join(tmp.path, 'a.log');
     writeFileSync(path, 'one\ntwo\nthr');
     const r = reader(path);
     const blocks: Buffer[] = [];
     r.onChunk((chunk) => blocks.push(...r.framer.push(chunk, 0).blocks));
     expect(r.poll()).toBe(11);
-    blocks.push(...r.framer.flushIdle(Number.MAX_SAFE_INTEGER));
+    blocks.push(...r.framer.flushIdle(1000));
     expect(Buffer.concat(blocks).toString()).toBe('one\ntwo\n');
     const origin = r.originOf(Buffer.concat(blocks));
     expect(origin.source).toBe('f1');
@@ -33,8 +33,9 @@ describe('watched file reader', () => {
     const fd = openSync(path, 'r');
     expect(mark?.tail).toBe(tailHashAt(fd, 8));
     closeSync(fd);
-    // At stop the partial line stays in the file; only a finished file's last line is final.
-    expect(r.finalBlocks(Number.MAX_SAFE_INTEGER)).toEqual([]);
+    // At stop the partial line stays in the file for the next start, unless it waited 30 s.
+    expect(r.finalBlocks(1000)).toEqual([]);
+    expect(r.finalBlocks(31_000).map(String)).toEqual(['thr']);
     r.stop();
   });
 
