@@ -78,6 +78,7 @@ export function createProgram(io: CliIo, result: { exitCode: number }): Command 
     .option('--until <time>', 'only blocks sealed before this time')
     .addOption(new Option('--stream <id>', 'only this stream (its id or the first 4+ hex digits; repeatable)').argParser(collect))
     .addOption(new Option('--host <name>', 'only streams of this host, as their stream-start record names it (repeatable; with --from, also the host a block was forwarded from)').argParser(collect))
+    .addOption(new Option('--source <id|path>', 'only this source of the copy: its id (f1, s2), the path of a watched file or session pipe, or "pipe" (repeatable)').argParser(collect))
     .option('-f, --follow', 'keep reading the live log (or -, or the --from subject) as it grows, across rotations, until SIGINT/SIGTERM')
     .option('--from <url>', 'also read the blocks copies forwarded into a NATS JetStream subject: nats://host:port/subject or tls://host:port/subject, with ?creds=FILE, ?nkey=FILE or ?user-password=FILE (and ?ca=FILE for tls://)')
     .addOption(new Option('--log <name>', 'with --from: only the blocks of this log (its file name on the host; repeatable)').argParser(collect))

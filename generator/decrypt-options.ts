@@ -1,4 +1,5 @@
 import { usageError } from '../runtime/errors.ts';
+import { SOURCE_ID } from '../runtime/metadata.ts';
 import type { Selection } from '../runtime/decrypt/selection.ts';
 import type { PassphraseSource } from './passphrase.ts';
 import type { LogKeyOptions } from './log-inputs.ts';
@@ -14,6 +15,7 @@ export interface RawDecryptOptions extends LogKeyOptions {
   readonly until?: string;
   readonly stream?: readonly string[];
   readonly host?: readonly string[];
+  readonly source?: readonly string[];
   readonly follow?: boolean;
   readonly from?: string;
   readonly log?: readonly string[];
@@ -82,6 +84,7 @@ export function resolveDecryptOptions(raw: RawDecryptOptions, now: Date): Decryp
       until,
       streams: (raw.stream ?? []).map(parseStreamId),
       hosts: (raw.host ?? []).map(parseHost),
+      ...(raw.source === undefined ? {} : { sources: raw.source.map(parseSource) }),
     },
     follow: raw.follow === true,
     from: raw.from === undefined ? null : { url: raw.from, logs: (raw.log ?? []).map(parseLogName) },
@@ -110,6 +113,14 @@ function parseStreamId(value: string): string {
 
 function parseHost(value: string): string {
   if (value === '' || /[\s\x00-\x1f]/.test(value)) throw usageError('BAD_HOST', `--host must be a host name, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A source id (f1, s2), `pipe`, or the absolute path a source-start record names. */
+function parseSource(value: string): string {
+  if (value.startsWith('/') ? /[\x00-\x1f]/.test(value) : !SOURCE_ID.test(value)) {
+    throw usageError('BAD_SOURCE', `--source must be a source id like f1, "pipe", or the absolute path of a watched file or session pipe, got ${JSON.stringify(value)}`);
+  }
   return value;
 }
 

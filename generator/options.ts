@@ -51,6 +51,11 @@ export interface RawEncrypterOptions {
   monitor: string[];
   monitorEvery?: string;
   reportEvery?: string;
+  watchFile: string[];
+  watchFrom?: string;
+  consume?: boolean;
+  sessionDir?: string;
+  sessionProfile?: string;
   start?: boolean;
   config?: string;
   saveConfig?: string;
@@ -164,6 +169,26 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   reportEvery: {
     flags: '--report-every <duration>',
     description: 'mail an OpenPGP-encrypted summary (lines written and kept, top --ignore/--keep patterns, monitor changes, overload drops, errors) this often, e.g. 1d, to --mail-to from --mail-from via --mail-transport (1m to 30d)',
+  },
+  watchFile: {
+    flags: '--watch-file <path>',
+    description:
+      'also follow this file like tail -F (by device and inode, across rename, copytruncate, delete and recreate), each as a source of its own in the log; * and ? in the last part match files, re-checked every 5 s; the run-as user must be able to read it; positions in <output>.watch.pos (docs/sources.md)',
+    repeatable: true,
+  },
+  watchFrom: { flags: '--watch-from <where>', description: 'start or end: where a watched file never read before is read from at the first start (files appearing later: from their start)', defaultText: 'end' },
+  consume: {
+    flags: '--consume',
+    description: 'empty each watched file once everything in it is durable in the log; only for writers that append with O_APPEND, and with a small loss window (docs/sources.md); the run-as user must be able to write the file',
+  },
+  sessionDir: {
+    flags: '--session-dir <dir>',
+    description:
+      'also log login sessions, each through a FIFO of its own that users make in this directory (the copy makes it, its user\'s, mode 3733: nobody lists it or touches another\'s pipe); the user is the pipe\'s owner, never its name; see --session-profile and docs/sources.md',
+  },
+  sessionProfile: {
+    flags: '--session-profile <path>',
+    description: 'also write the /etc/profile.d/ snippet (*.sh, mode 644) that runs interactive logins inside script -qf, into a fresh FIFO in --session-dir',
   },
   start: { flags: '--start', description: 'start the copy detached after installing it' },
   config: {

@@ -9,6 +9,8 @@ import type { RawEncrypterOptions } from './options.ts';
 import { ownerOfIds, resolveOwner, resolveRunAs } from './owners.ts';
 import { resolveForwards } from './forward-options.ts';
 import { resolveFilters, resolveMonitor, resolveReport } from './filter-options.ts';
+import { resolveWatch } from './watch-options.ts';
+import { resolveSession } from './session-options.ts';
 import { parseDuration, parseSize, resolveRotation } from './rotation-options.ts';
 import { resolveService, type ResolvedService } from './service-options.ts';
 import { suggest } from './suggest.ts';
@@ -26,6 +28,8 @@ export interface ResolvedEncrypter {
   readonly nodePath: string;
   /** --systemd-unit / --init-script: what to write for a service manager, or null. */
   readonly service: ResolvedService | null;
+  /** --session-profile: where the profile.d snippet goes, or null. */
+  readonly sessionProfile?: BakedPath | null;
 }
 
 export interface ResolveContext {
@@ -116,6 +120,8 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   const filters = resolveFilters(raw);
   const monitor = await resolveMonitor(raw, ctx.cwd, outputPath);
   const report = resolveReport(raw);
+  const watch = resolveWatch(raw, { pipe: pipePath, output: outputPath, save: savePath });
+  const sessions = resolveSession(raw, { pipe: pipePath, output: outputPath, save: savePath }, await ownerOfIds(ctx.system.uid, ctx.system.gid, ctx.system));
   const baked: BakedOptions = {
     format: 1,
     copyVersion: ctx.version,
@@ -139,6 +145,8 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     ...(filters === null ? {} : { filters }),
     ...(monitor === null ? {} : { monitor }),
     ...(report === null ? {} : { report }),
+    ...(watch === null ? {} : { watch }),
+    ...(sessions.session === null ? {} : { session: sessions.session }),
   };
   const save: BakedPath = { path: savePath, owner: saveOwner, mode: saveMode };
   const force = raw.force === true;
@@ -150,7 +158,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     nodePath: ctx.nodePath,
     resolvePath: (option, value) => requiredPath(option, value, ctx.cwd),
   });
-  return { baked, save, force, start: raw.start === true, dryRun, nodePath: ctx.nodePath, service };
+  return { baked, save, force, start: raw.start === true, dryRun, nodePath: ctx.nodePath, service, sessionProfile: sessions.profile };
 }
 
 /** `0`, or a duration up to an hour. */

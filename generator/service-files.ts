@@ -3,6 +3,7 @@ import type { BakedPath } from '../runtime/baked.ts';
 import { VERSION } from './package-info.ts';
 import type { ResolvedEncrypter } from './resolve.ts';
 import { renderInitScript, renderUnit } from './service-render.ts';
+import { renderSessionProfile } from './session-profile.ts';
 
 export interface ServiceFile {
   readonly option: string;
@@ -15,9 +16,19 @@ export interface ServiceFile {
 
 /** The unit and the init script of a resolved generation, rendered (nothing written here). */
 export function renderServiceFiles(resolved: ResolvedEncrypter): ServiceFile[] {
-  const service = resolved.service;
-  if (service === null) return [];
   const files: ServiceFile[] = [];
+  const profile = resolved.sessionProfile ?? null;
+  if (profile !== null && resolved.baked.session !== undefined) {
+    files.push({
+      option: '--session-profile',
+      target: profile,
+      text: renderSessionProfile(resolved.baked.session, VERSION, resolved.save.path),
+      names: { option: '--session-profile', existsCode: 'PROFILE_EXISTS', directoryCode: 'PROFILE_IS_DIRECTORY', what: 'session profile snippet' },
+      next: 'interactive logins from now on run inside script, into the copy (start the copy first: without it a login waits 3 s, then goes on unlogged)',
+    });
+  }
+  const service = resolved.service;
+  if (service === null) return files;
   if (service.unit !== null) {
     const name = basename(service.unit.path);
     files.push({

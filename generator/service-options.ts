@@ -34,6 +34,8 @@ export interface ServiceModel {
   readonly runtimeDirectories: readonly string[];
   readonly logsDirectories: readonly string[];
   readonly readWritePaths: readonly string[];
+  /** --session-dir: the copy sets the directory's setgid bit, which RestrictSUIDSGID= forbids. */
+  readonly sessions: boolean;
   readonly mail: 'none' | 'smtp' | 'sendmail';
   /** An IP literal of the SMTP host: the only address the unit lets the copy reach. */
   readonly smtpAddress: string | null;
@@ -115,7 +117,10 @@ export async function resolveService(
   // --monitor paths are only read: ProtectSystem=strict leaves them readable, but a private /tmp
   // or an inaccessible /home would hide them.
   const monitored = baked.monitor?.paths ?? [];
-  const tmpPaths = [save.path, ...dirs, ctx.nodePath, ...monitored].some((p) => under('/tmp', p) || under('/var/tmp', p));
+  // Watched files are read through the unit's read-only view of the system; --consume writes them.
+  // Their directories, not the files: a file bound into the unit would hide logrotate's new one.
+  const watched = [...new Set((baked.watch?.files ?? []).map((f) => dirname(f)))];
+  const tmpPaths = [save.path, ...dirs, ctx.nodePath, ...monitored, ...watched].some((p) => under('/tmp', p) || under('/var/tmp', p));
   const extraGroups = [baked.pipe.owner.gid, baked.output.owner.gid, ...(baked.rotation?.archive ? [baked.rotation.archive.owner.gid] : [])];
   return {
     model: {
@@ -130,12 +135,13 @@ export async function resolveService(
       supplementaryGroups: await Promise.all([...new Set(extraGroups.filter((g) => g !== baked.runAs.gid))].map((g) => nameOf(ctx.system, 'group', g))),
       runtimeDirectories: runtime.map((d) => relative('/run', d)),
       logsDirectories: logs.map((d) => relative('/var/log', d)),
-      readWritePaths: rest,
+      readWritePaths: baked.watch?.consume === true ? [...new Set([...rest, ...watched])] : rest,
+      sessions: baked.session !== undefined,
       mail: transport === undefined ? 'none' : transport.kind,
       smtpAddress: smtpHost !== null && /^[0-9.]+$|:/.test(smtpHost) ? smtpHost : null,
       forward: (baked.forward ?? []).length > 0,
       privateTmp: !tmpPaths,
-      protectHome: ['/home', '/root', '/run/user'].some((h) => [ctx.nodePath, save.path, ...monitored].some((p) => under(h, p))) ? 'read-only' : 'yes',
+      protectHome: ['/home', '/root', '/run/user'].some((h) => [ctx.nodePath, save.path, ...monitored, ...watched].some((p) => under(h, p))) ? 'read-only' : 'yes',
     },
     unit: unitPath === null ? null : { path: unitPath, owner: ROOT_OWNER, mode: 0o644 },
     initScript: initPath === null ? null : { path: initPath, owner: ROOT_OWNER, mode: 0o755 },
@@ -173,6 +179,8 @@ function checkServiceFile(option: string, path: string, savePath: string, ctx: {
 function writtenDirectories(baked: BakedOptions): string[] {
   const dirs = [dirname(baked.pipe.path), dirname(baked.output.path)];
   if (baked.rotation?.archive) dirs.push(baked.rotation.archive.path);
+  // The copy makes its session directory itself, in this one.
+  if (baked.session !== undefined) dirs.push(dirname(baked.session.dir));
   return [...new Set(dirs)];
 }
 

@@ -93,6 +93,10 @@ export interface BakedOptions {
    * directory above it belongs to anyone but root or this owner, or is group/other writable.
    */
   readonly saveOwner: Owner;
+  /** --watch-file and its options: absent when no file is watched (copies bake what they did before). */
+  readonly watch?: BakedWatch;
+  /** --session-dir: absent when sessions are not logged. */
+  readonly session?: BakedSession;
   /** --forward: absent in copies generated before forwarding existed. */
   readonly forward?: readonly BakedForward[];
   /** --ignore / --keep: absent when no filter is set (the copy then looks at no line). */
@@ -119,6 +123,22 @@ export interface BakedMonitor {
 export interface BakedReport {
   readonly everyMs: number;
   readonly mail: BakedMail;
+}
+
+/** Login sessions the copy logs, each through a pipe of its own (runtime/sources/session-dir.ts). */
+export interface BakedSession {
+  /** Made (or checked) by the copy, owned by the run-as user, mode 3733. */
+  readonly dir: string;
+}
+
+/** Files the copy follows besides its pipe (runtime/sources/file-watch.ts). */
+export interface BakedWatch {
+  /** Absolute paths; `*` and `?` in the last part are expanded at start and every few seconds. */
+  readonly files: readonly string[];
+  /** Where a file never seen before is read from at the first start. */
+  readonly from: 'start' | 'end';
+  /** Empty each file once everything in it is durable (writers appending with O_APPEND only). */
+  readonly consume: boolean;
 }
 
 /**

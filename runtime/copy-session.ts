@@ -9,7 +9,10 @@ import { removeOwnFifo, type OpenedFifo } from './fifo.ts';
 import type { Logger } from './log.ts';
 import { DropCounter } from './overload.ts';
 import { PipeGuard } from './pipe-guard.ts';
-import { PipeSource } from './pipe-source.ts';
+import { PipeSource } from './sources/pipe.ts';
+import { SourceLedger } from './sources/ledger.ts';
+import { sourceHost } from './sources/host.ts';
+import type { Source, SourceGroup, SourceHost } from './sources/source.ts';
 import { resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { Heartbeat } from './seal/heartbeat.ts';
 import type { LinkFile } from './seal/link-file.ts';
@@ -27,8 +30,10 @@ export interface SessionPart {
 
 /** One run of the copy: from stream-start to stream-end. */
 export class CopySession {
+  /** Everything being read: the pipes and any other sources. */
+  private readonly sources: Source[] = [];
   /** Every pipe being read; the last is the one at the baked path. Older ones stay open. */
-  private readonly sources: PipeSource[] = [];
+  private readonly pipes: PipeSource[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
   private gatherTimer: NodeJS.Timeout | null = null;
   private readonly pacer = new BurstPacer(COPY_LIMITS);
@@ -43,10 +48,11 @@ export class CopySession {
   private rotationTimer: NodeJS.Timeout | null = null;
   private readonly guard: PipeGuard;
   private readonly heartbeat: Heartbeat | null;
+  private readonly ledger: SourceLedger;
   private finish!: (code: number) => void;
   /** --ignore / --keep: null when no filter is set, so unfiltered copies look at no line. */
   readonly filtering: Filtering | null;
-  private readonly lineFilters = new Map<PipeSource, LineFilter>();
+  private readonly lineFilters = new Map<Source, LineFilter>();
   private readonly parts: SessionPart[] = [];
 
   constructor(
@@ -59,10 +65,13 @@ export class CopySession {
     private readonly rotation: Rotation | null,
     private seal: { key: string; readonly linkFile: LinkFile | null },
     private readonly forwarding: Forwarding | null = null,
+    /** Sources besides the pipe: watched files, a session directory. */
+    private readonly groups: readonly SourceGroup[] = [],
   ) {
+    this.ledger = new SourceLedger(writer, streamId);
     this.heartbeat = baked.heartbeatMs === null ? null : new Heartbeat(baked.heartbeatMs, (idleMs) => this.recordEvent('heartbeat', `idle for ${Math.round(idleMs / 1000)} s`));
     this.filtering = baked.filters === undefined ? null : new Filtering(baked.filters, (report) => this.recordControl(() => ({ type: 'filtered', streamId, at: new Date().toISOString(), ...report })));
-    this.addSource(fifo);
+    this.addPipe(fifo);
     this.guard = new PipeGuard({
       pipe: baked.pipe,
       log,
@@ -70,7 +79,7 @@ export class CopySession {
       current: () => this.current.fifo,
       adopt: (fresh) => {
         if (this.stopping) return false;
-        this.addSource(fresh);
+        this.addPipe(fresh);
         return true;
       },
     });
@@ -104,6 +113,7 @@ export class CopySession {
       for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
     });
     this.startRotation();
+    for (const group of this.groups) group.start(this.host());
     this.forwarding?.start();
     this.guard.start(COPY_LIMITS.pipeCheckMs);
     this.heartbeat?.start();
@@ -151,21 +161,47 @@ export class CopySession {
     return { written: { lines: this.writer.stats.lines, bytes: this.writer.stats.bytes }, dropped: { ...this.drops.total } };
   }
 
-  private addSource(fifo: OpenedFifo): void {
-    const source = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString });
-    this.sources.push(source);
-    // A replaced pipe counts on under the same name: the records name the source, not the descriptor.
-    if (this.filtering !== null) this.lineFilters.set(source, this.filtering.forSource(this.baked.pipe.path));
-    source.onChunk((chunk) => this.onData(source, chunk));
-    source.socket.on('error', (err) => {
+  private addPipe(fifo: OpenedFifo): void {
+    const pipe = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString });
+    this.pipes.push(pipe);
+    pipe.onFailure((err) => {
       this.log.error('PIPE_READ', (err as NodeJS.ErrnoException).code ?? err.message);
       void this.stop('pipe read error');
     });
+    this.addSource(pipe);
+  }
+
+  /** Starts taking a source's chunks; it is paused at once when reading is paused. */
+  private addSource(source: Source): void {
+    this.sources.push(source);
+    // Filters count per source; a replaced pipe counts on under the baked path, as before.
+    if (this.filtering !== null) this.lineFilters.set(source, this.filtering.forSource(source.id ?? this.baked.pipe.path));
+    source.onChunk((chunk) => this.onData(source, chunk));
     if (this.paused || this.gatherTimer !== null) source.pause();
   }
 
+  /** What a group of sources may do with the session. */
+  private host(): SourceHost {
+    return sourceHost({
+      log: this.log,
+      ledger: this.ledger,
+      stopping: () => this.stopping,
+      ended: () => this.ended,
+      add: (source) => this.addSource(source),
+      remove: (source) => {
+        const at = this.sources.indexOf(source);
+        if (at >= 0) this.sources.splice(at, 1);
+        this.lineFilters.delete(source);
+        return at >= 0;
+      },
+      take: (source, chunk, now) => this.take(source, chunk, now),
+      admit: (block, source) => this.admit(block, source),
+      record: (event, detail) => this.recordEvent(event, detail),
+    });
+  }
+
   private get current(): PipeSource {
-    return this.sources[this.sources.length - 1] as PipeSource;
+    return this.pipes[this.pipes.length - 1] as PipeSource;
   }
 
   private startRotation(): void {
@@ -195,7 +231,7 @@ export class CopySession {
     this.recordEvent('overload-dropped', detail);
   }
 
-  private onData(source: PipeSource, chunk: Buffer): void {
+  private onData(source: Source, chunk: Buffer): void {
     const now = Date.now();
     this.take(source, chunk, now);
     if (source.framer.quitRequested) {
@@ -257,13 +293,15 @@ export class CopySession {
     }
   }
 
-  private take(source: PipeSource, chunk: Buffer, now: number): void {
+  private take(source: Source, chunk: Buffer, now: number): void {
     const { blocks } = source.framer.push(chunk, now);
     for (const block of blocks) this.admit(block, source);
   }
 
-  /** Every block the framer makes goes through here: filtered, then into the writer's queue, or counted as dropped. */
-  private admit(framed: Buffer, source: PipeSource): void {
+  /** Every block a framer makes goes through here: filtered, then into the writer's queue, or counted as dropped. */
+  private admit(framed: Buffer, source: Source): void {
+    // On the whole framed block: a watched file's position covers every byte read, kept or not.
+    const origin = source.originOf(framed);
     const block = this.filtering === null ? framed : (this.lineFilters.get(source)?.apply(framed) ?? framed);
     if (block.length === 0) return;
     const { policy, maxBufferBytes } = this.baked.overload;
@@ -272,7 +310,8 @@ export class CopySession {
       return;
     }
     this.heartbeat?.touch();
-    this.writer.enqueueData(block);
+    this.ledger.count(source.id, block);
+    this.writer.enqueueData(block, true, origin);
   }
 
   private get quitRequested(): boolean {
@@ -323,6 +362,7 @@ export class CopySession {
     this.gatherTimer = null;
     this.guard.stop();
     this.heartbeat?.stop();
+    for (const group of this.groups) group.stop();
     for (const source of this.sources) {
       // From here the stop loop alone takes data.
       source.onChunk(null);
@@ -338,8 +378,9 @@ export class CopySession {
       while (this.pullEverything() > 0) {
         await this.writer.idle();
       }
-      for (const source of this.sources) source.socket.destroy();
-      for (const source of this.sources) for (const block of source.framer.flushAll()) this.admit(block, source);
+      for (const source of this.sources) source.stop();
+      for (const source of this.sources) for (const block of source.finalBlocks(Date.now())) this.admit(block, source);
+      this.ledger.endAll(`copy stopped: ${reason}`);
       this.endDropEpisode();
       this.filtering?.stop();
       this.filtering?.flush(true);
@@ -369,18 +410,19 @@ export class CopySession {
         reason,
       }));
       await this.writer.idle();
+      for (const group of this.groups) group.settled();
       await this.writeLink();
     } catch (err) {
       const lost = this.writer.unwritten();
       this.log.error('STOP_INCOMPLETE', `could not write everything before stopping: ${lost.lines} lines, ${lost.bytes} bytes not on disk (${(err as Error).message})`);
       code = EXIT.failed;
     }
-    for (const source of this.sources) source.socket.destroy(); // no-op when already closed above
+    for (const source of this.sources) source.stop(); // no-op when already closed above
     await this.appender.close().catch(() => {});
     await this.seal.linkFile?.close().catch(() => {});
     // Ships the stream-end and what else is left, briefly; the saved position covers the rest.
     await this.forwarding?.stop().catch((err: unknown) => this.log.error('FORWARD_STOP', (err as Error).message));
-    for (const source of this.sources) removeOwnFifo(this.baked.pipe.path, source.fifo, this.log);
+    for (const pipe of this.pipes) removeOwnFifo(this.baked.pipe.path, pipe.fifo, this.log);
     const dropped = this.drops.total.lines + this.drops.total.bytes > 0 ? `, ${this.drops.total.lines} lines / ${this.drops.total.bytes} bytes dropped under overload` : '';
     this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}${dropped}`);
     this.finish(code);

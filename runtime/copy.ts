@@ -17,6 +17,7 @@ import { assertOwnFileTrusted } from './path-chain.ts';
 import { dropPrivileges } from './privileges.ts';
 import { assertRotationDirsWritable, createRotation, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
+import { copySources, type CopySources } from './sources/setup.ts';
 import { anchorOf, newSealKey, SealChain } from './seal/chain.ts';
 import { openLinkFile, type LinkFile } from './seal/link-file.ts';
 import { assertForwardDirWritable, createForwarding, type Forwarding } from './sinks/forward/setup.ts';
@@ -82,6 +83,7 @@ async function serve(baked: BakedOptions, diagnostics: Logger): Promise<number> 
   const fifo = await openFifo(baked.pipe);
   let appender: Appender;
   let linkFile: LinkFile | null;
+  let sources: CopySources;
   try {
     appender = await openAppender(baked.output, {
       onUncheckable: (reason) => log.warn('OUTPUT_UNCHECKED', reason),
@@ -99,6 +101,11 @@ async function serve(baked: BakedOptions, diagnostics: Logger): Promise<number> 
     dropPrivileges(baked.runAs, log);
     if (baked.rotation !== null) assertRotationDirsWritable(baked);
     assertForwardDirWritable(baked);
+    // After the drop: the position file and the session directory are the run-as user's.
+    sources = copySources(baked, (why) => {
+      log.warn('WATCH_POSITIONS', why);
+      record('watch-positions', why);
+    });
   } catch (err) {
     removeOwnFifo(baked.pipe.path, fifo, log);
     throw err;
@@ -118,6 +125,7 @@ async function serve(baked: BakedOptions, diagnostics: Logger): Promise<number> 
     chain: new SealChain(streamId, firstKey),
     log,
     limits: COPY_LIMITS,
+    ...(sources.marks === null ? {} : { marks: sources.marks }),
     onProgress: () => session?.onWriterProgress(),
     afterAppend: () => {
       forwarding?.notify();
@@ -129,7 +137,7 @@ async function serve(baked: BakedOptions, diagnostics: Logger): Promise<number> 
   forwarding = createForwarding(baked, log, record);
   const hold = forwarding === null ? undefined : forwarding.holdAside.bind(forwarding);
   rotation = archiveKeys === null ? null : createRotation(baked, appender, archiveKeys, log, record, anchor, hold);
-  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal, forwarding);
+  session = new CopySession(baked, log, fifo, appender, writer, streamId, rotation, seal, forwarding, sources.groups);
   attachParts(session, baked, streamId, recipients, log, errorCounts);
   try {
     return await session.run(early);

@@ -38,6 +38,9 @@ export function describeBaked(baked: BakedOptions, groupNames: ReadonlyMap<numbe
     `overload:     buffer at most ${baked.overload.maxBufferBytes} bytes, then ${baked.overload.policy === 'block' ? 'block (writers wait)' : 'drop whole blocks (counted in the log)'}`,
     `heartbeat:    ${baked.heartbeatMs === null ? 'off' : `a sealed heartbeat block after ${baked.heartbeatMs / 1000} s without a block`}`,
     ...describeRotation(baked),
+    ...(baked.watch?.files ?? []).map((f, i) => `${i === 0 ? 'watch files:  ' : '              '}${f}`),
+    ...(baked.watch === undefined ? [] : [`  new files from their ${baked.watch.from}${baked.watch.consume ? '; emptied once durable (--consume)' : ''}`]),
+    ...(baked.session === undefined ? [] : [`sessions:     pipes in ${baked.session.dir} (mode 3733), one source per login session`]),
     ...(baked.forward ?? []).map((f, i) => `${i === 0 ? 'forward:      ' : '              '}${f.label}`),
     ...describeExtras(baked),
   ];

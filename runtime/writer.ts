@@ -30,9 +30,18 @@ export interface WriterLimits {
   readonly retryMaxMs: number;
 }
 
+/**
+ * Where a block came from: its source id (absent: the baked pipe) and, for a source that keeps
+ * a position (a watched file), marks the writer hands back around the append that makes it durable.
+ */
+export interface BlockOrigin {
+  readonly source?: string;
+  readonly marks?: readonly unknown[];
+}
+
 type Item =
-  | { readonly kind: 'data'; readonly bytes: Buffer; readonly counted: boolean }
-  | { readonly kind: 'control'; readonly make: (seq: number) => ControlRecord };
+  | { readonly kind: 'data'; readonly bytes: Buffer; readonly counted: boolean; readonly origin?: BlockOrigin }
+  | { readonly kind: 'control'; readonly make: (seq: number) => ControlRecord; readonly source?: string };
 
 interface Batch {
   readonly items: Item[];
@@ -74,6 +83,17 @@ export interface BlockWriterDeps {
   readonly onProgress?: () => void;
   /** Runs in the worker after every successful append batch (rotation checks). */
   readonly afterAppend?: () => Promise<void>;
+  /**
+   * Position marks (BlockOrigin) of a batch: told before each attempt to append it (with the
+   * bytes it will add to the log) and once it is durable, so a watched file's saved position
+   * never runs ahead of the log nor lags behind it after a kill.
+   */
+  readonly marks?: WriterMarks;
+}
+
+export interface WriterMarks {
+  readonly beforeAppend: (marks: readonly unknown[], bytes: number) => void;
+  readonly durable: (marks: readonly unknown[]) => void;
 }
 
 export class BlockWriter {
@@ -100,15 +120,16 @@ export class BlockWriter {
     return this.queued;
   }
 
-  enqueueData(bytes: Buffer, counted = true): void {
+  enqueueData(bytes: Buffer, counted = true, origin?: BlockOrigin): void {
     if (bytes.length === 0) return;
-    this.queue.push({ kind: 'data', bytes, counted });
+    this.queue.push(origin === undefined ? { kind: 'data', bytes, counted } : { kind: 'data', bytes, counted, origin });
     this.queued += bytes.length;
     this.kick();
   }
 
-  enqueueControl(make: (seq: number) => ControlRecord): void {
-    this.queue.push({ kind: 'control', make });
+  /** `source`: the record belongs to that source (source-start, source-end): its block names it. */
+  enqueueControl(make: (seq: number) => ControlRecord, source?: string): void {
+    this.queue.push(source === undefined ? { kind: 'control', make } : { kind: 'control', make, source });
     this.kick();
   }
 
@@ -162,13 +183,20 @@ export class BlockWriter {
       // Start sealing what queued up meanwhile, then append this batch while that runs. Not when
       // a task (reopen, rotation) waits: it runs after this append, before anything is sealed ahead.
       if (sealed && this.queue.length > 0 && this.tasks.length === 0) next = this.startBatch(batch.firstSeq + batch.items.length);
-      const appended = sealed && (await this.withRetry('APPEND_FAILED', () => this.deps.appender.append(batch.messages)));
+      const marks = this.deps.marks === undefined ? [] : marksOf(batch.items);
+      const appended =
+        sealed &&
+        (await this.withRetry('APPEND_FAILED', () => {
+          if (marks.length > 0) this.deps.marks?.beforeAppend(marks, batch.messages.reduce((n, m) => n + m.length, 0));
+          return this.deps.appender.append(batch.messages);
+        }));
       if (!appended) {
         // Put everything back so a caller can count what is lost; stop working.
         if (next !== null) this.queue.unshift(...next.items);
         this.queue.unshift(...batch.items);
         return;
       }
+      if (marks.length > 0) this.deps.marks?.durable(marks);
       this.stats.lastSeq = batch.firstSeq + batch.items.length - 1;
       this.stats.lastTag = batch.prepared?.blocks.at(-1)?.meta.tag ?? null;
       for (const item of batch.items) {
@@ -206,8 +234,10 @@ export class BlockWriter {
       const seq = batch.firstSeq + index;
       const bytes = item.kind === 'data' ? item.bytes : encodeControl(item.make(seq));
       const kind: BlockKind = item.kind === 'control' ? 'control' : item.counted ? 'data' : 'header';
-      const tag = this.deps.chain?.tag({ seq, kind: kindLetter(kind), time: sealSeconds(date), plaintext: bytes });
-      return { bytes, meta: { streamId: this.deps.streamId, seq, kind, ...(tag === undefined ? {} : { tag }) } };
+      const source = sourceOf(item);
+      const named = source === undefined ? {} : { source };
+      const tag = this.deps.chain?.tag({ seq, kind: kindLetter(kind), time: sealSeconds(date), plaintext: bytes, ...named });
+      return { bytes, meta: { streamId: this.deps.streamId, seq, kind, ...(tag === undefined ? {} : { tag, ...named }) } };
     });
     return { date, blocks };
   }
@@ -225,7 +255,7 @@ export class BlockWriter {
     return { bytes, lines };
   }
 
-  /** Merges consecutive data items up to the block cap; stops at the batch cap. */
+  /** Merges consecutive data items of one source up to the block cap; stops at the batch cap. */
   private takeBatch(): { items: Item[]; dataBytes: number } {
     const items: Item[] = [];
     let dataBytes = 0;
@@ -238,13 +268,24 @@ export class BlockWriter {
       const parts = [first.bytes];
       let size = first.bytes.length;
       let next = this.queue[0];
-      while (next !== undefined && next.kind === 'data' && next.counted === first.counted && size + next.bytes.length <= this.deps.limits.maxBlockBytes) {
+      // Only blocks of a watched file carry marks: no array for the pipe's blocks.
+      let marks: unknown[] | null = first.origin?.marks === undefined ? null : [...first.origin.marks];
+      while (
+        next !== undefined &&
+        next.kind === 'data' &&
+        next.counted === first.counted &&
+        next.origin?.source === first.origin?.source &&
+        size + next.bytes.length <= this.deps.limits.maxBlockBytes
+      ) {
         this.queue.shift();
         parts.push(next.bytes);
+        if (next.origin?.marks !== undefined) (marks ??= []).push(...next.origin.marks);
         size += next.bytes.length;
         next = this.queue[0];
       }
-      items.push({ kind: 'data', bytes: parts.length === 1 ? first.bytes : Buffer.concat(parts, size), counted: first.counted });
+      const bytes = parts.length === 1 ? first.bytes : Buffer.concat(parts, size);
+      const origin = first.origin === undefined ? undefined : marks === null ? first.origin : { ...first.origin, marks };
+      items.push(origin === undefined ? { kind: 'data', bytes, counted: first.counted } : { kind: 'data', bytes, counted: first.counted, origin });
       dataBytes += size;
     }
     return { items, dataBytes };
@@ -270,6 +311,16 @@ export class BlockWriter {
       }
     }
   }
+}
+
+function marksOf(items: readonly Item[]): unknown[] {
+  const marks: unknown[] = [];
+  for (const item of items) if (item.kind === 'data' && item.origin?.marks !== undefined) marks.push(...item.origin.marks);
+  return marks;
+}
+
+function sourceOf(item: Item): string | undefined {
+  return item.kind === 'data' ? item.origin?.source : item.source;
 }
 
 export function countNewlines(bytes: Buffer): number {

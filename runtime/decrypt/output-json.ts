@@ -12,10 +12,13 @@ import type { BlockContext, Presenter } from './view.ts';
  */
 export const JSON_SCHEMA_VERSION = 1;
 
-/** The fields every line and control object shares: where and when the block was sealed. */
+/**
+ * The fields every line and control object shares: where and when the block was sealed, and
+ * (only for a source other than the baked pipe) the source id.
+ */
 function blockFields(ctx: BlockContext): string {
   const time = ctx.info.date === null ? null : ctx.info.date.toISOString();
-  return `"time":${JSON.stringify(time)},"host":${JSON.stringify(ctx.host)},"stream":${JSON.stringify(ctx.meta?.streamId ?? null)},"seq":${ctx.meta?.seq ?? null}`;
+  return `"time":${JSON.stringify(time)},"host":${JSON.stringify(ctx.host)},"stream":${JSON.stringify(ctx.meta?.streamId ?? null)},"seq":${ctx.meta?.seq ?? null}${ctx.source === undefined || ctx.source === null ? '' : `,"source":${JSON.stringify(ctx.source)}`}`;
 }
 
 /**

@@ -16,6 +16,17 @@ export interface Selection {
   readonly streams: readonly string[];
   /** Host names as the stream-start record gives them (compared ignoring case). */
   readonly hosts: readonly string[];
+  /**
+   * Sources (runtime/sources/): an id as the blocks carry it (f1, s2), a path as the source's
+   * source-start record names it, or `pipe` for the baked pipe's blocks (which carry no id).
+   */
+  readonly sources?: readonly string[];
+}
+
+/** The source of a block as far as the reader knows it: its id and the path announced for it. */
+export interface BlockSource {
+  readonly id: string | null;
+  readonly path: string | null;
 }
 
 export const SELECT_ALL: Selection = { grep: [], ignore: [], since: null, until: null, streams: [], hosts: [] };
@@ -28,7 +39,7 @@ export const filtersLines = (s: Selection): boolean => s.grep.length > 0 || s.ig
  * tool) has no stream or host, and one without a date cannot be placed in time: such blocks are
  * left out when those filters are given.
  */
-export function selectsBlock(s: Selection, meta: BlockMetadata | null, date: Date | null, host: string | null): boolean {
+export function selectsBlock(s: Selection, meta: BlockMetadata | null, date: Date | null, host: string | null, source?: BlockSource): boolean {
   if (s.since !== null || s.until !== null) {
     if (date === null) return false;
     if (s.since !== null && date.getTime() < s.since.getTime()) return false;
@@ -36,7 +47,13 @@ export function selectsBlock(s: Selection, meta: BlockMetadata | null, date: Dat
   }
   if (s.streams.length > 0 && (meta === null || !s.streams.some((id) => meta.streamId.startsWith(id)))) return false;
   if (s.hosts.length > 0 && (host === null || !s.hosts.some((h) => h.toLowerCase() === host.toLowerCase()))) return false;
+  if (s.sources !== undefined && s.sources.length > 0 && (meta === null || !s.sources.some((want) => sourceMatches(want, source ?? null)))) return false;
   return true;
+}
+
+function sourceMatches(want: string, source: BlockSource | null): boolean {
+  if (source === null || source.id === null) return want === 'pipe';
+  return want === source.id || want === source.path;
 }
 
 /** A line of a block: its bytes without the newline, and whether it had one. */

@@ -1,6 +1,6 @@
 import type { BlockMetadata, ControlRecord } from '../metadata.ts';
 import type { BlockInfo, DecryptSink, Problem } from './reader.ts';
-import { selectsBlock, type Selection } from './selection.ts';
+import { selectsBlock, type BlockSource, type Selection } from './selection.ts';
 
 /** What a presenter knows of a block besides its bytes. */
 export interface BlockContext {
@@ -8,6 +8,8 @@ export interface BlockContext {
   readonly info: BlockInfo;
   /** The host of the block's stream, from its stream-start record; null until one was read. */
   readonly host: string | null;
+  /** The block's source id (runtime/sources/); null for the baked pipe and another tool's block. */
+  readonly source?: string | null;
 }
 
 /** Turns selected blocks into output (text, JSON lines). Line selection is its own work. */
@@ -30,6 +32,8 @@ export interface ViewHooks {
  */
 export class SelectingSink implements DecryptSink {
   private readonly hosts = new Map<string, string>();
+  /** `<stream>/<source id>` → the path its source-start record names. */
+  private readonly sourcePaths = new Map<string, string>();
   private pending: Promise<void> = Promise.resolve();
 
   constructor(
@@ -41,16 +45,24 @@ export class SelectingSink implements DecryptSink {
   async data(bytes: Uint8Array, meta: BlockMetadata | null, info: BlockInfo): Promise<void> {
     this.hooks.onBlock?.();
     const host = meta === null ? null : (this.hosts.get(meta.streamId) ?? null);
-    if (!selectsBlock(this.selection, meta, info.date, host)) return;
-    await this.presenter.data(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { meta, info, host });
+    const source = this.sourceOf(meta);
+    if (!selectsBlock(this.selection, meta, info.date, host, source)) return;
+    await this.presenter.data(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { meta, info, host, source: source.id });
   }
 
   async control(record: ControlRecord, meta: BlockMetadata, info: BlockInfo): Promise<void> {
     this.hooks.onBlock?.();
     if (record.type === 'stream-start' && typeof record.host === 'string') this.hosts.set(meta.streamId, record.host);
+    if (record.type === 'source-start' && typeof record.path === 'string') this.sourcePaths.set(`${meta.streamId}/${record.source}`, record.path);
     const host = this.hosts.get(meta.streamId) ?? null;
-    if (!selectsBlock(this.selection, meta, info.date, host)) return;
-    await this.presenter.control(record, { meta, info, host });
+    const source = this.sourceOf(meta);
+    if (!selectsBlock(this.selection, meta, info.date, host, source)) return;
+    await this.presenter.control(record, { meta, info, host, source: source.id });
+  }
+
+  private sourceOf(meta: BlockMetadata | null): BlockSource {
+    if (meta?.source === undefined) return { id: null, path: null };
+    return { id: meta.source, path: this.sourcePaths.get(`${meta.streamId}/${meta.source}`) ?? null };
   }
 
   problem(problem: Problem): void {

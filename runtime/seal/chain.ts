@@ -6,12 +6,14 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
  * the first, carried inside the encrypted stream-start block).
  *
  *   k_0           = 32 random bytes, drawn at stream start
- *   tag_i         = HMAC-SHA256(k_i, "pp2-seal" ‖ stream id ‖ seq i ‖ kind ‖ seal time ‖ SHA-256(plaintext_i))[0..16)
+ *   tag_i         = HMAC-SHA256(k_i, "pp2-seal" ‖ stream id ‖ seq i ‖ kind ‖ seal time ‖ SHA-256(plaintext_i) [‖ "\0source\0" ‖ source id])[0..16)
  *   k_(i+1)       = HMAC-SHA256(k_i, "pp2-evolve"); k_i is overwritten with zeros
  *
  * The position i is both an input of the tag and the number of evolutions of its key, so a tag
  * verifies only with the key of its own place: a block cannot be moved, renumbered, or re-made
- * with a key taken later (the CVE-2023-31439 hole). Tags do not feed into each other: removal
+ * with a key taken later (the CVE-2023-31439 hole). A block from a source other than the baked
+ * pipe appends its source id, so it cannot be re-labelled as another source's either; blocks
+ * without one seal exactly as before sources existed. Tags do not feed into each other: removal
  * and reordering already show as sequence breaks under keys nobody holds any more, and a block
  * lost to a torn write leaves every other block verifiable instead of everything after it.
  */
@@ -21,6 +23,7 @@ export const TAG_BYTES = 16;
 
 const DOMAIN = Buffer.from('pp2-seal\0', 'latin1');
 const EVOLVE = Buffer.from('pp2-evolve', 'latin1');
+const SOURCE = Buffer.from('\0source\0', 'latin1');
 
 export type SealKind = 'd' | 'h' | 'c';
 
@@ -31,6 +34,8 @@ export interface SealInput {
   /** Whole seconds, as the literal packet's date field holds them. */
   readonly time: number;
   readonly plaintext: Uint8Array;
+  /** The block's source id; absent for the baked pipe. */
+  readonly source?: string;
 }
 
 export function newSealKey(): Buffer {
@@ -44,7 +49,9 @@ export function sealTag(key: Uint8Array, input: SealInput): Buffer {
   fixed.write(input.kind, 8, 'latin1');
   fixed.writeUInt32BE(input.time >>> 0, 9);
   const digest = createHash('sha256').update(input.plaintext).digest();
-  return createHmac('sha256', key).update(DOMAIN).update(Buffer.from(input.streamId, 'hex')).update(fixed).update(digest).digest().subarray(0, TAG_BYTES);
+  const mac = createHmac('sha256', key).update(DOMAIN).update(Buffer.from(input.streamId, 'hex')).update(fixed).update(digest);
+  if (input.source !== undefined) mac.update(SOURCE).update(input.source, 'utf8');
+  return mac.digest().subarray(0, TAG_BYTES);
 }
 
 /** k_(i+1) from k_i. The caller decides what happens to k_i. */

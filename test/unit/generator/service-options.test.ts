@@ -100,6 +100,20 @@ describe('service options', () => {
     expect(unit).toMatch(/^ReadWritePaths=\/var\/log\/paranoid-pipes$/m);
   });
 
+  it('watched files: their directories writable only with --consume; a session directory lifts RestrictSUIDSGID for its setgid bit', async () => {
+    const plain = await resolveEncrypterOptions(raw(), ctx());
+    expect(renderUnit(plain.service!.model, plain.service!.unit!.path, '9.9.9')).toMatch(/^RestrictSUIDSGID=yes$/m);
+    const read = await resolveEncrypterOptions(raw({ watchFile: ['/var/log/app/x.log'] }), ctx());
+    expect(read.service!.model.readWritePaths).toEqual([]);
+    const consumed = await resolveEncrypterOptions(raw({ watchFile: ['/var/log/app/x.log', '/var/log/app/*.log'], consume: true }), ctx());
+    // The directory, not the file: a file bound into the unit would hide logrotate's new one.
+    expect(consumed.service!.model.readWritePaths).toEqual(['/var/log/app']);
+    const sessions = await resolveEncrypterOptions(raw({ sessionDir: '/run/paranoid-pipes/sessions' }), ctx());
+    const unit = renderUnit(sessions.service!.model, sessions.service!.unit!.path, '9.9.9');
+    expect(unit).toMatch(/^RestrictSUIDSGID=no$/m);
+    expect(unit).toMatch(/^RuntimeDirectory=paranoid-pipes$/m);
+  });
+
   it('opens the network only for SMTP, and only to an IP literal host', async () => {
     const mail = { rotateSize: '8M', rotateActions: 'encrypted-email', mailTo: ['ops@example.org'], mailFrom: 'pp@example.org' };
     const smtp = await resolveEncrypterOptions(raw({ ...mail, mailTransport: 'smtp://127.0.0.1:25' }), ctx());

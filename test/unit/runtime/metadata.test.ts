@@ -43,4 +43,17 @@ describe('block metadata', () => {
     expect(decodeControl(Buffer.from('not json'))).toBeNull();
     expect(decodeControl(Buffer.from('42'))).toBeNull();
   });
+
+  it('carries a source id after the tag, which a reader without it ignores', () => {
+    const tag = 'cd'.repeat(16);
+    const text = formatMetadata({ streamId, seq: 7, kind: 'data', tag, source: 'f12' });
+    expect(text).toBe(`pp2.${streamId}.7.d.${tag}.f12`);
+    expect(parseMetadata(text)).toEqual({ streamId, seq: 7, kind: 'data', tag, source: 'f12' });
+    // What a decrypter from before sources reads: the first five parts.
+    const [, id, seq, kind, oldTag] = text.split('.');
+    expect([id, seq, kind, oldTag]).toEqual([streamId, '7', 'd', tag]);
+    expect(parseMetadata(`pp2.${streamId}.7.d.${tag}.F/../x`)).toMatchObject({ source: 'malformed' });
+    // Unsealed blocks never carry one: the source must be under a seal.
+    expect(formatMetadata({ streamId, seq: 7, kind: 'data', source: 'f1' })).toBe(`pp1.${streamId}.7.d`);
+  });
 });

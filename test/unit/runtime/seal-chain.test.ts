@@ -62,4 +62,19 @@ describe('seal chain', () => {
     const ladder = new KeyLadder(newSealKey());
     expect(ladder.verify({ streamId, ...block(9_000_000_000_000) }, '0'.repeat(32))).toBe(false);
   });
+
+  it('binds the source id: a block cannot be re-labelled as another source, or as the pipe', () => {
+    const k0 = newSealKey();
+    const ladder = new KeyLadder(Buffer.from(k0));
+    const chain = new SealChain(streamId, k0);
+    const tag = chain.tag({ ...block(0), source: 'f1' });
+    const good = { streamId, ...block(0), source: 'f1' };
+    expect(ladder.verify(good, tag)).toBe(true);
+    expect(ladder.verify({ ...good, source: 'f2' }, tag)).toBe(false);
+    expect(ladder.verify({ streamId, ...block(0) }, tag)).toBe(false);
+    // A pipe block (no source) seals as before sources existed.
+    const pipeTag = chain.tag(block(1));
+    expect(ladder.verify({ streamId, ...block(1) }, pipeTag)).toBe(true);
+    expect(ladder.verify({ streamId, ...block(1), source: 'f1' }, pipeTag)).toBe(false);
+  });
 });

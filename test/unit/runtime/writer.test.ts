@@ -135,4 +135,27 @@ describe('block writer', () => {
     }
     expect(writer.stats.lastTag).toBe(metas.filter((m) => m.seq === writer.stats.lastSeq).at(-1)?.tag);
   });
+
+  it('never merges blocks of two sources, and seals each with its own source id', async () => {
+    const metas: Array<{ source: string | undefined; text: string }> = [];
+    const recording: Encryptor = {
+      async seal(block, meta) {
+        metas.push({ source: meta.source, text: Buffer.from(block).toString() });
+        return Buffer.from('x');
+      },
+      endKeyWindow() {},
+    };
+    const k0 = newSealKey();
+    const writer = new BlockWriter({ encryptor: recording, appender: memoryAppender(0), streamId: 'ab'.repeat(16), chain: new SealChain('ab'.repeat(16), k0), limits, log: createLogger('error', () => {}) });
+    writer.enqueueData(Buffer.from('p1\n'));
+    writer.enqueueData(Buffer.from('a1\n'), true, { source: 'f1' });
+    writer.enqueueData(Buffer.from('a2\n'), true, { source: 'f1' });
+    writer.enqueueData(Buffer.from('b1\n'), true, { source: 'f2' });
+    writer.enqueueData(Buffer.from('p2\n'));
+    writer.enqueueControl(() => ({ type: 'event', streamId: 'ab'.repeat(16), at: '', event: 'e', detail: '' }), 'f2');
+    await writer.idle();
+    const blocks = metas.map((m) => `${m.source ?? 'pipe'}=${m.text}`);
+    expect(blocks.slice(0, 4)).toEqual(['pipe=p1\n', 'f1=a1\na2\n', 'f2=b1\n', 'pipe=p2\n']);
+    expect(metas[4]?.source).toBe('f2');
+  });
 });

@@ -37,4 +37,11 @@ describe('jsonPresenter', () => {
     expect(out.encoding).toBe('base64');
     expect(Buffer.from(out.line, 'base64')).toEqual(Buffer.from([0x62, 0xff]));
   });
+
+  it('names the source of a watched file\'s or session\'s lines; pipe lines carry no source field', async () => {
+    let out = '';
+    await jsonPresenter(async (b) => void (out += Buffer.from(b).toString('utf8')), SELECT_ALL).data(Buffer.from('x\n'), { ...ctx, source: 'f1' });
+    expect(JSON.parse(out)).toMatchObject({ kind: 'line', source: 'f1', line: 'x' });
+    expect(JSON.parse(await render(Buffer.from('y\n')))).not.toHaveProperty('source');
+  });
 });

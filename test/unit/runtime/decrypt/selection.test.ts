@@ -36,4 +36,20 @@ describe('selection', () => {
     expect(selectsBlock({ ...SELECT_ALL, hosts: ['WWW1'] }, meta, null, 'www1')).toBe(true);
     expect(selectsBlock({ ...SELECT_ALL, hosts: ['www1'] }, meta, null, null)).toBe(false);
   });
+
+  it('--source selects by id, by the path its source-start named, or the pipe (blocks without a source)', () => {
+    const meta = { streamId: 'ab'.repeat(16), seq: 1, kind: 'data' as const };
+    const file = { id: 'f1', path: '/var/log/app.log' };
+    const pipe = { id: null, path: null };
+    const by = (sources: string[]) => ({ ...SELECT_ALL, sources });
+    expect(selectsBlock(by(['f1']), meta, null, null, file)).toBe(true);
+    expect(selectsBlock(by(['/var/log/app.log']), meta, null, null, file)).toBe(true);
+    expect(selectsBlock(by(['f2', '/var/log/other.log']), meta, null, null, file)).toBe(false);
+    expect(selectsBlock(by(['pipe']), meta, null, null, file)).toBe(false);
+    expect(selectsBlock(by(['pipe']), meta, null, null, pipe)).toBe(true);
+    expect(selectsBlock(by(['f1']), meta, null, null, pipe)).toBe(false);
+    // Another tool's block belongs to no source of ours.
+    expect(selectsBlock(by(['pipe']), null, null, null, pipe)).toBe(false);
+    expect(selectsBlock(SELECT_ALL, meta, null, null, file)).toBe(true);
+  });
 });

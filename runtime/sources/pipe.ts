@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
-import { drainNow, fifoSocket, type OpenedFifo } from './fifo.ts';
-import { Framer, type FramerOptions } from './framer.ts';
+import { drainNow, fifoSocket, type OpenedFifo } from '../fifo.ts';
+import { Framer, type FramerOptions } from '../framer.ts';
+import type { Source } from './source.ts';
 
 /**
  * One named pipe being read: its descriptor, its socket and a framer of its own. After the pipe
@@ -8,7 +9,8 @@ import { Framer, type FramerOptions } from './framer.ts';
  * one keeps writing there); separate framers keep a partial line of one from being joined to
  * bytes of the other.
  */
-export class PipeSource {
+export class PipeSource implements Source {
+  readonly id = undefined;
   readonly framer: Framer;
   readonly socket: Socket;
   private deliver: ((chunk: Buffer) => void) | null = null;
@@ -26,6 +28,10 @@ export class PipeSource {
     this.deliver = deliver;
   }
 
+  onFailure(handler: (err: Error) => void): void {
+    this.socket.on('error', handler);
+  }
+
   /** Stops reading at once: what is written meanwhile waits in the kernel's pipe buffer. */
   pause(): void {
     this.socket.pause();
@@ -41,5 +47,17 @@ export class PipeSource {
    */
   pullEverything(take: (chunk: Buffer) => void): number {
     return drainNow(this.fifo.fd, take);
+  }
+
+  finalBlocks(): Buffer[] {
+    return this.framer.flushAll();
+  }
+
+  originOf(): undefined {
+    return undefined;
+  }
+
+  stop(): void {
+    this.socket.destroy();
   }
 }
