@@ -70,6 +70,40 @@ describe('--ignore / --keep', () => {
     expect(end).toMatchObject({ filteredLines: 8, filteredBytes: [...byPattern.values()].reduce((n, c) => n + c.bytes, 0), lines: 10 });
   }, 60_000);
 
+  it('filters each source on its own: a watched file and the pipe are counted apart, each under its own name', async () => {
+    const { appendFileSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const file = join(fx.tmp.path, 'filtered-app.log');
+    writeFileSync(file, '');
+    const paths = await fx.generate(['--quit-string', QUIT, '--watch-file', file, '--watch-from', 'start', '--ignore', 'health'], 'per-source');
+    const copy = await fx.startReading(paths);
+    appendFileSync(file, [...repeat('file GET /health', 4), ...repeat('file GET /x', 3)].map((l) => `${l}\n`).join(''));
+    writeLines(paths.pipe, [...repeat('pipe GET /health', 2), ...repeat('pipe GET /y', 5)]);
+    // The file is read on its own schedule: wait until its position file holds its whole size.
+    const { readFileSync, statSync } = await import('node:fs');
+    const size = statSync(file).size;
+    for (let i = 0; i < 100 && !readState(`${paths.output}.watch.pos`).includes(`"offset":${size}`); i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    function readState(path: string): string {
+      try {
+        return readFileSync(path, 'utf8');
+      } catch {
+        return '';
+      }
+    }
+    copy.child.kill('SIGTERM');
+    expect(await copy.exited).toBe(0);
+
+    const json = await fx.decrypt([paths.output], ['--json']);
+    const objects = json.stdout.toString().trim().split('\n').map((l) => JSON.parse(l) as { kind: string; type?: string; line?: string; source?: string; record?: Record<string, unknown> });
+    const lines = objects.filter((o) => o.kind === 'line');
+    expect(lines.filter((o) => o.source === 'f1').map((o) => o.line)).toEqual(repeat('file GET /x', 3));
+    expect(lines.filter((o) => o.source === undefined).map((o) => o.line)).toEqual(repeat('pipe GET /y', 5));
+    const final = objects.filter((o) => o.type === 'filtered').at(-1)!.record as { final: boolean; sources: Array<{ source: string; totalLines: number; keptLines: number }> };
+    expect(final.final).toBe(true);
+    const bySource = Object.fromEntries(final.sources.map((s) => [s.source, [s.totalLines, s.keptLines]]));
+    expect(bySource).toEqual({ [paths.pipe]: [2, 5], f1: [4, 3] });
+  }, 60_000);
+
   it('refuses an invalid or backtracking-prone pattern at generation, naming it (exit 2)', async () => {
     const { cli } = await import('../helpers/cli.ts');
     const base = ['encrypter', '--recipient-key', fx.keyFiles.pub, '--pipe', `${fx.tmp.path}/x.pipe`, '--output', `${fx.tmp.path}/x.log`, '--save-path', `${fx.tmp.path}/x.mjs`];
