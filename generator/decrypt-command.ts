@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import type { SessionKeyOf } from '../runtime/decrypt/fast-open.ts';
 import { gpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
 import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
+import { OutputBatch } from '../runtime/decrypt/output-batch.ts';
 import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
 import { textPresenter, type WriteBytes } from '../runtime/decrypt/output-text.ts';
 import { Progress } from '../runtime/decrypt/progress.ts';
@@ -72,7 +73,8 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
   if (skipped.length > 0) notice(`left out ${skipped.length} file(s) that are not encrypted logs: ${skipped.map((s) => JSON.stringify(s)).join(', ')}`);
 
   const out = await openOutput(options, io, trapped.signal, notice, say);
-  const presenter = options.format === 'json' ? jsonPresenter(out.write, options.selection) : textPresenter(out.write, options.selection, options.showControl ? say : null);
+  const batch = new OutputBatch(out.write);
+  const presenter = options.format === 'json' ? jsonPresenter(batch.add, options.selection) : textPresenter(batch.add, options.selection, options.showControl ? say : null);
   const sink = new SelectingSink(options.selection, presenter, {
     reportProblem: (p: Problem) => say(`paranoid-pipes decrypt: ${p.source}: offset ${p.offset}: ${p.kind}: ${p.detail}${p.length > 0 ? ` (${p.length} bytes)` : ''}\n`),
     onBlock: progress === null ? undefined : () => progress.addBlock(),
@@ -92,6 +94,7 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
     // k_0 would let whoever reads this re-make every seal of its stream: never shown (text or JSON).
     control: (record, meta, info) => sink.control('sealKey' in record ? { ...record, sealKey: '(withheld)' } : record, meta, info),
     problem: (p) => sink.problem(p),
+    idle: () => batch.flush(),
   };
   const decrypter = new LogDecrypter(keys, checked, sessionKeyOf);
   const stdin = io.stdinStream ?? (() => wholeStdin(io.stdin));
@@ -105,9 +108,11 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
       }
     }
     await sink.flush();
+    await batch.flush();
   } finally {
     progress?.clear();
     trapped.release();
+    await batch.flush().catch(() => {}); // after an error: what was decrypted still goes out
     await out.close();
   }
   if (stopped) notice(`stopped; ${decrypter.summary.messages} blocks read`);

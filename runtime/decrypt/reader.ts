@@ -47,6 +47,8 @@ export interface DecryptSink {
   data(bytes: Uint8Array, meta: BlockMetadata | null, info: BlockInfo): void | Promise<void>;
   control(record: ControlRecord, meta: BlockMetadata, info: BlockInfo): void | Promise<void>;
   problem(problem: Problem): void;
+  /** The reader is about to wait for more input, or an input ended: buffered output goes out now. */
+  idle?(): Promise<void>;
 }
 
 export interface DecryptSummary {
@@ -115,6 +117,7 @@ export class LogDecrypter {
     let eof = false;
     const ahead: Array<{ piece: Piece; at: number; opened: Promise<Opened | Error> | null }> = [];
     const readMore = async (): Promise<void> => {
+      await this.sink.idle?.();
       const chunk = await read();
       if (chunk === null) {
         eof = true;
@@ -147,7 +150,10 @@ export class LogDecrypter {
         ahead.push({ piece, at: base + piece.offset, opened });
       }
       const next = ahead.shift();
-      if (next === undefined) return;
+      if (next === undefined) {
+        await this.sink.idle?.();
+        return;
+      }
       const { piece, at } = next;
       const length = piece.end - piece.offset;
       if (piece.kind !== 'message' || next.opened === null) {
