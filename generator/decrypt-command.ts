@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import { constants, promises as fsp } from 'node:fs';
 import { promisify } from 'node:util';
-import type { SessionKeyOf } from '../runtime/decrypt/fast-open.ts';
-import { gpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
+import { gpgSessionKeys, type GpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
 import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
 import { OutputBatch } from '../runtime/decrypt/output-batch.ts';
 import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
@@ -53,7 +52,8 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
   const passphrase = passphraseOnce(options, io.env);
   const keys = options.gpg ? [] : await loadSecretKeys(options.key, '--key', passphrase);
   const archiveKeys = options.gpg || options.archiveKey === options.key ? keys : await loadSecretKeys(options.archiveKey, '--archive-key', passphrase);
-  const sessionKeyOf = options.gpg ? await localGpg(io.env) : undefined;
+  const gpg = options.gpg ? await localGpg(io.env, (text) => notice(text)) : null;
+  const sessionKeyOf = gpg?.sessionKeyOf;
 
   // Runs that wait (a follow, a stream, a FIFO's reader) stop cleanly on SIGINT/SIGTERM; a run
   // over files keeps the default, so ^C stops it at once.
@@ -114,6 +114,7 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
     trapped.release();
     await batch.flush().catch(() => {}); // after an error: what was decrypted still goes out
     await out.close();
+    await gpg?.close();
   }
   if (stopped) notice(`stopped; ${decrypter.summary.messages} blocks read`);
   const s = decrypter.summary;
@@ -183,11 +184,11 @@ async function openOutput(options: DecryptOptions, io: DecryptIo, signal: AbortS
 }
 
 /** `--gpg`: the gpg on PATH must run before any block is given to it. */
-async function localGpg(env: NodeJS.ProcessEnv): Promise<SessionKeyOf> {
+async function localGpg(env: NodeJS.ProcessEnv, notice: (text: string) => void): Promise<GpgSessionKeys> {
   await execFileAsync('gpg', ['--version'], { env }).catch((err: unknown) => {
     throw new PipesError('GPG_MISSING', `--gpg: cannot run gpg: ${errnoCode(err) ?? (err as Error).message}; install GnuPG or use --key FILE`);
   });
-  return gpgSessionKeys({ env }).sessionKeyOf;
+  return gpgSessionKeys({ env, notice });
 }
 
 async function* wholeStdin(read: () => Promise<Buffer>): AsyncIterable<Uint8Array> {
