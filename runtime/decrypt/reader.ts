@@ -39,6 +39,8 @@ export interface OpenedBlock {
   readonly meta: BlockMetadata | null;
   readonly date: Date | null;
   readonly data: Uint8Array;
+  /** SHA-256 of `data`, when a worker thread already computed it. */
+  readonly digest?: Uint8Array;
 }
 
 export interface DecryptSink {
@@ -172,8 +174,8 @@ export class LogDecrypter {
       }
       this.summary.messages += 1;
       const meta = parseMetadata(opened.filename);
-      this.sink.block?.({ source, offset: at, length, meta, date: opened.date, data: opened.data });
-      await this.deliver(opened.data, meta, { source, offset: at, date: opened.date });
+      this.sink.block?.({ source, offset: at, length, meta, date: opened.date, data: opened.data, digest: opened.digest });
+      await this.deliver(opened.data, meta, { source, offset: at, date: opened.date }, opened.newlines);
     }
   }
 
@@ -195,7 +197,7 @@ export class LogDecrypter {
     return { data, filename: filename === '' ? null : filename, date: literal.date instanceof Date ? literal.date : null };
   }
 
-  private async deliver(data: Uint8Array, meta: BlockMetadata | null, info: BlockInfo): Promise<void> {
+  private async deliver(data: Uint8Array, meta: BlockMetadata | null, info: BlockInfo, newlines?: number): Promise<void> {
     const { source, offset } = info;
     if (meta === null) {
       await this.sink.data(data, null, info); // a message from another tool: plain data, unchecked
@@ -244,7 +246,7 @@ export class LogDecrypter {
       return;
     }
     if (meta.kind === 'data') {
-      stream.lines += countNewlines(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      stream.lines += newlines ?? countNewlines(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
       stream.bytes += data.byteLength;
     }
     await this.sink.data(data, meta, info);

@@ -110,7 +110,7 @@ export class SealCheck {
         return;
       }
       const time = b.date === null ? -1 : sealSeconds(b.date);
-      if (!s.ladder.verify({ streamId: s.id, seq, kind: kindLetter(meta.kind), time, plaintext: b.data }, meta.tag)) {
+      if (!s.ladder.verify({ streamId: s.id, seq, kind: kindLetter(meta.kind), time, plaintext: b.data, plaintextDigest: b.digest }, meta.tag)) {
         this.error(at, 'bad-tag', s.id, seq, `block ${seq}: its seal does not verify at its position (forged, altered, or made with another position's key)`);
         return;
       }

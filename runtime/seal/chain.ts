@@ -31,6 +31,8 @@ export interface SealInput {
   /** Whole seconds, as the literal packet's date field holds them. */
   readonly time: number;
   readonly plaintext: Uint8Array;
+  /** SHA-256 of `plaintext` when it was already computed (the decrypter's worker threads do). */
+  readonly plaintextDigest?: Uint8Array;
 }
 
 export function newSealKey(): Buffer {
@@ -43,7 +45,7 @@ export function sealTag(key: Uint8Array, input: SealInput): Buffer {
   fixed.writeBigUInt64BE(BigInt(input.seq), 0);
   fixed.write(input.kind, 8, 'latin1');
   fixed.writeUInt32BE(input.time >>> 0, 9);
-  const digest = createHash('sha256').update(input.plaintext).digest();
+  const digest = input.plaintextDigest ?? createHash('sha256').update(input.plaintext).digest();
   return createHmac('sha256', key).update(DOMAIN).update(Buffer.from(input.streamId, 'hex')).update(fixed).update(digest).digest().subarray(0, TAG_BYTES);
 }
 
