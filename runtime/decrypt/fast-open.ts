@@ -62,7 +62,7 @@ const sessionKeyCaches = new WeakMap<readonly openpgp.PrivateKey[], KeyCache>();
  */
 const SESSION_KEY_CACHE_ENTRIES = 256;
 
-async function sessionKeyFor(keyPacketBytes: Buffer, keys: readonly openpgp.PrivateKey[], sessionKeyOf: SessionKeyOf | undefined): Promise<{ data: Uint8Array; algorithm: string } | null> {
+export async function sessionKeyFor(keyPacketBytes: Buffer, keys: readonly openpgp.PrivateKey[], sessionKeyOf: SessionKeyOf | undefined): Promise<{ data: Uint8Array; algorithm: string } | null> {
   let cache = sessionKeyCaches.get(keys);
   if (cache === undefined) {
     cache = new Map();
