@@ -123,12 +123,7 @@ export async function openOwnShape(binary: Buffer, keys: readonly openpgp.Privat
   return { data: opened.data, filename: opened.filename === '' ? null : opened.filename, date: new Date(opened.seconds * 1000), digest: opened.digest, newlines: opened.newlines };
 }
 
+/** Started with the first large block; idle workers do not keep the process alive. */
 let pool: OpenPool | null = null;
 const NATIVES: Natives = { createDecipheriv, createHash, timingSafeEqual, inflateSync, inflateRawSync };
 
-/** Stops the worker threads, if any started (idle, they do not keep the process alive). */
-export async function closeOpenPool(): Promise<void> {
-  const p = pool;
-  pool = null;
-  await p?.close();
-}
