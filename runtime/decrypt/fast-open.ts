@@ -111,8 +111,13 @@ export async function openOwnShape(binary: Buffer, keys: readonly openpgp.Privat
     at = packet.end;
   }
   if (seipd === null || binary[seipd.start] !== 1 || seipd.at === 0) return null;
-  // The workers start while the first large block's session key is opened.
-  const offload = seipd.end - seipd.start >= OFFLOAD_MIN_BYTES ? (pool ??= new OpenPool().warm()) : null;
+  // The first large block starts the workers and is opened here while they start: an input
+  // with a single large block never waits for them; the following ones go to them.
+  let offload: OpenPool | null = null;
+  if (seipd.end - seipd.start >= OFFLOAD_MIN_BYTES) {
+    if (pool === null) pool = new OpenPool().warm();
+    else offload = pool;
+  }
 
   const sessionKey = await sessionKeyFor(binary.subarray(0, seipd.at), keys, sessionKeyOf);
   if (sessionKey === null) return null;
