@@ -115,7 +115,6 @@ export class OpenPool {
       return null; // no workers here: the caller opens on the main thread
     }
     const slot: Slot = { worker, jobs: new Map() };
-    worker.unref();
     worker.on('message', (reply: { id: number; opened?: SymmetricOpened | null; error?: string }) => {
       const job = slot.jobs.get(reply.id);
       if (job === undefined) return;
@@ -141,6 +140,9 @@ export class OpenPool {
       slot.jobs.clear();
     };
     worker.on('error', fail).on('exit', fail);
+    // After the listeners: adding a 'message' listener refs the worker's port again, and an idle
+    // worker would then keep the process alive after its last block.
+    worker.unref();
     this.slots.push(slot);
     return slot;
   }
