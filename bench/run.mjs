@@ -18,6 +18,7 @@ import * as openpgp from 'openpgp';
 import tmp from 'tmp';
 import { nginxLines } from './nginx-lines.mjs';
 import { trickleFloor, trickleRun } from './trickle.mjs';
+import { decryptGpgBench } from './decrypt-gpg.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist', 'cli.mjs');
@@ -53,6 +54,7 @@ const TARGETS = {
   trickleDecryptTextMBps: 20,
   idleRssMb: 50,
   idleWakeupsPerSecond: 1,
+  gpgOpsPerSecondLowS2k: 200,
 };
 
 const now = () => process.hrtime.bigint();
@@ -301,6 +303,10 @@ try {
   const floor = await trickleFloor({ dir: dir.name, seconds: Math.min(trickleSeconds, 30) });
   checks.trickle = trickle.every((t) => t.decryptedMatches) && floor.matches;
 
+  // decrypt --gpg: private-key operations per second through gpg-agent (bench/decrypt-gpg.mjs).
+  const gpgOps = await decryptGpgBench({ dir: dir.name });
+  checks.decryptGpg = gpgOps.every((r) => r.decryptedMatches);
+
   const [cat, copyRow, , gpgRow, loopRow] = throughput;
   const ratios = { vsCat: +(copyRow['MB/s'] / cat['MB/s']).toFixed(2), vsGpg: +(copyRow['MB/s'] / gpgRow['MB/s']).toFixed(2), vsLoop: Math.round(copyRow['lines/s'] / loopRow['lines/s']) };
   for (const r of throughput) r['x cat'] = +(r['MB/s'] / cat['MB/s']).toFixed(5);
@@ -317,6 +323,7 @@ try {
     trickleDecryptTextMBps: trickle[0].decryptTextMBps,
     idleRssMb: trickle[0].idleRssMb,
     idleWakeupsPerSecond: trickle[0].idleWakeupsPerSecond,
+    gpgOpsPerSecondLowS2k: gpgOps[1].opsPerSecond,
   };
   const lowerIsBetter = new Set(['latencyP99Ms', 'peakRssMb', 'generateMs', 'startupMs', 'trickleCpuPercent', 'trickleLatencyP99Ms', 'loneLineP99Ms', 'idleRssMb', 'idleWakeupsPerSecond']);
   const targets = Object.entries(TARGETS).map(([name, target]) => ({
@@ -325,7 +332,7 @@ try {
     measured: measured[name],
     met: lowerIsBetter.has(name) ? measured[name] <= target : measured[name] >= target,
   }));
-  Object.assign(results, { throughput, copyPeakRssMbDuringThroughput: +copyRssMb.toFixed(1), latency, memory, decrypt: [decrypt, gpgDecrypt], startup, trickle, trickleFloor: floor, checks, targets });
+  Object.assign(results, { throughput, copyPeakRssMbDuringThroughput: +copyRssMb.toFixed(1), latency, memory, decrypt: [decrypt, gpgDecrypt], decryptGpg: gpgOps, startup, trickle, trickleFloor: floor, checks, targets });
   writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   console.log(`\nparanoid-pipes benchmark, ${results.date}, ${results.machine.cpus} x ${results.machine.cpu}, Node ${process.version}\n`);
@@ -337,6 +344,8 @@ try {
   console.table([{ during: `${(LINES / 1e6).toFixed(1)}M-line flood`, peakRssMb: +copyRssMb.toFixed(1) }, { during: `${memory.floodMB} MB flood`, peakRssMb: memory.peakRssMb, 'MB/s': memory['MB/s'] }]);
   console.log('Decrypt:');
   console.table([decrypt, gpgDecrypt]);
+  console.log('decrypt --gpg (a session key per block, key under a passphrase preset in gpg-agent):');
+  console.table(gpgOps);
   console.log(`Steady trickle (2,000 lines/s in bursts every 10 ms for ${trickleSeconds} s, then idle):`);
   console.table(trickle.map((t) => ({ options: t.options, 'blocks/s': t.blocksPerSecond, 'CPU % of a core': t.cpuPercentOfCore, 'ms CPU/block': t.cpuMsPerBlock, 'p50 ms': t.latencyP50Ms, 'p99 ms': t.latencyP99Ms, 'RSS MB': t.rssLastMb, 'RSS MB/min (2nd half)': t.rssSlopeSecondHalfMbPerMin, 'decrypt text MB/s': t.decryptTextMBps, 'idle CPU %': t.idleCpuPercent, 'idle wake-ups/s': t.idleWakeupsPerSecond, 'idle RSS MB': t.idleRssMb })));
   console.table([floor]);

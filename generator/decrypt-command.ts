@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { constants, promises as fsp } from 'node:fs';
 import { promisify } from 'node:util';
-import type { SessionKeyOf } from '../runtime/decrypt/fast-open.ts';
-import { gpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
+import { gpgSessionKeys, type GpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
 import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
+import { OutputBatch } from '../runtime/decrypt/output-batch.ts';
 import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
 import { monitorReportPresenter } from '../runtime/decrypt/monitor-report.ts';
 import { textPresenter, type WriteBytes } from '../runtime/decrypt/output-text.ts';
@@ -53,7 +53,8 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
   const passphrase = passphraseOnce(options, io.env);
   const keys = options.gpg ? [] : await loadSecretKeys(options.key, '--key', passphrase);
   const archiveKeys = options.gpg || options.archiveKey === options.key ? keys : await loadSecretKeys(options.archiveKey, '--archive-key', passphrase);
-  const sessionKeyOf = options.gpg ? await localGpg(io.env) : undefined;
+  const gpg = options.gpg ? await localGpg(io.env, (text) => notice(text)) : null;
+  const sessionKeyOf = gpg?.sessionKeyOf;
 
   // Runs that wait (a follow, a stream, a FIFO's reader) stop cleanly on SIGINT/SIGTERM; a run
   // over files keeps the default, so ^C stops it at once.
@@ -73,11 +74,12 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
   if (skipped.length > 0) notice(`left out ${skipped.length} file(s) that are not encrypted logs: ${skipped.map((s) => JSON.stringify(s)).join(', ')}`);
 
   const out = await openOutput(options, io, trapped.signal, notice, say);
+  const batch = new OutputBatch(out.write);
   const presenter = options.monitorReport
-    ? monitorReportPresenter(out.write, options.format, options.selection)
+    ? monitorReportPresenter(batch.add, options.format, options.selection)
     : options.format === 'json'
-      ? jsonPresenter(out.write, options.selection)
-      : textPresenter(out.write, options.selection, options.showControl ? say : null);
+      ? jsonPresenter(batch.add, options.selection)
+      : textPresenter(batch.add, options.selection, options.showControl ? say : null);
   const sink = new SelectingSink(options.selection, presenter, {
     reportProblem: (p: Problem) => say(`paranoid-pipes decrypt: ${p.source}: offset ${p.offset}: ${p.kind}: ${p.detail}${p.length > 0 ? ` (${p.length} bytes)` : ''}\n`),
     onBlock: progress === null ? undefined : () => progress.addBlock(),
@@ -97,6 +99,7 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
     // k_0 would let whoever reads this re-make every seal of its stream: never shown (text or JSON).
     control: (record, meta, info) => sink.control('sealKey' in record ? { ...record, sealKey: '(withheld)' } : record, meta, info),
     problem: (p) => sink.problem(p),
+    idle: () => batch.flush(),
   };
   const decrypter = new LogDecrypter(keys, checked, sessionKeyOf);
   const stdin = io.stdinStream ?? (() => wholeStdin(io.stdin));
@@ -110,10 +113,13 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
       }
     }
     await sink.flush();
+    await batch.flush();
   } finally {
     progress?.clear();
     trapped.release();
+    await batch.flush().catch(() => {}); // after an error: what was decrypted still goes out
     await out.close();
+    await gpg?.close();
   }
   if (stopped) notice(`stopped; ${decrypter.summary.messages} blocks read`);
   const s = decrypter.summary;
@@ -183,11 +189,11 @@ async function openOutput(options: DecryptOptions, io: DecryptIo, signal: AbortS
 }
 
 /** `--gpg`: the gpg on PATH must run before any block is given to it. */
-async function localGpg(env: NodeJS.ProcessEnv): Promise<SessionKeyOf> {
+async function localGpg(env: NodeJS.ProcessEnv, notice: (text: string) => void): Promise<GpgSessionKeys> {
   await execFileAsync('gpg', ['--version'], { env }).catch((err: unknown) => {
     throw new PipesError('GPG_MISSING', `--gpg: cannot run gpg: ${errnoCode(err) ?? (err as Error).message}; install GnuPG or use --key FILE`);
   });
-  return gpgSessionKeys({ env }).sessionKeyOf;
+  return gpgSessionKeys({ env, notice });
 }
 
 async function* wholeStdin(read: () => Promise<Buffer>): AsyncIterable<Uint8Array> {

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { EXIT, usageError } from '../runtime/errors.ts';
-import { collect } from '../runtime/receive/collect.ts';
 import { hostsTable, listHostLogs } from '../runtime/receive/hosts.ts';
 import { receive } from '../runtime/receive/receive.ts';
 import { resolveForward } from './forward-options.ts';
@@ -50,6 +49,7 @@ export function addForwardCommands(program: Command, io: CliIo, result: { exitCo
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
       try {
+        const { collect } = await import('../runtime/receive/collect.ts'); // the NATS client, only here
         result.exitCode = await collect(
           { from, dir: options.dir, stream: options.stream === '' ? null : options.stream, durable: options.durable, mode: parseMode('--mode', options.mode) },
           { err: io.err },

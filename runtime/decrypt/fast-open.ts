@@ -1,7 +1,8 @@
 import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
-import { promisify } from 'node:util';
-import { inflate, inflateRaw, inflateRawSync, inflateSync } from 'node:zlib';
+import { inflateRawSync, inflateSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
+import { OFFLOAD_MIN_BYTES, OpenPool } from './open-pool.ts';
+import { openSymmetric, type Natives } from './open-symmetric.ts';
 import { readPacket } from './split.ts';
 
 /**
@@ -19,27 +20,13 @@ export interface Opened {
   readonly filename: string | null;
   /** The literal packet's date (the seal time of our blocks), null when unknown. */
   readonly date: Date | null;
+  /** Worked out beside the opening on a worker thread, so the main thread need not: SHA-256 of `data` and its line count. */
+  readonly digest?: Uint8Array;
+  readonly newlines?: number;
 }
 
-/** On the thread pool, so messages opened side by side inflate in parallel. */
-const inflateAsync = promisify(inflate);
-const inflateRawAsync = promisify(inflateRaw);
 
-/**
- * Large output chunks: a 1 MiB block comes back in a few hand-overs instead of 64. The cap keeps
- * a crafted "zip bomb" message from taking all memory; the copy's blocks are at most 1 MiB.
- */
-const INFLATE = { chunkSize: 256 * 1024, maxOutputLength: 256 * 1024 * 1024 };
-/**
- * A trickle's blocks are a few KiB: inflated synchronously, they skip a thread-pool round trip
- * that costs more than the inflating itself. Larger ones still inflate side by side on the pool.
- */
-const SYNC_INFLATE_MAX = 16 * 1024;
-const INFLATE_SMALL = { maxOutputLength: INFLATE.maxOutputLength };
-
-const TAG = { pkesk: 1, compressed: 8, literal: 11, seipd: 18 } as const;
-const AES_BLOCK = 16;
-const MDC_LENGTH = 22;
+const TAG = { pkesk: 1, seipd: 18 } as const;
 
 interface Packet {
   readonly tag: number;
@@ -75,7 +62,7 @@ const sessionKeyCaches = new WeakMap<readonly openpgp.PrivateKey[], KeyCache>();
  */
 const SESSION_KEY_CACHE_ENTRIES = 256;
 
-async function sessionKeyFor(keyPacketBytes: Buffer, keys: readonly openpgp.PrivateKey[], sessionKeyOf: SessionKeyOf | undefined): Promise<{ data: Uint8Array; algorithm: string } | null> {
+export async function sessionKeyFor(keyPacketBytes: Buffer, keys: readonly openpgp.PrivateKey[], sessionKeyOf: SessionKeyOf | undefined): Promise<{ data: Uint8Array; algorithm: string } | null> {
   let cache = sessionKeyCaches.get(keys);
   if (cache === undefined) {
     cache = new Map();
@@ -124,35 +111,24 @@ export async function openOwnShape(binary: Buffer, keys: readonly openpgp.Privat
     at = packet.end;
   }
   if (seipd === null || binary[seipd.start] !== 1 || seipd.at === 0) return null;
+  // The first large block starts the workers and is opened here while they start: an input
+  // with a single large block never waits for them; the following ones go to them.
+  let offload: OpenPool | null = null;
+  if (seipd.end - seipd.start >= OFFLOAD_MIN_BYTES) {
+    if (pool === null) pool = new OpenPool().warm();
+    else offload = pool;
+  }
 
   const sessionKey = await sessionKeyFor(binary.subarray(0, seipd.at), keys, sessionKeyOf);
   if (sessionKey === null) return null;
 
-  const decipher = createDecipheriv('aes-256-cfb', sessionKey.data, Buffer.alloc(AES_BLOCK));
-  const plain = Buffer.concat([decipher.update(binary.subarray(seipd.start + 1, seipd.end)), decipher.final()]);
-  if (plain.length < AES_BLOCK + 2 + MDC_LENGTH) throw new Error('Error decrypting message: Modification detected.');
-  const digest = createHash('sha1').update(plain.subarray(0, plain.length - 20)).digest();
-  const mdcOk = plain[plain.length - 22] === 0xd3 && plain[plain.length - 21] === 0x14 && timingSafeEqual(digest, plain.subarray(plain.length - 20));
-  if (!mdcOk) throw new Error('Error decrypting message: Modification detected.');
-
-  let inner: Buffer = plain.subarray(AES_BLOCK + 2, plain.length - MDC_LENGTH);
-  let packet = packetAt(inner, 0);
-  if (packet?.tag === TAG.compressed && packet.end === inner.length) {
-    const algorithm = inner[packet.start];
-    const body = inner.subarray(packet.start + 1, packet.end);
-    const small = body.length <= SYNC_INFLATE_MAX;
-    if (algorithm === 2) inner = small ? inflateSync(body, INFLATE_SMALL) : await inflateAsync(body, INFLATE);
-    else if (algorithm === 1) inner = small ? inflateRawSync(body, INFLATE_SMALL) : await inflateRawAsync(body, INFLATE);
-    else if (algorithm !== 0) return null; // BZip2 and the like: left to openpgp.js
-    else inner = body;
-    packet = packetAt(inner, 0);
-  }
-  if (packet?.tag !== TAG.literal || packet.end !== inner.length) return null;
-  const nameLength = inner[packet.start + 1] ?? 0;
-  const nameStart = packet.start + 2;
-  const dataStart = nameStart + nameLength + 4;
-  if (dataStart > packet.end) return null;
-  const filename = inner.toString('utf8', nameStart, nameStart + nameLength);
-  const seconds = inner.readUInt32BE(nameStart + nameLength);
-  return { data: inner.subarray(dataStart, packet.end), filename: filename === '' ? null : filename, date: new Date(seconds * 1000) };
+  // Large bodies (a flood's blocks) open on worker threads, side by side; small ones here.
+  const opened = offload !== null ? await offload.open(binary, seipd.start + 1, seipd.end, sessionKey.data) : openSymmetric(NATIVES, binary, seipd.start + 1, seipd.end, sessionKey.data);
+  if (opened === null) return null;
+  return { data: opened.data, filename: opened.filename === '' ? null : opened.filename, date: new Date(opened.seconds * 1000), digest: opened.digest, newlines: opened.newlines };
 }
+
+/** Started with the first large block; idle workers do not keep the process alive. */
+let pool: OpenPool | null = null;
+const NATIVES: Natives = { createDecipheriv, createHash, timingSafeEqual, inflateSync, inflateRawSync };
+

@@ -4,10 +4,18 @@ import type { Readable } from 'node:stream';
 import * as openpgp from 'openpgp';
 import { PipesError } from '../errors.ts';
 import type { SessionKeyOf } from './fast-open.ts';
+import { openAgentRoute, type AgentRoute } from './gpg-agent-route.ts';
+import type { SessionKey } from './pkesk.ts';
+
+export type { SessionKey } from './pkesk.ts';
 
 /**
  * `--gpg`: the local GnuPG (its keyring, gpg-agent, a smartcard) decrypts each block's session
  * key; the bulk is decrypted natively. No secret key file is needed.
+ *
+ * The agent route first (gpg-agent-route.ts): one connection to gpg-agent, one PKDECRYPT per
+ * distinct session key, the way gpg itself asks the agent (smartcards included). Where it
+ * cannot be used (no agent socket, a key packet for a key it does not list), gpg is asked:
  *
  * GnuPG has no command that only decrypts a session key, but `gpg --decrypt --show-session-key`
  * reports it (status SESSION_KEY) as soon as it has it, before it reads the data. So gpg gets a
@@ -21,7 +29,6 @@ import type { SessionKeyOf } from './fast-open.ts';
  * - Requests made while a call runs are batched into the next call (up to MAX_BATCH).
  * - Each session key is checked where it is used: a wrong one fails the block's MDC.
  */
-export type SessionKey = { readonly data: Uint8Array; readonly algorithm: string };
 
 /** OpenPGP symmetric algorithm ids as gpg prints them, in openpgp.js names. */
 const ALGORITHMS: Record<string, string> = { '7': 'aes128', '8': 'aes192', '9': 'aes256' };
@@ -34,11 +41,37 @@ export interface GpgOptions {
   /** The gpg program (default `gpg` on PATH); GNUPGHOME and GPG_TTY come from the environment. */
   readonly program?: string;
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * `agent` (the default): ask gpg-agent over its socket, one connection for the run
+   * (gpg-agent-route.ts), and gpg for what the agent route cannot take; `gpg`: only gpg calls.
+   */
+  readonly route?: 'agent' | 'gpg';
+  /** One line for the admin: which route runs when it is not the agent, and why. */
+  readonly notice?: (text: string) => void;
 }
 
-export function gpgSessionKeys(options: GpgOptions): { readonly sessionKeyOf: SessionKeyOf; readonly stats: { calls: number; keys: number } } {
+export interface GpgSessionKeys {
+  readonly sessionKeyOf: SessionKeyOf;
+  /** gpg calls made, distinct keys asked for, private-key operations asked of the agent directly. */
+  readonly stats: { calls: number; keys: number; agentOperations: number };
+  /** Ends the agent connection (idle, it does not keep the process alive either). */
+  readonly close: () => Promise<void>;
+}
+
+export function gpgSessionKeys(options: GpgOptions): GpgSessionKeys {
   const cache = new Map<string, Promise<SessionKey | null>>();
-  const stats = { calls: 0, keys: 0 };
+  const stats = { calls: 0, keys: 0, agentOperations: 0 };
+  const notice = options.notice ?? (() => {});
+  // Opened at the first request, so a run that needs no key never talks to the agent.
+  let agent: Promise<AgentRoute | null> | null = null;
+  const agentRoute = (): Promise<AgentRoute | null> =>
+    (agent ??=
+      options.route === 'gpg'
+        ? Promise.resolve(null)
+        : openAgentRoute({ program: options.program, env: options.env, notice }).catch((err: unknown) => {
+            notice(`--gpg: cannot ask gpg-agent directly (${(err as Error).message.split('\n')[0]}); asking gpg instead, one call per batch of session keys`);
+            return null;
+          }));
   let queue: Array<{ packets: Buffer; resolve: (key: SessionKey | null) => void; reject: (err: Error) => void }> = [];
   let running: Promise<void> | null = null;
 
@@ -61,9 +94,29 @@ export function gpgSessionKeys(options: GpgOptions): { readonly sessionKeyOf: Se
     let known = cache.get(id);
     if (known === undefined) {
       stats.keys += 1;
-      known = new Promise<SessionKey | null>((resolve, reject) => queue.push({ packets: Buffer.from(packets), resolve, reject }));
+      const copy = Buffer.from(packets);
+      const viaGpg = (): Promise<SessionKey | null> => {
+        const asked = new Promise<SessionKey | null>((resolve, reject) => queue.push({ packets: copy, resolve, reject }));
+        schedule();
+        return asked;
+      };
+      known = agentRoute().then((route) => {
+        const viaAgent = route?.sessionKey(copy);
+        // No agent route, or key packets it cannot take (a hidden recipient, a key gpg knows by
+        // another name): gpg reads them as it reads any message.
+        if (viaAgent === undefined) return viaGpg();
+        stats.agentOperations += 1;
+        return viaAgent.catch((err: unknown) => {
+          // The connection itself failed (the agent stopped): gpg from now on, which starts one.
+          if (agent !== null && route !== null) {
+            agent = Promise.resolve(null);
+            route.close();
+            notice(`--gpg: lost the connection to gpg-agent (${(err as Error).message}); asking gpg instead`);
+          }
+          return viaGpg();
+        });
+      });
       cache.set(id, known);
-      schedule();
     }
     return known;
   };
@@ -80,7 +133,10 @@ export function gpgSessionKeys(options: GpgOptions): { readonly sessionKeyOf: Se
         if (queue.length > 0) schedule();
       });
   };
-  return { sessionKeyOf, stats };
+  const close = async (): Promise<void> => {
+    (await agent?.catch(() => null))?.close();
+  };
+  return { sessionKeyOf, stats, close };
 }
 
 /**

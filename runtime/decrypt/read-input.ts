@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { errnoCode, PipesError } from '../errors.ts';
-import type { SessionKeyOf } from './fast-open.ts';
+import { ArchiveFormatError, openArchiveStream } from './archive-stream.ts';
+import { sessionKeyFor, type SessionKeyOf } from './fast-open.ts';
 import { FollowStopped, openFollowed } from './follow.ts';
 import { keyOptionsFor } from './gpg-session-keys.ts';
 import type { Input } from './inputs.ts';
@@ -77,12 +78,66 @@ async function decryptFile(decrypter: LogDecrypter, file: string, ctx: ReadConte
   }
 }
 
-/** An archive is one rotated log, as big as --rotate-size: opened whole. */
+/**
+ * An archive is one rotated log, as big as --rotate-size: read as a stream (archive-stream.ts),
+ * its rotated log decrypted as it is gunzipped, in bounded memory. A damage to the outer layer
+ * is reported after the blocks before it. An archive of another shape is opened whole.
+ */
 async function decryptArchive(decrypter: LogDecrypter, file: string, ctx: ReadContext): Promise<void> {
+  const handle = await fsp.open(file, 'r').catch((err: unknown) => {
+    throw unreadable(file, err);
+  });
+  const stream = handle.createReadStream({ highWaterMark: ARCHIVE_READ });
+  try {
+    const counting = async function* (): AsyncGenerator<Uint8Array> {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        ctx.onBytes?.(chunk.length);
+        yield chunk;
+      }
+    };
+    const inner = await openArchiveStream(counting(), (packets) => sessionKeyFor(packets, ctx.archiveKeys, ctx.sessionKeyOf)).catch((err: unknown) => err as Error);
+    if (inner === null) return await decryptArchiveWhole(decrypter, file, ctx);
+    if (inner instanceof Error) {
+      if (inner instanceof ArchiveFormatError || !isReadError(inner)) decrypter.reportProblem({ source: file, offset: 0, length: 0, kind: 'undecryptable', detail: `archive: ${inner.message}` });
+      else throw unreadable(file, inner);
+      return;
+    }
+    const it = inner[Symbol.asyncIterator]();
+    let failure: Error | null = null;
+    // A failure ends the input: the reader first judges what it holds (a block cut by it is torn).
+    const read = async (): Promise<Buffer | null> => {
+      if (failure !== null) return null;
+      try {
+        const next = await it.next();
+        return next.done === true ? null : next.value;
+      } catch (err) {
+        failure = err as Error;
+        return null;
+      }
+    };
+    await decrypter.decryptChunks(read, `${file} (inside)`);
+    if (failure !== null) {
+      const err: Error = failure;
+      if (isReadError(err)) throw unreadable(file, err);
+      decrypter.reportProblem({ source: file, offset: 0, length: 0, kind: 'undecryptable', detail: `archive: ${err.message}` });
+    }
+  } finally {
+    stream.destroy();
+    await handle.close().catch(() => {});
+  }
+}
+
+/** An error of the file itself (EIO, say), not of what is in it. */
+const isReadError = (err: Error): boolean => typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).code!.startsWith('E') && !(err as NodeJS.ErrnoException).code!.startsWith('ERR_');
+
+/** Archive reads: large enough for few hand-overs, small next to the archive. */
+const ARCHIVE_READ = 1024 * 1024;
+
+/** An archive of a shape the stream reader does not take (another cipher, say): opened whole by openpgp.js. */
+async function decryptArchiveWhole(decrypter: LogDecrypter, file: string, ctx: ReadContext): Promise<void> {
   const buf = await readFileAsync(file).catch((err: unknown) => {
     throw unreadable(file, err);
   });
-  ctx.onBytes?.(buf.length);
   const inner = await openArchive(buf, ctx).catch((err: unknown) => err as Error);
   if (inner instanceof Error) {
     decrypter.reportProblem({ source: file, offset: 0, length: buf.length, kind: 'undecryptable', detail: `archive: ${inner.message}` });

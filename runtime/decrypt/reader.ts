@@ -39,6 +39,8 @@ export interface OpenedBlock {
   readonly meta: BlockMetadata | null;
   readonly date: Date | null;
   readonly data: Uint8Array;
+  /** SHA-256 of `data`, when a worker thread already computed it. */
+  readonly digest?: Uint8Array;
 }
 
 export interface DecryptSink {
@@ -47,6 +49,8 @@ export interface DecryptSink {
   data(bytes: Uint8Array, meta: BlockMetadata | null, info: BlockInfo): void | Promise<void>;
   control(record: ControlRecord, meta: BlockMetadata, info: BlockInfo): void | Promise<void>;
   problem(problem: Problem): void;
+  /** The reader is about to wait for more input, or an input ended: buffered output goes out now. */
+  idle?(): Promise<void>;
 }
 
 export interface DecryptSummary {
@@ -115,6 +119,7 @@ export class LogDecrypter {
     let eof = false;
     const ahead: Array<{ piece: Piece; at: number; opened: Promise<Opened | Error> | null }> = [];
     const readMore = async (): Promise<void> => {
+      await this.sink.idle?.();
       const chunk = await read();
       if (chunk === null) {
         eof = true;
@@ -147,7 +152,10 @@ export class LogDecrypter {
         ahead.push({ piece, at: base + piece.offset, opened });
       }
       const next = ahead.shift();
-      if (next === undefined) return;
+      if (next === undefined) {
+        await this.sink.idle?.();
+        return;
+      }
       const { piece, at } = next;
       const length = piece.end - piece.offset;
       if (piece.kind !== 'message' || next.opened === null) {
@@ -166,8 +174,8 @@ export class LogDecrypter {
       }
       this.summary.messages += 1;
       const meta = parseMetadata(opened.filename);
-      this.sink.block?.({ source, offset: at, length, meta, date: opened.date, data: opened.data });
-      await this.deliver(opened.data, meta, { source, offset: at, date: opened.date });
+      this.sink.block?.({ source, offset: at, length, meta, date: opened.date, data: opened.data, digest: opened.digest });
+      await this.deliver(opened.data, meta, { source, offset: at, date: opened.date }, opened.newlines);
     }
   }
 
@@ -189,7 +197,7 @@ export class LogDecrypter {
     return { data, filename: filename === '' ? null : filename, date: literal.date instanceof Date ? literal.date : null };
   }
 
-  private async deliver(data: Uint8Array, meta: BlockMetadata | null, info: BlockInfo): Promise<void> {
+  private async deliver(data: Uint8Array, meta: BlockMetadata | null, info: BlockInfo, newlines?: number): Promise<void> {
     const { source, offset } = info;
     if (meta === null) {
       await this.sink.data(data, null, info); // a message from another tool: plain data, unchecked
@@ -238,7 +246,7 @@ export class LogDecrypter {
       return;
     }
     if (meta.kind === 'data') {
-      stream.lines += countNewlines(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      stream.lines += newlines ?? countNewlines(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
       stream.bytes += data.byteLength;
     }
     await this.sink.data(data, meta, info);

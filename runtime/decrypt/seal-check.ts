@@ -111,7 +111,7 @@ export class SealCheck {
       }
       const time = b.date === null ? -1 : sealSeconds(b.date);
       const source = meta.source === undefined ? {} : { source: meta.source };
-      if (!s.ladder.verify({ streamId: s.id, seq, kind: kindLetter(meta.kind), time, plaintext: b.data, ...source }, meta.tag)) {
+      if (!s.ladder.verify({ streamId: s.id, seq, kind: kindLetter(meta.kind), time, plaintext: b.data, plaintextDigest: b.digest, ...source }, meta.tag)) {
         this.error(at, 'bad-tag', s.id, seq, `block ${seq}: its seal does not verify at its position (forged, altered, or made with another position's key)`);
         return;
       }

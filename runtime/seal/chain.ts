@@ -36,6 +36,8 @@ export interface SealInput {
   readonly plaintext: Uint8Array;
   /** The block's source id; absent for the baked pipe. */
   readonly source?: string;
+  /** SHA-256 of `plaintext` when it was already computed (the decrypter's worker threads do). */
+  readonly plaintextDigest?: Uint8Array;
 }
 
 export function newSealKey(): Buffer {
@@ -48,7 +50,7 @@ export function sealTag(key: Uint8Array, input: SealInput): Buffer {
   fixed.writeBigUInt64BE(BigInt(input.seq), 0);
   fixed.write(input.kind, 8, 'latin1');
   fixed.writeUInt32BE(input.time >>> 0, 9);
-  const digest = createHash('sha256').update(input.plaintext).digest();
+  const digest = input.plaintextDigest ?? createHash('sha256').update(input.plaintext).digest();
   const mac = createHmac('sha256', key).update(DOMAIN).update(Buffer.from(input.streamId, 'hex')).update(fixed).update(digest);
   if (input.source !== undefined) mac.update(SOURCE).update(input.source, 'utf8');
   return mac.digest().subarray(0, TAG_BYTES);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, writerProcess } from '../helpers/cli.ts';
@@ -16,7 +16,11 @@ const fx = new E2eFixture();
 const gpg = new TempGpg();
 let log: string;
 let archives: string;
+/** A copy with a fresh session key for every block: one private-key operation per block. */
+let perBlockLog: string;
 const LINES = 3_000;
+const BURSTS = 150;
+const PER_BURST = 4;
 
 beforeAll(async () => {
   await fx.setup();
@@ -24,7 +28,10 @@ beforeAll(async () => {
   writeFileSync(passFile, `${PASS}\n`, { mode: 0o600 });
   const keyDir = join(fx.tmp.path, 'ops-keys');
   expect((await cli(['keygen', '--email', 'ops@example.org', '--out-dir', keyDir, '--passphrase-file', passFile])).code).toBe(0);
-  writeFileSync(join(gpg.home, 'gpg-agent.conf'), 'allow-preset-passphrase\n');
+  // gpg-agent unlocks the key anew for every operation; its default S2K count (calibrated to
+  // ~100 ms a pass) would make a test of a hundred session keys slow. The lowest count keeps
+  // the passphrase in play at a test's pace.
+  writeFileSync(join(gpg.home, 'gpg-agent.conf'), 'allow-preset-passphrase\ns2k-count 65536\n');
   gpg.run(['--pinentry-mode', 'loopback', '--passphrase-file', passFile, '--import', join(keyDir, 'ops@example.org.sec.asc')]);
 
   archives = join(fx.tmp.path, 'archive');
@@ -35,10 +42,22 @@ beforeAll(async () => {
     await writerProcess(paths.pipe, 'g', 150, 40, at);
     await new Promise((r) => setTimeout(r, 30));
   }
-  const { closeSync, openSync, writeSync } = await import('node:fs');
   sendQuit(paths.pipe);
   expect(await copy.exited).toBe(0);
   log = paths.output;
+
+  // Bursts a few ms apart, as a quiet server writes: each one sealed as its own block.
+  const perBlock = await fx.generate(['--recipient-key', join(keyDir, 'ops@example.org.pub.asc'), '--quit-string', QUIT, '--session-key-window', '0']);
+  const second = await fx.startReading(perBlock);
+  const fd = openSync(perBlock.pipe, constants.O_WRONLY);
+  for (let b = 0; b < BURSTS; b += 1) {
+    for (let i = 0; i < PER_BURST; i += 1) writeSync(fd, `writer=w seq=${b * PER_BURST + i} xxxx\n`);
+    await new Promise((r) => setTimeout(r, 8));
+  }
+  closeSync(fd);
+  sendQuit(perBlock.pipe);
+  expect(await second.exited).toBe(0);
+  perBlockLog = perBlock.output;
 }, 120_000);
 afterAll(() => {
   gpg.dispose();
@@ -69,6 +88,16 @@ describe.skipIf(!existsSync(PRESET))('decrypt --gpg', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(linesByWriter(r.stdout.toString()).get('g')).toEqual(range(LINES));
+  });
+
+  it('asks gpg-agent directly for each of many distinct session keys (window 0): every line back, no fallback', async () => {
+    // Preset by the test before (the agent keeps it for this GNUPGHOME).
+    const blocks = readFileSync(perBlockLog, 'latin1').split('-----BEGIN PGP MESSAGE-----').length - 1;
+    expect(blocks).toBeGreaterThanOrEqual(BURSTS / 2);
+    const r = await decryptGpg([perBlockLog]);
+    expect(r.stderr).toBe(''); // the fallback to gpg calls would say so
+    expect(r.code).toBe(0);
+    expect(linesByWriter(r.stdout.toString()).get('w')).toEqual(range(BURSTS * PER_BURST));
   });
 
   it('refuses key files and passphrase options next to --gpg (exit 2), and says when gpg is missing', async () => {

@@ -1,0 +1,149 @@
+import * as crypto from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import * as zlib from 'node:zlib';
+import { openSymmetric, type Natives, type SymmetricOpened } from './open-symmetric.ts';
+
+/**
+ * Worker threads that open large messages (AES, SHA-1 and inflating a flood's 1 MiB blocks)
+ * side by side, while the main thread splits the input, checks streams and writes the output.
+ * Each worker runs the source of `openSymmetric`, so it needs no file of its own beside the
+ * bundle. The reader keeps its order: it awaits the messages in input order whatever finishes
+ * first, and holds only the few it opens ahead.
+ *
+ * Small messages (a trickle's few KiB) stay on the main thread: handing one to a worker costs
+ * more than opening it. The workers start with the first large message, so a log of small
+ * blocks never pays for them, and they hold the process open only while they have work.
+ */
+const NATIVES: Natives = { createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
+
+/** Encrypted bodies from this size on go to a worker; below, the hand-over costs more than the work. */
+export const OFFLOAD_MIN_BYTES = 64 * 1024;
+/** Workers: one per core, as the main thread mostly waits on them and on output writes. */
+const WORKERS = Math.max(1, Math.min(4, availableParallelism()));
+
+/** Messages opened on a worker thread (for the tests and the bench). */
+export const poolStats = { opened: 0 };
+
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const crypto = require('node:crypto');
+const zlib = require('node:zlib');
+const m = { createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
+const openSymmetric = ${openSymmetric.toString()};
+parentPort.on('message', ({ id, message, start, end, key }) => {
+  let opened;
+  try {
+    opened = openSymmetric(m, message, start, end, key);
+  } catch (err) {
+    parentPort.postMessage({ id, error: String((err && err.message) || err) });
+    return;
+  }
+  if (opened === null) return parentPort.postMessage({ id, opened: null });
+  // The main thread's per-block work, done here while it is busy with the output.
+  const digest = crypto.createHash('sha256').update(opened.data).digest();
+  let newlines = 0;
+  for (let at = opened.data.indexOf(10); at >= 0; at = opened.data.indexOf(10, at + 1)) newlines += 1;
+  opened = { ...opened, digest, newlines };
+  // Inflated output has a buffer of its own: handed over, not copied. A small one may sit in
+  // node's shared buffer pool, which must not be taken away from this thread.
+  const own = opened.data.buffer.byteLength > Buffer.poolSize;
+  parentPort.postMessage({ id, opened }, own ? [opened.data.buffer] : []);
+});
+`;
+
+interface Job {
+  readonly message: Uint8Array;
+  readonly start: number;
+  readonly end: number;
+  readonly key: Uint8Array;
+  readonly resolve: (opened: SymmetricOpened | null) => void;
+  readonly reject: (err: Error) => void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  readonly jobs: Map<number, Job>;
+}
+
+export class OpenPool {
+  private readonly slots: Slot[] = [];
+  private nextId = 0;
+
+  constructor(private readonly size = WORKERS) {}
+
+  /** Opens the SEIPD body `message[start, end)` with `key` on a worker. */
+  open(message: Uint8Array, start: number, end: number, key: Uint8Array): Promise<SymmetricOpened | null> {
+    // Only the message is sent (a view would send its whole buffer, say a 16 MiB read chunk).
+    const copy = new Uint8Array(message.byteLength);
+    copy.set(message);
+    const slot = this.leastBusy();
+    if (slot === null) return Promise.resolve().then(() => openSymmetric(NATIVES, message, start, end, key));
+    const id = (this.nextId += 1);
+    return new Promise<SymmetricOpened | null>((resolve, reject) => {
+      slot.jobs.set(id, { message, start, end, key, resolve, reject });
+      if (slot.jobs.size === 1) slot.worker.ref();
+      // The key too: a view would carry its whole buffer along.
+      slot.worker.postMessage({ id, message: copy, start, end, key: Uint8Array.from(key) }, [copy.buffer]);
+    });
+  }
+
+  /** Starts every worker now, so their start-up overlaps other work. */
+  warm(): this {
+    while (this.slots.length < this.size && this.start() !== null);
+    return this;
+  }
+
+  /** Stops the workers (they do not keep the process alive while idle either). */
+  async close(): Promise<void> {
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private leastBusy(): Slot | null {
+    let best: Slot | null = null;
+    for (const s of this.slots) if (best === null || s.jobs.size < best.jobs.size) best = s;
+    if ((best === null || best.jobs.size > 0) && this.slots.length < this.size) best = this.start() ?? best;
+    return best;
+  }
+
+  private start(): Slot | null {
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_SOURCE, { eval: true });
+    } catch {
+      return null; // no workers here: the caller opens on the main thread
+    }
+    const slot: Slot = { worker, jobs: new Map() };
+    worker.on('message', (reply: { id: number; opened?: SymmetricOpened | null; error?: string }) => {
+      const job = slot.jobs.get(reply.id);
+      if (job === undefined) return;
+      slot.jobs.delete(reply.id);
+      if (slot.jobs.size === 0) worker.unref();
+      if (reply.error !== undefined) job.reject(new Error(reply.error));
+      else {
+        poolStats.opened += 1;
+        job.resolve(reply.opened ?? null);
+      }
+    });
+    // A worker that dies (out of memory, say) loses no block: its jobs are opened here instead.
+    const fail = () => {
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      for (const job of slot.jobs.values()) {
+        try {
+          job.resolve(openSymmetric(NATIVES, job.message, job.start, job.end, job.key));
+        } catch (err) {
+          job.reject(err as Error);
+        }
+      }
+      slot.jobs.clear();
+    };
+    worker.on('error', fail).on('exit', fail);
+    // After the listeners: adding a 'message' listener refs the worker's port again, and an idle
+    // worker would then keep the process alive after its last block.
+    worker.unref();
+    this.slots.push(slot);
+    return slot;
+  }
+}

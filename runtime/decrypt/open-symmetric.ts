@@ -1,0 +1,94 @@
+import type * as crypto from 'node:crypto';
+import type * as zlib from 'node:zlib';
+
+/**
+ * The symmetric half of opening one of the copy's messages, once its session key is known:
+ * AES-256-CFB over the SEIPD v1 body, the MDC (SHA-1 over prefix and plaintext) checked as
+ * openpgp.js and GnuPG check it, then the optional ZLIB/ZIP layer and the literal packet.
+ *
+ * The function is self-contained (node's modules come in as `m`, no other outside name is
+ * used) because the worker threads run its source text (open-pool.ts): it must work the same
+ * on the main thread and in a worker, where nothing of this module is loaded.
+ *
+ * Returns null for a shape it does not read (partial lengths, BZip2, a packet other than
+ * literal data): the caller hands the message to openpgp.js. Throws on a failed integrity check.
+ */
+export interface Natives {
+  readonly createDecipheriv: typeof crypto.createDecipheriv;
+  readonly createHash: typeof crypto.createHash;
+  readonly timingSafeEqual: typeof crypto.timingSafeEqual;
+  readonly inflateSync: typeof zlib.inflateSync;
+  readonly inflateRawSync: typeof zlib.inflateRawSync;
+}
+
+export interface SymmetricOpened {
+  readonly data: Uint8Array;
+  readonly filename: string;
+  /** The literal packet's date field, seconds since the epoch. */
+  readonly seconds: number;
+  /** Added by a worker thread: SHA-256 of `data` (the seal check's) and its newline count. */
+  readonly digest?: Uint8Array;
+  readonly newlines?: number;
+}
+
+export function openSymmetric(m: Natives, message: Uint8Array, start: number, end: number, key: Uint8Array): SymmetricOpened | null {
+  const AES_BLOCK = 16;
+  const MDC_LENGTH = 22; // tag, length, 20 bytes of SHA-1
+  const TAG_COMPRESSED = 8;
+  const TAG_LITERAL = 11;
+  /** A crafted message must not inflate to all memory: the copy's blocks are at most 1 MiB. */
+  const MAX_INFLATED = 256 * 1024 * 1024;
+  /** A packet of fixed length at `at` spanning exactly to the buffer's end (tag and body), or null. */
+  const whole = (buf: Buffer): { tag: number; start: number } | null => {
+    const ctb = buf[0];
+    if (ctb === undefined || (ctb & 0x80) === 0) return null;
+    let tag: number;
+    let bodyStart: number;
+    let length: number;
+    if ((ctb & 0x40) === 0) {
+      const octets = [1, 2, 4][ctb & 3];
+      if (octets === undefined || buf.length < 1 + octets) return null;
+      tag = (ctb >> 2) & 0x0f;
+      length = buf.readUIntBE(1, octets);
+      bodyStart = 1 + octets;
+    } else {
+      tag = ctb & 0x3f;
+      const first = buf[1];
+      if (first === undefined) return null;
+      if (first < 192) [length, bodyStart] = [first, 2];
+      else if (first < 224) [length, bodyStart] = [((first - 192) << 8) + (buf[2] ?? 0) + 192, 3];
+      else if (first === 255 && buf.length >= 6) [length, bodyStart] = [buf.readUInt32BE(2), 6];
+      else return null; // a partial length: left to openpgp.js
+    }
+    return bodyStart + length === buf.length ? { tag, start: bodyStart } : null;
+  };
+
+  const body = Buffer.from(message.buffer, message.byteOffset + start, end - start);
+  const decipher = m.createDecipheriv('aes-256-cfb', key, Buffer.alloc(AES_BLOCK));
+  const plain = Buffer.concat([decipher.update(body), decipher.final()]);
+  if (plain.length < AES_BLOCK + 2 + MDC_LENGTH) throw new Error('Error decrypting message: Modification detected.');
+  const digest = m.createHash('sha1').update(plain.subarray(0, plain.length - 20)).digest();
+  const mdcOk = plain[plain.length - 22] === 0xd3 && plain[plain.length - 21] === 0x14 && m.timingSafeEqual(digest, plain.subarray(plain.length - 20));
+  if (!mdcOk) throw new Error('Error decrypting message: Modification detected.');
+
+  let inner: Buffer = plain.subarray(AES_BLOCK + 2, plain.length - MDC_LENGTH);
+  let packet = whole(inner);
+  if (packet?.tag === TAG_COMPRESSED) {
+    const algorithm = inner[packet.start];
+    const compressed = inner.subarray(packet.start + 1);
+    // Output in a few large pieces rather than 16 KiB ones (each copied once more at the end):
+    // log lines inflate about fourfold; a small block gets a small buffer.
+    const zopts = { maxOutputLength: MAX_INFLATED, chunkSize: Math.min(1024 * 1024, Math.max(16 * 1024, compressed.length * 8)) };
+    if (algorithm === 2) inner = m.inflateSync(compressed, zopts);
+    else if (algorithm === 1) inner = m.inflateRawSync(compressed, zopts);
+    else if (algorithm !== 0) return null; // BZip2 and the like: left to openpgp.js
+    else inner = compressed;
+    packet = whole(inner);
+  }
+  if (packet?.tag !== TAG_LITERAL) return null;
+  const nameLength = inner[packet.start + 1] ?? 0;
+  const nameStart = packet.start + 2;
+  const dataStart = nameStart + nameLength + 4;
+  if (dataStart > inner.length) return null;
+  return { data: inner.subarray(dataStart), filename: inner.toString('utf8', nameStart, nameStart + nameLength), seconds: inner.readUInt32BE(nameStart + nameLength) };
+}

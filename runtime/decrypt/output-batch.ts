@@ -1,0 +1,45 @@
+import type { WriteBytes } from './output-text.ts';
+
+/**
+ * Collects the decrypted output into large writes. A trickle log holds tens of thousands of
+ * blocks of a few KiB; one write per block (a thread-pool round trip for a file, a stream
+ * callback for stdout) cost about a quarter of its decryption. Bytes are written once
+ * BATCH_BYTES are collected, and whenever the reader is about to wait for more input
+ * (`flush`), so a followed log or a stream shows each block as soon as it was read.
+ *
+ * Writes reach `write` strictly in the order their bytes were given, even when a problem's
+ * output is added while an earlier batch is still being written.
+ */
+export const BATCH_BYTES = 256 * 1024;
+
+export class OutputBatch {
+  private parts: Uint8Array[] = [];
+  private size = 0;
+  /** The last write started: the next one waits for it. */
+  private written: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly write: WriteBytes,
+    private readonly limit = BATCH_BYTES,
+  ) {}
+
+  /** Takes the bytes (kept by reference, not copied); resolves once they may be reused by nobody else. */
+  readonly add: WriteBytes = async (bytes) => {
+    if (bytes.byteLength === 0) return;
+    this.parts.push(bytes);
+    this.size += bytes.byteLength;
+    if (this.size >= this.limit) await this.flush();
+  };
+
+  /** Writes what was collected and waits until every write made so far is done. */
+  flush(): Promise<void> {
+    if (this.parts.length > 0) {
+      const parts = this.parts;
+      this.parts = [];
+      this.size = 0;
+      const bytes = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
+      this.written = this.written.then(() => this.write(bytes));
+    }
+    return this.written;
+  }
+}
