@@ -118,6 +118,16 @@ export function fifoSocket(fd: number, onChunk: (chunk: Buffer) => void): Socket
   } as ConstructorParameters<typeof Socket>[0]);
 }
 
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Blocks this thread for `ms` (fractions allowed) without using CPU: a futex wait that nothing
+ * wakes. The copy's burst gather uses it (copy-session.ts says why).
+ */
+export function sleepThread(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
 /** The buffer drainNow reads into: one for the process, since every read is copied out at once. */
 let drainBuffer: Buffer | null = null;
 
@@ -137,11 +147,17 @@ export function drainNow(fd: number, onChunk: (chunk: Buffer) => void): number {
   let total = 0;
   for (;;) {
     let n: number;
+    // A gather's quiet step ends on EAGAIN, ~100 times a second: node builds an Error for it,
+    // and capturing its stack trace is most of that cost. This error is expected and dropped.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       n = readSync(fd, buf, 0, buf.length, null);
     } catch (err) {
       if (errnoCode(err) === 'EAGAIN') return total;
       throw err;
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
     }
     if (n <= 0) return total;
     total += n;
