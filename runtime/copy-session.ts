@@ -6,6 +6,7 @@ import { COPY_LIMITS } from './copy-limits.ts';
 import { optionsDigest } from './describe.ts';
 import { EXIT } from './errors.ts';
 import { removeOwnFifo, sleepThread, type OpenedFifo } from './fifo.ts';
+import { youngGenerationMayGrow } from './heap-tuning.ts';
 import type { Logger } from './log.ts';
 import { DropCounter } from './overload.ts';
 import { PipeGuard } from './pipe-guard.ts';
@@ -211,6 +212,7 @@ export class CopySession {
     const now = Date.now();
     this.flushIdle(now);
     this.pacer.endGather(now, got);
+    youngGenerationMayGrow(this.pacer.streaming);
     if (this.pacer.streaming) {
       this.lastDataAt = now;
       this.armTimer(COPY_LIMITS.idleFlushMs);
@@ -270,6 +272,7 @@ export class CopySession {
         return;
       }
       this.pacer.idle();
+      youngGenerationMayGrow(false);
       this.flushIdle(now);
       if (this.quitRequested) {
         void this.stop('quit string');
