@@ -9,6 +9,7 @@
 //
 //   node bench/trickle.mjs [--seconds 120] [--runs 1] [--window 60s ...] [--out FILE] [--profile DIR]
 //                          [--floor] [--no-copy]   # --floor: the C and Node.js floors too (each with and without fdatasync)
+//                          [--malloc-arena-max 2]  # the copy's MALLOC_ARENA_MAX, as its unit sets it; 0: unset
 //   npm run bench:soak     # 600 s, results in bench/results-soak.json
 //
 // run.mjs calls trickleRun() for `npm run bench`.
@@ -152,7 +153,7 @@ export async function trickleFloor({ dir, seconds = 120, rate = 2000, burstMs = 
  * One trickle run. `key` from makeBenchKey; `generatorArgs` are extra options for the copy (say
  * `['--session-key-window', '0']`).
  */
-export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs = 10, generatorArgs = [], seed = 7, profileDir = null }) {
+export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs = 10, generatorArgs = [], seed = 7, profileDir = null, mallocArenaMax = 2 }) {
   const pipe = join(dir, 'trickle.pipe');
   const log = join(dir, 'trickle.log');
   const copyPath = join(dir, 'trickle-copy.mjs');
@@ -160,7 +161,11 @@ export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs
   await execFileAsync(process.execPath, [CLI, 'encrypter', '--recipient-key', key.pub, '--pipe', pipe, '--output', log, '--save-path', copyPath, '--log-level', 'warn', '--force', ...generatorArgs]);
   // With a profile directory, node writes a CPU profile of the copy there at its exit.
   const command = profileDir === null ? [copyPath, []] : [process.execPath, ['--cpu-prof', '--cpu-prof-dir', profileDir, copyPath]];
-  const copy = spawn(command[0], command[1], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // As the generated systemd unit and init script start it (MALLOC_ARENA_MAX=2); 0: unset.
+  const env = { ...process.env };
+  if (mallocArenaMax > 0) env.MALLOC_ARENA_MAX = String(mallocArenaMax);
+  else delete env.MALLOC_ARENA_MAX;
+  const copy = spawn(command[0], command[1], { stdio: ['ignore', 'ignore', 'inherit'], env });
   const exited = new Promise((resolve) => copy.on('exit', (code) => resolve(code)));
   await waitForPipe(copy, pipe);
   await sleep(300); // start-up work and the stream-start block are not the trickle's cost
@@ -220,6 +225,7 @@ export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs
   const half = rss.filter(([t]) => t >= wallS / 2);
   const result = {
     options: generatorArgs.join(' ') || '(defaults)',
+    mallocArenaMax: mallocArenaMax > 0 ? mallocArenaMax : null,
     seconds,
     linesPerSecond: rate,
     burstMs,
@@ -259,6 +265,7 @@ async function main() {
       profile: { type: 'string' },
       floor: { type: 'boolean', default: false },
       'no-copy': { type: 'boolean', default: false },
+      'malloc-arena-max': { type: 'string', default: '2' },
     },
   });
   const dir = tmp.dirSync({ prefix: 'pp-trickle-', mode: 0o700, unsafeCleanup: true });
@@ -280,7 +287,7 @@ async function main() {
       }
       for (const window of windows) {
         const generatorArgs = window === null ? [] : ['--session-key-window', window];
-        const r = await trickleRun({ dir: dir.name, key, seconds: Number(values.seconds), generatorArgs, profileDir: values.profile ?? null });
+        const r = await trickleRun({ dir: dir.name, key, seconds: Number(values.seconds), generatorArgs, profileDir: values.profile ?? null, mallocArenaMax: Number(values['malloc-arena-max']) });
         console.table([r]);
         results.push(r);
       }
