@@ -194,24 +194,25 @@ export class CopySession {
     const step = this.pacer.mayEndQuiet ? COPY_LIMITS.gatherQuietMs : ms;
     const until = performance.now() + ms;
     let got = 0;
-    for (let left = ms; left > 0; left = until - performance.now()) {
+    let quiet = false;
+    for (let left = ms; left > 0 && !quiet; left = until - performance.now()) {
       sleepThread(Math.min(step, left));
       const n = this.pullEverything();
       got += n;
-      if (n === 0 && step < ms) break; // a quiet step: the burst is complete
+      quiet = n === 0 && step < ms; // a quiet step: the burst is complete
     }
-    this.endGather(got);
+    this.endGather(got, quiet);
   }
 
   /** Seals what the gather took as one block, reads on. */
-  private endGather(got: number): void {
+  private endGather(got: number, quiet: boolean): void {
     if (this.quitRequested) {
       void this.stop('quit string');
       return;
     }
     const now = Date.now();
     this.flushIdle(now);
-    this.pacer.endGather(now, got);
+    this.pacer.endGather(now, got, quiet);
     youngGenerationMayGrow(this.pacer.streaming);
     if (this.pacer.streaming) {
       this.lastDataAt = now;
