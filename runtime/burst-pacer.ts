@@ -8,11 +8,10 @@
  *   wake-up. A shortest gather looks at the pipe every `quietMs` and ends as soon as one such
  *   step brought nothing: the burst is over, and a lone line waits only one step.
  * - Single lines arriving back to back (the next chunk within half of `gatherMinMs` after a
- *   full gather ended, or within `gatherMinMs` after one that ended at a quiet step: either way
- *   lines less than about 3 ms apart): each gather doubles, up to `gatherMaxMs`, so blocks stay
- *   few while a line still waits at most that long. Any pause longer than that, as between lone
- *   lines a few milliseconds apart, is back to `gatherMinMs`: their latency is not traded for
- *   CPU.
+ *   gather ended: the data never really stopped): each gather doubles, up to `gatherMaxMs`, so
+ *   blocks stay few while a line still waits at most that long. Any pause longer than that, as
+ *   between lone lines a few milliseconds apart, is back to `gatherMinMs`: their latency is not
+ *   traded for CPU.
  * - A flood (a gather found `streamAfterBytes` or more): reading goes on continuously, so a
  *   writer never waits on a gather, until the pipe has been idle and `idle()` is called.
  */
@@ -27,8 +26,7 @@ export interface PacerLimits {
 export class BurstPacer {
   private streamingNow = false;
   private gatherMs: number;
-  /** A chunk before this time continues the lines of the last gather. */
-  private steadyUntil = Number.NEGATIVE_INFINITY;
+  private lastGatherEnd = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly limits: PacerLimits) {
     this.gatherMs = limits.gatherMinMs;
@@ -41,7 +39,7 @@ export class BurstPacer {
 
   /** A chunk came and no gather runs: how long to gather (reading paused) before taking all. */
   startGather(now: number): number {
-    const steady = now < this.steadyUntil;
+    const steady = now - this.lastGatherEnd < this.limits.gatherMinMs / 2;
     this.gatherMs = steady ? Math.min(this.gatherMs * 2, this.limits.gatherMaxMs) : this.limits.gatherMinMs;
     return this.gatherMs;
   }
@@ -55,14 +53,9 @@ export class BurstPacer {
     return this.gatherMs === this.limits.gatherMinMs;
   }
 
-  /**
-   * The gather ended and took `bytes` from the pipe; `quiet`: at a quiet step, about
-   * `gatherQuietMs` after the last chunk, so sooner than a full gather would have. The steady
-   * window is widened by as much, so lines at a given spacing count as back to back whether
-   * or not their gather ended early.
-   */
-  endGather(now: number, bytes: number, quiet = false): void {
-    this.steadyUntil = now + (quiet ? this.limits.gatherMinMs : this.limits.gatherMinMs / 2);
+  /** The gather ended and took `bytes` from the pipe. */
+  endGather(now: number, bytes: number): void {
+    this.lastGatherEnd = now;
     if (bytes >= this.limits.streamAfterBytes) this.streamingNow = true;
   }
 

@@ -194,25 +194,24 @@ export class CopySession {
     const step = this.pacer.mayEndQuiet ? COPY_LIMITS.gatherQuietMs : ms;
     const until = performance.now() + ms;
     let got = 0;
-    let quiet = false;
-    for (let left = ms; left > 0 && !quiet; left = until - performance.now()) {
+    for (let left = ms; left > 0; left = until - performance.now()) {
       sleepThread(Math.min(step, left));
       const n = this.pullEverything();
       got += n;
-      quiet = n === 0 && step < ms; // a quiet step: the burst is complete
+      if (n === 0 && step < ms) break; // a quiet step: the burst is complete
     }
-    this.endGather(got, quiet);
+    this.endGather(got);
   }
 
   /** Seals what the gather took as one block, reads on. */
-  private endGather(got: number, quiet: boolean): void {
+  private endGather(got: number): void {
     if (this.quitRequested) {
       void this.stop('quit string');
       return;
     }
     const now = Date.now();
     this.flushIdle(now);
-    this.pacer.endGather(now, got, quiet);
+    this.pacer.endGather(now, got);
     youngGenerationMayGrow(this.pacer.streaming);
     if (this.pacer.streaming) {
       this.lastDataAt = now;

@@ -53,37 +53,11 @@ describe('burst pacer: quiet steps', () => {
     const p = new BurstPacer(limits);
     expect(p.startGather(0)).toBe(2);
     expect(p.mayEndQuiet).toBe(true);
-    p.endGather(1, 150, true); // ended early: one quiet millisecond
+    p.endGather(1, 150); // ended early: one quiet millisecond
     expect(p.startGather(1.5)).toBe(4); // the next line came right after: lines back to back
     expect(p.mayEndQuiet).toBe(false);
     p.endGather(5.5, 150);
     expect(p.startGather(50)).toBe(2);
     expect(p.mayEndQuiet).toBe(true);
-  });
-});
-
-describe('burst pacer: where back to back ends', () => {
-  const spacing = (gapMs: number, quiet: boolean): number[] => {
-    const p = new BurstPacer(limits);
-    const gathers: number[] = [];
-    let t = 0;
-    for (let i = 0; i < 4; i += 1) {
-      const ms = p.startGather(t);
-      gathers.push(ms);
-      // A quiet-ended shortest gather ends one quiet step after the line; others run in full.
-      const ended = quiet && p.mayEndQuiet ? t + 1 : t + ms;
-      p.endGather(ended, 150, quiet && p.mayEndQuiet);
-      t = ended + gapMs;
-    }
-    return gathers;
-  };
-
-  it('lines 2.5 ms apart count as back to back whether a gather ends quiet or in full', () => {
-    expect(spacing(1.5, true)[1]).toBe(4); // quiet end 1 ms after the line, next 1.5 ms later
-    expect(spacing(0.5, false)[1]).toBe(4); // full 2 ms gather, next 0.5 ms later
-  });
-
-  it('lone lines 5 ms apart keep the shortest gather, and so their quiet-step latency', () => {
-    expect(spacing(4, true)).toEqual([2, 2, 2, 2]);
   });
 });
