@@ -1,7 +1,9 @@
 // The floor under the trickle figure: what any Node.js reader pays per burst just to be woken,
 // read the pipe and make the bytes durable, with no encryption at all. Same pipe handling as the
-// copy (epoll socket, reading paused for 2 ms after a burst's first chunk, then drained), then
-// one write(2) of the plaintext and one fdatasync on the thread pool.
+// copy (runtime/copy-session.ts): an epoll socket wakes it at a burst's first chunk; it then
+// sleeps on its own thread in 1 ms steps (Atomics.wait) until a step brings nothing or 2 ms have
+// passed, reading the pipe after each step until a short read; then one write(2) of the
+// plaintext and one fdatasync on the thread pool.
 // With `nosync`, no fdatasync: what durability itself costs is the difference.
 // Usage: node floor-reader.mjs PIPE OUT [nosync]   (stops on SIGTERM)
 import { closeSync, constants, fdatasync, openSync, readSync, writeSync } from 'node:fs';
@@ -9,30 +11,36 @@ import { Socket } from 'node:net';
 
 const [pipePath, outPath, mode] = process.argv.slice(2);
 const sync = mode !== 'nosync';
+const GATHER_MS = 2;
+const QUIET_MS = 1;
 const fd = openSync(pipePath, constants.O_RDWR | constants.O_NONBLOCK);
 const out = openSync(outPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
 const readBuf = Buffer.allocUnsafe(64 * 1024);
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 let pending = [];
-let timer = null;
 let syncing = false;
 const drain = () => {
+  let total = 0;
   for (;;) {
     let n;
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       n = readSync(fd, readBuf, 0, readBuf.length, null);
     } catch {
-      return;
+      return total;
+    } finally {
+      Error.stackTraceLimit = limit;
     }
-    if (n <= 0) return;
+    if (n <= 0) return total;
+    total += n;
     pending.push(Buffer.from(readBuf.subarray(0, n)));
+    if (n < readBuf.length) return total;
   }
 };
 const flush = () => {
-  timer = null;
-  drain();
-  socket.resume();
   if (syncing || pending.length === 0) return;
-  const block = Buffer.concat(pending);
+  const block = pending.length === 1 ? pending[0] : Buffer.concat(pending);
   pending = [];
   writeSync(out, block);
   if (!sync) return;
@@ -41,7 +49,7 @@ const flush = () => {
     syncing = false;
   });
 };
-const socket = new Socket({
+new Socket({
   fd,
   readable: true,
   writable: false,
@@ -50,10 +58,12 @@ const socket = new Socket({
     buffer: Buffer.allocUnsafe(64 * 1024),
     callback: (n, buf) => {
       pending.push(Buffer.from(buf.subarray(0, n)));
-      if (timer === null) {
-        socket.pause();
-        timer = setTimeout(flush, 2);
+      const until = performance.now() + GATHER_MS;
+      for (let left = GATHER_MS; left > 0; left = until - performance.now()) {
+        Atomics.wait(sleeper, 0, 0, Math.min(QUIET_MS, left));
+        if (drain() === 0) break;
       }
+      flush();
     },
   },
 });

@@ -17,7 +17,7 @@ import { parseArgs, promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import tmp from 'tmp';
 import { nginxLines } from './nginx-lines.mjs';
-import { trickleFloor, trickleRun } from './trickle.mjs';
+import { buildFloorC, trickleFloor, trickleRun } from './trickle.mjs';
 import { decryptGpgBench } from './decrypt-gpg.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -300,8 +300,12 @@ try {
     await trickleRun({ dir: dir.name, key: trickleKey, seconds: trickleSeconds }),
     await trickleRun({ dir: dir.name, key: trickleKey, seconds: trickleSeconds, generatorArgs: ['--session-key-window', '0'] }),
   ];
-  const floor = await trickleFloor({ dir: dir.name, seconds: Math.min(trickleSeconds, 30) });
-  checks.trickle = trickle.every((t) => t.decryptedMatches) && floor.matches;
+  // The Node.js floor, and the machine's own (bench/floor-c.c) when a C compiler is present.
+  const floor = [await trickleFloor({ dir: dir.name, seconds: Math.min(trickleSeconds, 30) })];
+  const floorC = await buildFloorC(dir.name);
+  if (floorC.exe === null) console.log(floorC.why);
+  else floor.push(await trickleFloor({ dir: dir.name, seconds: Math.min(trickleSeconds, 30), exe: floorC.exe }));
+  checks.trickle = trickle.every((t) => t.decryptedMatches) && floor.every((f) => f.matches);
 
   // decrypt --gpg: private-key operations per second through gpg-agent (bench/decrypt-gpg.mjs).
   const gpgOps = await decryptGpgBench({ dir: dir.name });
@@ -348,7 +352,7 @@ try {
   console.table(gpgOps);
   console.log(`Steady trickle (2,000 lines/s in bursts every 10 ms for ${trickleSeconds} s, then idle):`);
   console.table(trickle.map((t) => ({ options: t.options, 'blocks/s': t.blocksPerSecond, 'CPU % of a core': t.cpuPercentOfCore, 'ms CPU/block': t.cpuMsPerBlock, 'p50 ms': t.latencyP50Ms, 'p99 ms': t.latencyP99Ms, 'RSS MB': t.rssLastMb, 'RSS MB/min (2nd half)': t.rssSlopeSecondHalfMbPerMin, 'decrypt text MB/s': t.decryptTextMBps, 'idle CPU %': t.idleCpuPercent, 'idle wake-ups/s': t.idleWakeupsPerSecond, 'idle RSS MB': t.idleRssMb })));
-  console.table([floor]);
+  console.table(floor);
   console.log('Generator and start-up (median):');
   console.table([startup]);
   console.log('Every output decrypts to exactly what was written:');

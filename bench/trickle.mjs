@@ -8,6 +8,8 @@
 //     shape of issue 11), and compares the text with what was written.
 //
 //   node bench/trickle.mjs [--seconds 120] [--runs 1] [--window 60s ...] [--out FILE] [--profile DIR]
+//                          [--floor] [--no-copy]   # --floor: the C and Node.js floors too (each with and without fdatasync)
+//                          [--malloc-arena-max 2]  # the copy's MALLOC_ARENA_MAX, as its unit sets it; 0: unset
 //   npm run bench:soak     # 600 s, results in bench/results-soak.json
 //
 // run.mjs calls trickleRun() for `npm run bench`.
@@ -95,38 +97,63 @@ function messageSpans(log) {
   return spans;
 }
 
+/** bench/floor-c.c built into `dir` with `cc -O2`, or null (with the reason) when there is no compiler. */
+export async function buildFloorC(dir) {
+  const exe = join(dir, 'floor-c');
+  try {
+    await execFileAsync('cc', ['-O2', '-o', exe, join(BENCH, 'floor-c.c')]);
+    return { exe, why: null };
+  } catch (err) {
+    return { exe: null, why: `no C floor: cc failed or is missing (${err.code ?? err.message})` };
+  }
+}
+
 /**
- * The floor: bench/floor-reader.mjs under the same trickle, with no encryption (plaintext out,
- * compared with what was written). Only its CPU is of interest.
+ * The floor: a reader with no encryption under the same trickle (plaintext out, compared with
+ * what was written). `exe` null: bench/floor-reader.mjs (Node.js, the copy's pipe handling);
+ * otherwise the C reader built by buildFloorC (the machine's own floor). Only its CPU is of interest.
  */
-export async function trickleFloor({ dir, seconds = 120, rate = 2000, burstMs = 10, seed = 7, sync = true }) {
+export async function trickleFloor({ dir, seconds = 120, rate = 2000, burstMs = 10, seed = 7, sync = true, exe = null }) {
   const pipe = join(dir, 'floor.pipe');
   const out = join(dir, 'floor.out');
   rmSync(out, { force: true });
   rmSync(pipe, { force: true });
   await execFileAsync('mkfifo', ['-m', '600', pipe]);
   writeFileSync(out, '', { mode: 0o600 });
-  const reader = spawn(process.execPath, [join(BENCH, 'floor-reader.mjs'), pipe, out, sync ? 'sync' : 'nosync'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const mode = sync ? 'sync' : 'nosync';
+  const command = exe === null ? [process.execPath, [join(BENCH, 'floor-reader.mjs'), pipe, out, mode]] : [exe, [pipe, out, mode]];
+  const reader = spawn(command[0], command[1], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((resolve) => reader.on('exit', (code) => resolve(code)));
   await sleep(300);
   const t0 = performance.now();
   const ticks0 = cpuTicks(reader.pid);
+  const switches0 = contextSwitches(reader.pid);
   const { stdout } = await execFileAsync(process.execPath, [join(BENCH, 'trickle-writer.mjs'), pipe, out, String(seconds), String(rate), String(burstMs), String(seed)], { maxBuffer: 256 << 20 });
   const ticks1 = cpuTicks(reader.pid);
+  const switches1 = contextSwitches(reader.pid);
   const wallS = (performance.now() - t0) / 1000;
   reader.kill('SIGTERM');
   await exited;
   const w = JSON.parse(stdout);
   const matches = sha256(readFileSync(out)) === sha256(nginxLines(w.lines, seed));
   rmSync(out, { force: true });
-  return { options: `floor: read + write${sync ? ' + fdatasync' : ''}, no encryption`, seconds, cpuPercentOfCore: +((100 * (ticks1 - ticks0)) / CLK_TCK / wallS).toFixed(2), writes: w.growth.length, matches };
+  const writes = w.growth.length;
+  return {
+    options: `floor (${exe === null ? 'Node.js' : 'C'}): read + write${sync ? ' + fdatasync' : ''}, no encryption`,
+    seconds,
+    cpuPercentOfCore: +((100 * (ticks1 - ticks0)) / CLK_TCK / wallS).toFixed(2),
+    writes,
+    cpuMsPerWrite: +(((ticks1 - ticks0) * 1000) / CLK_TCK / writes).toFixed(3),
+    switchesPerWrite: +((switches1 - switches0) / writes).toFixed(2),
+    matches,
+  };
 }
 
 /**
  * One trickle run. `key` from makeBenchKey; `generatorArgs` are extra options for the copy (say
  * `['--session-key-window', '0']`).
  */
-export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs = 10, generatorArgs = [], seed = 7, profileDir = null }) {
+export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs = 10, generatorArgs = [], seed = 7, profileDir = null, mallocArenaMax = 2 }) {
   const pipe = join(dir, 'trickle.pipe');
   const log = join(dir, 'trickle.log');
   const copyPath = join(dir, 'trickle-copy.mjs');
@@ -134,16 +161,22 @@ export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs
   await execFileAsync(process.execPath, [CLI, 'encrypter', '--recipient-key', key.pub, '--pipe', pipe, '--output', log, '--save-path', copyPath, '--log-level', 'warn', '--force', ...generatorArgs]);
   // With a profile directory, node writes a CPU profile of the copy there at its exit.
   const command = profileDir === null ? [copyPath, []] : [process.execPath, ['--cpu-prof', '--cpu-prof-dir', profileDir, copyPath]];
-  const copy = spawn(command[0], command[1], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // As the generated systemd unit and init script start it (MALLOC_ARENA_MAX=2); 0: unset.
+  const env = { ...process.env };
+  if (mallocArenaMax > 0) env.MALLOC_ARENA_MAX = String(mallocArenaMax);
+  else delete env.MALLOC_ARENA_MAX;
+  const copy = spawn(command[0], command[1], { stdio: ['ignore', 'ignore', 'inherit'], env });
   const exited = new Promise((resolve) => copy.on('exit', (code) => resolve(code)));
   await waitForPipe(copy, pipe);
   await sleep(300); // start-up work and the stream-start block are not the trickle's cost
   const rss = [];
   const t0 = performance.now();
   const ticks0 = cpuTicks(copy.pid);
+  const switches0 = contextSwitches(copy.pid);
   const sampler = setInterval(() => rss.push([(performance.now() - t0) / 1000, rssMb(copy.pid)]), 1000);
   const { stdout } = await execFileAsync(process.execPath, [join(BENCH, 'trickle-writer.mjs'), pipe, log, String(seconds), String(rate), String(burstMs), String(seed)], { maxBuffer: 256 << 20 });
   const ticks1 = cpuTicks(copy.pid);
+  const switches1 = contextSwitches(copy.pid);
   const wallS = (performance.now() - t0) / 1000;
   clearInterval(sampler);
   // Idle: nothing written. CPU, wake-ups (context switches of all its threads) and RSS, once the
@@ -192,6 +225,7 @@ export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs
   const half = rss.filter(([t]) => t >= wallS / 2);
   const result = {
     options: generatorArgs.join(' ') || '(defaults)',
+    mallocArenaMax: mallocArenaMax > 0 ? mallocArenaMax : null,
     seconds,
     linesPerSecond: rate,
     burstMs,
@@ -201,6 +235,7 @@ export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs
     blocksPerSecond: +(spans.length / wallS).toFixed(1),
     cpuPercentOfCore: +((100 * (ticks1 - ticks0)) / CLK_TCK / wallS).toFixed(2),
     cpuMsPerBlock: +(((ticks1 - ticks0) * 1000) / CLK_TCK / spans.length).toFixed(3),
+    switchesPerBlock: +((switches1 - switches0) / spans.length).toFixed(2),
     latencyLines: latencies.length,
     latencyP50Ms: +quantile(latencies, 0.5).toFixed(2),
     latencyP99Ms: +quantile(latencies, 0.99).toFixed(2),
@@ -229,24 +264,30 @@ async function main() {
       out: { type: 'string' },
       profile: { type: 'string' },
       floor: { type: 'boolean', default: false },
+      'no-copy': { type: 'boolean', default: false },
+      'malloc-arena-max': { type: 'string', default: '2' },
     },
   });
   const dir = tmp.dirSync({ prefix: 'pp-trickle-', mode: 0o700, unsafeCleanup: true });
   const key = await makeBenchKey(dir.name);
   const results = [];
   try {
-    const windows = values.window ?? [null];
+    const windows = values['no-copy'] ? [] : (values.window ?? [null]);
     for (let run = 0; run < Number(values.runs); run += 1) {
       if (values.floor) {
-        for (const sync of [true, false]) {
-          const f = await trickleFloor({ dir: dir.name, seconds: Number(values.seconds), sync });
-          console.table([f]);
-          results.push({ ...f, decryptedMatches: f.matches });
+        const c = await buildFloorC(dir.name);
+        if (c.exe === null) console.log(c.why);
+        for (const exe of c.exe === null ? [null] : [c.exe, null]) {
+          for (const sync of [true, false]) {
+            const f = await trickleFloor({ dir: dir.name, seconds: Number(values.seconds), sync, exe });
+            console.table([f]);
+            results.push({ ...f, decryptedMatches: f.matches });
+          }
         }
       }
       for (const window of windows) {
         const generatorArgs = window === null ? [] : ['--session-key-window', window];
-        const r = await trickleRun({ dir: dir.name, key, seconds: Number(values.seconds), generatorArgs, profileDir: values.profile ?? null });
+        const r = await trickleRun({ dir: dir.name, key, seconds: Number(values.seconds), generatorArgs, profileDir: values.profile ?? null, mallocArenaMax: Number(values['malloc-arena-max']) });
         console.table([r]);
         results.push(r);
       }

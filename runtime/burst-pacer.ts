@@ -5,7 +5,8 @@
  * - Bursts (the common case: a server writes a few lines at a time): the first chunk after a
  *   pause starts a gather; reading stops until it ends, then everything in the pipe is taken at
  *   once and becomes one block. A burst of lines written one write(2) each then costs one
- *   wake-up, and a lone line waits no longer than the gather.
+ *   wake-up. A shortest gather looks at the pipe every `quietMs` and ends as soon as one such
+ *   step brought nothing: the burst is over, and a lone line waits only one step.
  * - Single lines arriving back to back (the next chunk within half of `gatherMinMs` after a
  *   gather ended: the data never really stopped): each gather doubles, up to `gatherMaxMs`, so
  *   blocks stay few while a line still waits at most that long. Any pause longer than that, as
@@ -18,6 +19,8 @@ export interface PacerLimits {
   readonly gatherMinMs: number;
   readonly gatherMaxMs: number;
   readonly streamAfterBytes: number;
+  /** A shortest gather ends early after this long with nothing new in the pipe. */
+  readonly gatherQuietMs: number;
 }
 
 export class BurstPacer {
@@ -39,6 +42,15 @@ export class BurstPacer {
     const steady = now - this.lastGatherEnd < this.limits.gatherMinMs / 2;
     this.gatherMs = steady ? Math.min(this.gatherMs * 2, this.limits.gatherMaxMs) : this.limits.gatherMinMs;
     return this.gatherMs;
+  }
+
+  /**
+   * Whether the gather just started may end after a quiet step. A doubled gather (lines coming
+   * back to back) always runs its full length: ending it at every short pause would make a
+   * block of nearly every line.
+   */
+  get mayEndQuiet(): boolean {
+    return this.gatherMs === this.limits.gatherMinMs;
   }
 
   /** The gather ended and took `bytes` from the pipe. */

@@ -2,8 +2,13 @@
 export const COPY_LIMITS = {
   /** A block is sealed after the pipe was idle this long: a lone line is on disk within ms. */
   idleFlushMs: 2,
-  /** A burst is gathered this long after its first chunk (runtime/burst-pacer.ts): as the idle wait. */
+  /** A burst is gathered at most this long after its first chunk (runtime/burst-pacer.ts): as the idle wait. */
   gatherMinMs: 2,
+  /**
+   * A shortest gather looks at the pipe this often and ends at the first look that finds nothing
+   * new: a burst written at once is complete, a lone line waits only this long.
+   */
+  gatherQuietMs: 1,
   /** Single lines one after another gather up to this long: a line waits at most this. */
   gatherMaxMs: 6,
   /** A gather finding this much (half the pipe's 64 KiB buffer) is a flood: read continuously. */

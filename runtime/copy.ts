@@ -7,6 +7,7 @@ import { CopySession } from './copy-session.ts';
 import { attachParts } from './copy-parts.ts';
 import { countingErrors } from './report/error-count.ts';
 import { describeBaked } from './describe.ts';
+import { youngGenerationMayGrow } from './heap-tuning.ts';
 import { createEncryptor, endingKeyWindows } from './encryptor.ts';
 import { loadRecipientKeys } from './recipients.ts';
 import { describeFailure, EXIT, usageError } from './errors.ts';
@@ -29,6 +30,7 @@ const PROGRAM = 'paranoid-pipes copy';
  * exit code. It takes no option that changes what it does.
  */
 export async function runCopy(baked: BakedOptions, argv: readonly string[], selfUrl: string): Promise<number> {
+  youngGenerationMayGrow(false);
   // Diagnostics must never kill the copy: a closed stderr (detached start) is ignored.
   process.stderr.on('error', () => {});
   const log = createLogger(baked.logLevel, (line) => process.stderr.write(line));

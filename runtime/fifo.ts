@@ -118,25 +118,51 @@ export function fifoSocket(fd: number, onChunk: (chunk: Buffer) => void): Socket
   } as ConstructorParameters<typeof Socket>[0]);
 }
 
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Blocks this thread for `ms` (fractions allowed) without using CPU: a futex wait that nothing
+ * wakes. The copy's burst gather uses it (copy-session.ts says why).
+ */
+export function sleepThread(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/** The buffer drainNow reads into: one for the process, since every read is copied out at once. */
+let drainBuffer: Buffer | null = null;
+
 /**
  * Reads what is already in the pipe's kernel buffer without waiting (the fd is non-blocking),
- * and returns how many bytes it read. Used at stop, after the socket is paused, so lines written
- * before the stop are not dropped with the pipe.
+ * and returns how many bytes it read. Used at the end of a gather and at stop, after the socket
+ * is paused, so lines written before the stop are not dropped with the pipe.
+ *
+ * A read from a pipe returns everything in it up to the size asked for, so a read shorter than
+ * the buffer has emptied the pipe: no further read is made. That saves, at every gather, the
+ * read that would fail with EAGAIN, which node turns into a thrown error with a stack trace
+ * (the most expensive step of a drain). Bytes a writer adds just after are not missed: the
+ * socket reads them once it resumes, and the stop loop drains until a drain finds nothing.
  */
 export function drainNow(fd: number, onChunk: (chunk: Buffer) => void): number {
-  const buf = Buffer.allocUnsafe(64 * 1024);
+  const buf = (drainBuffer ??= Buffer.allocUnsafe(READ_CHUNK));
   let total = 0;
   for (;;) {
     let n: number;
+    // A gather's quiet step ends on EAGAIN, ~100 times a second: node builds an Error for it,
+    // and capturing its stack trace is most of that cost. This error is expected and dropped.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       n = readSync(fd, buf, 0, buf.length, null);
     } catch (err) {
       if (errnoCode(err) === 'EAGAIN') return total;
       throw err;
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
     }
     if (n <= 0) return total;
     total += n;
     onChunk(Buffer.from(buf.subarray(0, n)));
+    if (n < buf.length) return total;
   }
 }
 

@@ -55,14 +55,36 @@ export function compressedPacket(zlibBytes: Uint8Array): Buffer {
 
 /** SEIPD v1 with MDC: what GnuPG 2.2 and 2.4 read. `sessionKey` is 32 bytes of AES-256 key. */
 export function seipdV1Packet(sessionKey: Uint8Array, inner: Uint8Array): Buffer {
-  const random = randomBytes(AES_BLOCK);
-  const prefix = Buffer.concat([random, random.subarray(AES_BLOCK - 2)]);
+  const prefix = Buffer.allocUnsafe(AES_BLOCK + 2);
+  takeRandom(prefix, AES_BLOCK);
+  prefix.copy(prefix, AES_BLOCK, AES_BLOCK - 2, AES_BLOCK);
   const mdcHeader = Buffer.from([0xc0 | TAG.mdc, 20]);
   const digest = createHash('sha1').update(prefix).update(inner).update(mdcHeader).digest();
   const cipher = createCipheriv('aes-256-cfb', sessionKey, Buffer.alloc(AES_BLOCK));
   const length = 1 + prefix.length + inner.length + mdcHeader.length + digest.length;
   const parts = [packetHeader(TAG.seipd, length), Buffer.from([1]), cipher.update(prefix), cipher.update(inner), cipher.update(mdcHeader), cipher.update(digest), cipher.final()];
   return Buffer.concat(parts);
+}
+
+/**
+ * Random bytes for the prefixes, drawn from the CSPRNG a few KiB at a time: one randomBytes call
+ * per block cost more in node's argument checks and buffer set-up than the 16 bytes themselves.
+ * Each prefix is still fresh CSPRNG output, never reused: with a session key shared by a
+ * window's blocks, the prefix is what makes every message's CFB keystream its own.
+ */
+const RANDOM_POOL_BYTES = 4096;
+let randomPool: Buffer = Buffer.alloc(0);
+let randomAt = 0;
+
+function takeRandom(into: Buffer, length: number): void {
+  if (randomAt + length > randomPool.length) {
+    randomPool = randomBytes(RANDOM_POOL_BYTES);
+    randomAt = 0;
+  }
+  randomPool.copy(into, 0, randomAt, randomAt + length);
+  // Used bytes are overwritten, so the pool never holds a prefix already handed out.
+  randomPool.fill(0, randomAt, randomAt + length);
+  randomAt += length;
 }
 
 /**

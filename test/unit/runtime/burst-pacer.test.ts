@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BurstPacer } from '../../../runtime/burst-pacer.ts';
 
-const limits = { gatherMinMs: 2, gatherMaxMs: 6, streamAfterBytes: 32 * 1024 };
+const limits = { gatherMinMs: 2, gatherMaxMs: 6, streamAfterBytes: 32 * 1024, gatherQuietMs: 1 };
 
 describe('burst pacer', () => {
   it('bursts 10 ms apart: every gather is the shortest', () => {
@@ -45,5 +45,19 @@ describe('burst pacer', () => {
     p.idle();
     expect(p.streaming).toBe(false);
     expect(p.startGather(100)).toBe(2);
+  });
+});
+
+describe('burst pacer: quiet steps', () => {
+  it('a shortest gather may end at a quiet step; a doubled one runs its full length', () => {
+    const p = new BurstPacer(limits);
+    expect(p.startGather(0)).toBe(2);
+    expect(p.mayEndQuiet).toBe(true);
+    p.endGather(1, 150); // ended early: one quiet millisecond
+    expect(p.startGather(1.5)).toBe(4); // the next line came right after: lines back to back
+    expect(p.mayEndQuiet).toBe(false);
+    p.endGather(5.5, 150);
+    expect(p.startGather(50)).toBe(2);
+    expect(p.mayEndQuiet).toBe(true);
   });
 });
