@@ -55,7 +55,7 @@ async function startNginx(pipe: string, user: string): Promise<{ port: number; p
   writeFileSync(
     conf,
     `daemon off;\nmaster_process on;\nworker_processes 2;\nuser ${user};\npid ${join(prefix, 'nginx.pid')};\nerror_log ${join(prefix, 'error.log')};\n` +
-      `events { worker_connections 64; }\nhttp {\n${temps}\n    access_log off;\n${exampleServerBlock(pipe, port)}\n}\n`,
+      `events { worker_connections 512; }\nhttp {\n${temps}\n    access_log off;\n${exampleServerBlock(pipe, port)}\n}\n`,
   );
   // Its own process group, so a failed test can take the workers down with the master.
   const server = spawn(nginx!, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: 'ignore', detached: true });
