@@ -188,7 +188,7 @@ export class CopySession {
   private endGather(): void {
     this.gatherTimer = null;
     if (this.stopping) return;
-    const got = this.pullEverything();
+    const got = this.pullEverything(COPY_LIMITS.gatherDrainMaxBytes);
     if (this.quitRequested) {
       void this.stop('quit string');
       return;
@@ -271,10 +271,10 @@ export class CopySession {
     this.pendingSince = this.pendingBytes > 0 ? now : null;
   }
 
-  /** Takes every byte read so far from every pipe, synchronously; returns how many. */
-  private pullEverything(): number {
+  /** Takes every byte in every pipe (at most `maxBytes` in all), synchronously; returns how many. */
+  private pullEverything(maxBytes = Number.POSITIVE_INFINITY): number {
     let total = 0;
-    for (const source of this.sources) total += source.pullEverything((chunk) => this.take(source, chunk, Date.now()));
+    for (const source of this.sources) total += source.pullEverything((chunk) => this.take(source, chunk, Date.now()), maxBytes - total);
     return total;
   }
 

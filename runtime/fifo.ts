@@ -120,16 +120,18 @@ export function fifoSocket(fd: number, onChunk: (chunk: Buffer) => void): Socket
 
 /**
  * Reads what is already in the pipe's kernel buffer without waiting (the fd is non-blocking),
- * and returns how many bytes it read. Used at stop, after the socket is paused, so lines written
- * before the stop are not dropped with the pipe.
+ * at most `maxBytes`, and returns how many bytes it read. Used at stop, after the socket is
+ * paused, so lines written before the stop are not dropped with the pipe; and at the end of a
+ * gather. A writer on another core refills the pipe as fast as this loop empties it, so without
+ * a bound a flood keeps it going, past every backpressure check.
  */
-export function drainNow(fd: number, onChunk: (chunk: Buffer) => void): number {
+export function drainNow(fd: number, onChunk: (chunk: Buffer) => void, maxBytes = Number.POSITIVE_INFINITY): number {
   const buf = Buffer.allocUnsafe(64 * 1024);
   let total = 0;
-  for (;;) {
+  while (total < maxBytes) {
     let n: number;
     try {
-      n = readSync(fd, buf, 0, buf.length, null);
+      n = readSync(fd, buf, 0, Math.min(buf.length, maxBytes - total), null);
     } catch (err) {
       if (errnoCode(err) === 'EAGAIN') return total;
       throw err;
@@ -138,6 +140,7 @@ export function drainNow(fd: number, onChunk: (chunk: Buffer) => void): number {
     total += n;
     onChunk(Buffer.from(buf.subarray(0, n)));
   }
+  return total;
 }
 
 /** Removes the FIFO at stop, only if it is still the one we made (same device and inode). */
