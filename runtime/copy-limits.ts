@@ -8,12 +8,6 @@ export const COPY_LIMITS = {
   gatherMaxMs: 6,
   /** A gather finding this much (half the pipe's 64 KiB buffer) is a flood: read continuously. */
   streamAfterBytes: 32 * 1024,
-  /**
-   * A gather takes at most this much in its synchronous drain (two pipe buffers): a flood's
-   * writer refills the pipe as fast as it is read, and an unbounded drain took 2–6 MB past
-   * --max-buffer before the first backpressure check. The rest is read as a flood, chunk by chunk.
-   */
-  gatherDrainMaxBytes: 128 * 1024,
   /** Under a steady trickle the pipe is never idle; seal at least this often. */
   maxBlockAgeMs: 50,
   /** How often the pipe path is checked: deleted or replaced, a fresh pipe is put back. */

@@ -188,7 +188,11 @@ export class CopySession {
   private endGather(): void {
     this.gatherTimer = null;
     if (this.stopping) return;
-    const got = this.pullEverything(COPY_LIMITS.gatherDrainMaxBytes);
+    // At most the room left in --max-buffer (but enough to tell a flood): a flood's writer refills
+    // the pipe as fast as this drains it, and an unbounded drain went megabytes past the buffer
+    // before the first backpressure check. What is left is read as a flood, chunk by chunk.
+    const room = this.baked.overload.maxBufferBytes - this.writer.queuedBytes;
+    const got = this.pullEverything(Math.max(room, COPY_LIMITS.streamAfterBytes));
     if (this.quitRequested) {
       void this.stop('quit string');
       return;
