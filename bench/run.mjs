@@ -16,6 +16,9 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import tmp from 'tmp';
+import { copyFlood, flood, waitForReader } from './copy-flood.mjs';
+import { efficiency } from './efficiency.mjs';
+import { floodRows, printFloodRows } from './flood-rows.mjs';
 import { nginxLines } from './nginx-lines.mjs';
 import { buildFloorC, trickleFloor, trickleRun } from './trickle.mjs';
 import { decryptGpgBench } from './decrypt-gpg.mjs';
@@ -34,6 +37,9 @@ const { values: opts } = parseArgs({
     'memory-mb': { type: 'string', default: '1024' },
     'gpg-blocks': { type: 'string', default: '100' },
     'trickle-seconds': { type: 'string', default: '120' },
+    'writer-lines': { type: 'string', default: '300000' },
+    'many-lines': { type: 'string', default: '100000' },
+    'core-rounds': { type: 'string', default: '2' },
   },
 });
 const LINES = Number(opts.lines);
@@ -55,6 +61,10 @@ const TARGETS = {
   idleRssMb: 50,
   idleWakeupsPerSecond: 1,
   gpgOpsPerSecondLowS2k: 200,
+  efficiencyFlood: 1.3,
+  efficiencyPerLine: 1.3,
+  writerSlowdown1: 1.25,
+  writerSlowdown8: 1.25,
 };
 
 const now = () => process.hrtime.bigint();
@@ -75,27 +85,6 @@ async function mkfifo(path) {
   await execFileAsync('mkfifo', ['-m', '600', path]);
 }
 
-/** Until something reads `path`: a non-blocking open for writing fails with ENXIO before. */
-async function waitForReader(path, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`nothing reads ${path}`);
-      await sleep(1);
-    }
-  }
-}
-
-/** Runs the flood writer to completion; returns its report (startedAt as bigint). */
-async function flood(pipe, lines, repeat = 1) {
-  const { stdout } = await execFileAsync(process.execPath, [join(BENCH, 'flood-writer.mjs'), pipe, String(lines), '1', String(repeat)], { maxBuffer: 1 << 20 });
-  const report = JSON.parse(stdout);
-  return { ...report, startedAt: BigInt(report.startedAt), closedAt: BigInt(report.closedAt) };
-}
-
 /** Runs a command and hashes its stdout as it streams (never holding it all). */
 async function hashOutput(file, args, env = process.env) {
   const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -109,20 +98,6 @@ async function hashOutput(file, args, env = process.env) {
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const { code } = await exited(child);
   return { code, bytes, sha256: hash.digest('hex'), stderr };
-}
-
-/** Peak RSS of a running process, sampled from /proc (VmHWM is the kernel's own high-water mark). */
-function rssWatcher(pid) {
-  let peakKb = 0;
-  const timer = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) peakKb = Math.max(peakKb, Number(m[1]));
-    } catch {
-      // gone
-    }
-  }, 20);
-  return { stop: () => (clearInterval(timer), peakKb / 1024) };
 }
 
 function row(name, lines, bytes, secs) {
@@ -196,6 +171,8 @@ try {
   const main = await copyFlood(copyPath, copyPipe, LINES);
   throughput.push(row('paranoid-pipes copy (zlib, armored)', LINES, main.bytes, main.seconds));
   const copyRssMb = main.peakRssMb;
+  // Target 1, the flood shape: the copy's CPU for this flood against its primitives on the same blocks.
+  const floodEfficiency = await efficiency({ shape: '64 KiB writes', dir: dir.name, sec, log: copyLog, lines: LINES, copyCpuSeconds: main.cpuSeconds });
 
   // (b') the same copy without compression, binary: the cost of encryption alone.
   {
@@ -285,12 +262,16 @@ try {
   {
     rmSync(copyLog, { force: true });
     const repeat = Math.max(1, Math.round((Number(opts['memory-mb']) * 1e6) / expected.length));
-    const r = await copyFlood(copyPath, copyPipe, LINES, repeat);
+    const r = await copyFlood(copyPath, copyPipe, LINES, { repeat });
     memory = { floodMB: +(r.bytes / 1e6).toFixed(0), seconds: +r.seconds.toFixed(2), 'MB/s': +(r.bytes / 1e6 / r.seconds).toFixed(1), peakRssMb: +r.peakRssMb.toFixed(1) };
     const back = await hashOutput(process.execPath, [CLI, 'decrypt', '--key', sec, '--show-control', copyLog]);
     const end2 = /"type":"stream-end".*?"lines":(\d+)/.exec(back.stderr);
     checks.memoryFloodLines = end2 !== null && Number(end2[1]) === LINES * repeat && back.bytes === r.bytes;
   }
+
+  // Issue 14, targets 1 (per-line shape), 2, 3 and 6: bench/flood-rows.mjs.
+  const floodSide = await floodRows({ dir: dir.name, key: { pub, sec, fpr, gpgEnv }, lines: LINES, writerLines: Number(opts['writer-lines']), manyLines: Number(opts['many-lines']), rounds: Number(opts['core-rounds']), floodEfficiency });
+  Object.assign(checks, floodSide.checks);
 
   // The steady trickle (issue 14, target 0): the default session-key window, a fresh key per block
   // for comparison, and the floor (no encryption) under the same load.
@@ -328,15 +309,19 @@ try {
     idleRssMb: trickle[0].idleRssMb,
     idleWakeupsPerSecond: trickle[0].idleWakeupsPerSecond,
     gpgOpsPerSecondLowS2k: gpgOps[1].opsPerSecond,
+    efficiencyFlood: floodSide.efficiency[0].ratio,
+    efficiencyPerLine: floodSide.efficiency[1].ratio,
+    writerSlowdown1: floodSide.writers.ratios['1 writer'].median,
+    writerSlowdown8: floodSide.writers.ratios['8 writers'].median,
   };
-  const lowerIsBetter = new Set(['latencyP99Ms', 'peakRssMb', 'generateMs', 'startupMs', 'trickleCpuPercent', 'trickleLatencyP99Ms', 'loneLineP99Ms', 'idleRssMb', 'idleWakeupsPerSecond']);
+  const lowerIsBetter = new Set(['latencyP99Ms', 'peakRssMb', 'generateMs', 'startupMs', 'trickleCpuPercent', 'trickleLatencyP99Ms', 'loneLineP99Ms', 'idleRssMb', 'idleWakeupsPerSecond', 'efficiencyFlood', 'efficiencyPerLine', 'writerSlowdown1', 'writerSlowdown8']);
   const targets = Object.entries(TARGETS).map(([name, target]) => ({
     name,
     target: `${lowerIsBetter.has(name) ? '<=' : '>='} ${target}`,
     measured: measured[name],
     met: lowerIsBetter.has(name) ? measured[name] <= target : measured[name] >= target,
   }));
-  Object.assign(results, { throughput, copyPeakRssMbDuringThroughput: +copyRssMb.toFixed(1), latency, memory, decrypt: [decrypt, gpgDecrypt], decryptGpg: gpgOps, startup, trickle, trickleFloor: floor, checks, targets });
+  Object.assign(results, { throughput, copyPeakRssMbDuringThroughput: +copyRssMb.toFixed(1), latency, memory, decrypt: [decrypt, gpgDecrypt], decryptGpg: gpgOps, startup, trickle, trickleFloor: floor, floodSide, checks, targets });
   writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   console.log(`\nparanoid-pipes benchmark, ${results.date}, ${results.machine.cpus} x ${results.machine.cpu}, Node ${process.version}\n`);
@@ -350,6 +335,7 @@ try {
   console.table([decrypt, gpgDecrypt]);
   console.log('decrypt --gpg (a session key per block, key under a passphrase preset in gpg-agent):');
   console.table(gpgOps);
+  printFloodRows(floodSide);
   console.log(`Steady trickle (2,000 lines/s in bursts every 10 ms for ${trickleSeconds} s, then idle):`);
   console.table(trickle.map((t) => ({ options: t.options, 'blocks/s': t.blocksPerSecond, 'CPU % of a core': t.cpuPercentOfCore, 'ms CPU/block': t.cpuMsPerBlock, 'p50 ms': t.latencyP50Ms, 'p99 ms': t.latencyP99Ms, 'RSS MB': t.rssLastMb, 'RSS MB/min (2nd half)': t.rssSlopeSecondHalfMbPerMin, 'decrypt text MB/s': t.decryptTextMBps, 'idle CPU %': t.idleCpuPercent, 'idle wake-ups/s': t.idleWakeupsPerSecond, 'idle RSS MB': t.idleRssMb })));
   console.table(floor);
@@ -364,25 +350,6 @@ try {
 } finally {
   await execFileAsync('gpgconf', ['--kill', 'all'], { env: gpgEnv }).catch(() => {});
   dir.removeCallback();
-}
-
-/**
- * Floods a started copy; SIGTERM after the writer closed makes it take what is in the pipe, seal
- * it, fdatasync and write its stream-end (it never sees EOF: it holds its own write end). Its exit
- * is the moment every line is durable.
- */
-async function copyFlood(copyPath, pipe, lines, repeat = 1) {
-  const copy = spawn(copyPath, [], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const done = exited(copy);
-  await waitForReader(pipe);
-  const rss = rssWatcher(copy.pid);
-  const w = await flood(pipe, lines, repeat);
-  copy.kill('SIGTERM');
-  const { code } = await done;
-  const end = now();
-  const peakRssMb = rss.stop();
-  if (code !== 0) throw new Error(`the copy exited ${code}`);
-  return { bytes: w.bytes, seconds: seconds(w.startedAt, end), peakRssMb };
 }
 
 /** One `gpg --decrypt` process per armored block, as a script over a split log would run. */

@@ -267,7 +267,11 @@ export class CopySession {
     let got = 0;
     for (let left = ms; left > 0; left = until - performance.now()) {
       sleepThread(Math.min(step, left));
-      const n = this.pullEverything();
+      // At most the room left in --max-buffer (but enough to tell a flood): a flood's writer
+      // refills the pipe as fast as it is drained, and an unbounded drain went megabytes past the
+      // buffer before the first backpressure check. What is left is read as a flood.
+      const room = this.baked.overload.maxBufferBytes - this.writer.queuedBytes;
+      const n = this.pullEverything(Math.max(room, COPY_LIMITS.streamAfterBytes - got));
       got += n;
       if (n === 0 && step < ms) break; // a quiet step: the burst is complete
     }
@@ -364,10 +368,10 @@ export class CopySession {
     this.pendingSince = this.pendingBytes > 0 ? now : null;
   }
 
-  /** Takes every byte read so far from every pipe, synchronously; returns how many. */
-  private pullEverything(): number {
+  /** Takes every byte in every pipe (at most `maxBytes` in all), synchronously; returns how many. */
+  private pullEverything(maxBytes = Number.POSITIVE_INFINITY): number {
     let total = 0;
-    for (const source of this.sources) total += source.pullEverything((chunk) => this.take(source, chunk, Date.now()));
+    for (const source of this.sources) total += source.pullEverything((chunk) => this.take(source, chunk, Date.now()), maxBytes - total);
     return total;
   }
 

@@ -133,26 +133,31 @@ let drainBuffer: Buffer | null = null;
 
 /**
  * Reads what is already in the pipe's kernel buffer without waiting (the fd is non-blocking),
- * and returns how many bytes it read. Used at the end of a gather and at stop, after the socket
- * is paused, so lines written before the stop are not dropped with the pipe.
+ * at most `maxBytes`, and returns how many bytes it read. Used at the end of a gather and at stop,
+ * after the socket is paused, so lines written before the stop are not dropped with the pipe.
  *
  * A read from a pipe returns everything in it up to the size asked for, so a read shorter than
- * the buffer has emptied the pipe: no further read is made. That saves, at every gather, the
+ * the size asked has emptied the pipe: no further read is made. That saves, at every gather, the
  * read that would fail with EAGAIN, which node turns into a thrown error with a stack trace
  * (the most expensive step of a drain). Bytes a writer adds just after are not missed: the
  * socket reads them once it resumes, and the stop loop drains until a drain finds nothing.
+ *
+ * The bound: a writer on another core refills the pipe as fast as this loop empties it, so
+ * without one a flood keeps it going, past every backpressure check.
  */
-export function drainNow(fd: number, onChunk: (chunk: Buffer) => void): number {
+export function drainNow(fd: number, onChunk: (chunk: Buffer) => void, maxBytes = Number.POSITIVE_INFINITY): number {
   const buf = (drainBuffer ??= Buffer.allocUnsafe(READ_CHUNK));
   let total = 0;
-  for (;;) {
+  while (total < maxBytes) {
     let n: number;
+    let asked: number;
     // A gather's quiet step ends on EAGAIN, ~100 times a second: node builds an Error for it,
     // and capturing its stack trace is most of that cost. This error is expected and dropped.
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      n = readSync(fd, buf, 0, buf.length, null);
+      asked = Math.min(buf.length, maxBytes - total);
+      n = readSync(fd, buf, 0, asked, null);
     } catch (err) {
       if (errnoCode(err) === 'EAGAIN') return total;
       throw err;
@@ -162,8 +167,9 @@ export function drainNow(fd: number, onChunk: (chunk: Buffer) => void): number {
     if (n <= 0) return total;
     total += n;
     onChunk(Buffer.from(buf.subarray(0, n)));
-    if (n < buf.length) return total;
+    if (n < asked) return total;
   }
+  return total;
 }
 
 /** Removes the FIFO at stop, only if it is still the one we made (same device and inode). */

@@ -45,8 +45,8 @@ export class PipeSource implements Source {
    * Every byte written so far, synchronously, from the kernel's pipe buffer. The socket keeps
    * nothing of its own: each read is handed on as it happens.
    */
-  pullEverything(take: (chunk: Buffer) => void): number {
-    return drainNow(this.fifo.fd, take);
+  pullEverything(take: (chunk: Buffer) => void, maxBytes?: number): number {
+    return drainNow(this.fifo.fd, take, maxBytes);
   }
 
   finalBlocks(): Buffer[] {

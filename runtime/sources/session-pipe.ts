@@ -74,10 +74,10 @@ export class SessionPipe implements Source {
     this.socket?.resume();
   }
 
-  pullEverything(take: (chunk: Buffer) => void): number {
+  pullEverything(take: (chunk: Buffer) => void, maxBytes?: number): number {
     if (this.closed || this.socket === null || this.drainsLeft <= 0) return 0;
     this.drainsLeft -= 1;
-    return drainNow(this.fd, take);
+    return drainNow(this.fd, take, maxBytes);
   }
 
   /** The copy stops: what the session wrote so far is taken once more, what it writes on is not. */

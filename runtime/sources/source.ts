@@ -25,8 +25,11 @@ export interface Source {
   onFailure(handler: (err: Error) => void): void;
   pause(): void;
   resume(): void;
-  /** Takes every byte that can be read now, synchronously; returns how many. */
-  pullEverything(take: (chunk: Buffer) => void): number;
+  /**
+   * Takes every byte that can be read now, synchronously; returns how many. A pipe takes at most
+   * `maxBytes` (the room left in --max-buffer); a file reads in bounded looks of its own.
+   */
+  pullEverything(take: (chunk: Buffer) => void, maxBytes?: number): number;
   /**
    * The framer's last blocks at stop. A pipe hands over everything, a partial line too (nobody
    * can read it later); a file keeps its partial line, which the next start reads whole.
