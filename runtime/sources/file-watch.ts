@@ -2,7 +2,7 @@ import { closeSync, fstatSync, readdirSync, watch, type FSWatcher } from 'node:f
 import { basename, dirname, join } from 'node:path';
 import type { BakedWatch } from '../baked.ts';
 import { errnoCode } from '../errors.ts';
-import { findByInode, findCopy, globRegex, hasGlob, openRegular, statOrNull } from './file-find.ts';
+import { findByInode, findCopy, globRegex, hasGlob, openRegular, statOrNull, type OwnInode } from './file-find.ts';
 import { readTail, tailHash, tailHashAt, type FilePosition, type PositionStore } from './positions.ts';
 import type { SourceGroup, SourceHost } from './source.ts';
 import { WatchedFile, type OpenedFile } from './watched-file.ts';
@@ -61,6 +61,8 @@ export class FileWatch implements SourceGroup {
     /** Never read: the copy's own log and everything beside it, and its pipe. */
     private readonly isOwnFile: (path: string) => boolean,
     private readonly maxBlockBytes: number,
+    /** The same, by device and inode: a name may be a link to one of them, or a hard link. */
+    private readonly isOwnInode: OwnInode = () => false,
   ) {}
 
   start(host: SourceHost): void {
@@ -121,7 +123,7 @@ export class FileWatch implements SourceGroup {
 
   /** Picks up a file the last run was reading, wherever rotation has moved it. */
   private resume(w: PathWatch, position: FilePosition): void {
-    const file = findByInode(w.path, position);
+    const file = findByInode(w.path, position, this.isOwnInode);
     if (file === null) return;
     const st = fstatSync(file.fd);
     if (st.size < position.offset || tailHashAt(file.fd, position.offset) !== position.tail) {
@@ -142,7 +144,7 @@ export class FileWatch implements SourceGroup {
   private openCurrent(w: PathWatch, from: 'start' | 'end'): void {
     let file: OpenedFile | null;
     try {
-      file = openRegular(w.path, this.options.consume);
+      file = openRegular(w.path, this.options.consume, this.isOwnInode);
     } catch (err) {
       this.say(w.path, `cannot read ${w.path}: ${errnoCode(err) ?? (err as Error).message}`);
       return;
@@ -246,7 +248,7 @@ export class FileWatch implements SourceGroup {
    * reads on there from the same offset when it finds a copy that matches what it read.
    */
   private truncated(w: PathWatch, reader: WatchedFile): void {
-    const copy = findCopy(w.path, reader);
+    const copy = findCopy(w.path, reader, this.isOwnInode);
     w.current = null;
     reader.finishing = true;
     if (copy !== null) {

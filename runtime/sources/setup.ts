@@ -1,3 +1,5 @@
+import { lstatSync, readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { BakedOptions } from '../baked.ts';
 import { COPY_LIMITS } from '../copy-limits.ts';
 import type { WriterMarks } from '../writer.ts';
@@ -25,7 +27,7 @@ export function copySources(baked: BakedOptions, warn: (why: string) => void): C
     const positions = new PositionStore(baked.output.path, warn);
     // The log, everything named after it (seal link, positions, rotated asides) and the pipe.
     const isOwnFile = (path: string) => path === baked.pipe.path || path.startsWith(baked.output.path);
-    groups.push(new FileWatch(baked.watch, positions, isOwnFile, COPY_LIMITS.maxBlockBytes));
+    groups.push(new FileWatch(baked.watch, positions, isOwnFile, COPY_LIMITS.maxBlockBytes, ownInodes(baked)));
     marks = {
       beforeAppend: (m, bytes) => positions.beforeAppend(m, bytes),
       durable: (m) => positions.durableNow(m),
@@ -37,4 +39,38 @@ export function copySources(baked: BakedOptions, warn: (why: string) => void): C
     groups.push(dir);
   }
   return { groups, marks };
+}
+
+/**
+ * Whether a file is one of the copy's own, by device and inode: the log and every file named
+ * after it beside it (seal link, positions, rotated asides), the archives, the pipe. Looked up
+ * when a watched file is opened (rare), so a link or a hard link to one of them is refused
+ * whatever name it has.
+ */
+function ownInodes(baked: BakedOptions): (dev: number, ino: number) => boolean {
+  const logDir = dirname(baked.output.path);
+  const logName = basename(baked.output.path);
+  const archiveDir = baked.rotation?.archive?.path ?? null;
+  const candidates = (): string[] => [
+    baked.pipe.path,
+    ...namesIn(logDir).filter((name) => name.startsWith(logName)).map((name) => join(logDir, name)),
+    ...(archiveDir === null ? [] : namesIn(archiveDir).map((name) => join(archiveDir, name))),
+  ];
+  return (dev, ino) =>
+    candidates().some((path) => {
+      try {
+        const st = lstatSync(path);
+        return st.dev === dev && st.ino === ino;
+      } catch {
+        return false;
+      }
+    });
+}
+
+function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

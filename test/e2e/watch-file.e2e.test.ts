@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
@@ -216,6 +216,44 @@ describe('--watch-file', () => {
     expect(seqs).toEqual(range(5));
     expect(events(objects, 'file-rotated').length).toBeGreaterThanOrEqual(2);
   }, 30_000);
+
+  it('a watched name turned into a link is never followed to empty its target (--consume), nor to one of the copy\'s own files', async () => {
+    const victim = join(fx.tmp.path, 'app-linked.log');
+    const bait = join(fx.tmp.path, 'bait-archive');
+    writeFileSync(victim, 'writer=l seq=0 x\n');
+    writeFileSync(bait, 'precious\n');
+    const paths = await fx.generate(['--watch-file', victim, '--watch-from', 'start', '--consume'], 'lnk');
+    const copy = await fx.startReading(paths);
+    await sleep(1800); // read, then emptied after its quiet second
+    expect(readFileSync(victim).length).toBe(0);
+    rmSync(victim);
+    symlinkSync(bait, victim);
+    await sleep(2500);
+    expect(readFileSync(bait, 'utf8')).toBe('precious\n');
+    expect(copy.stderr()).toMatch(/app-linked\.log: ELOOP/);
+    // Without --consume a link is followed (as tail -F does), but never to the copy's own log.
+    rmSync(victim);
+    symlinkSync(paths.output, victim);
+    await sleep(1500);
+    copy.child.kill('SIGTERM');
+    expect(await copy.exited).toBe(0);
+    const { seqs, objects } = await writerLines(paths.output, 'l');
+    expect(seqs).toEqual([0]);
+    expect(objects.some((o) => o.kind === 'line' && String(o.line).includes('precious'))).toBe(false);
+
+    rmSync(victim);
+    writeFileSync(victim, '');
+    const again = await fx.generate(['--watch-file', victim, '--watch-from', 'start'], 'own');
+    rmSync(victim);
+    symlinkSync(again.output, victim);
+    const own = await fx.startReading(again);
+    await sleep(1500);
+    own.child.kill('SIGTERM');
+    expect(await own.exited).toBe(0);
+    expect(own.stderr()).toMatch(/EOWNFILE/);
+    const lines = (await decryptJson(again.output)).filter((o) => o.kind === 'line');
+    expect(lines).toEqual([]);
+  });
 
   it('--consume empties the file once its lines are durable, and loses none of an O_APPEND writer', async () => {
     const file = join(fx.tmp.path, 'consumed.log');
