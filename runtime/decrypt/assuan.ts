@@ -44,6 +44,9 @@ export class AssuanClient {
         this.push(this.buffered.slice(0, nl));
         this.buffered = this.buffered.slice(nl + 1);
       }
+      // No line of the protocol is longer: a peer that sends more without a line break is not
+      // speaking it, and is not buffered without end.
+      if (this.buffered.length > LINE_MAX) socket.destroy(new Error('Assuan line over the protocol limit'));
     });
     const end = () => {
       this.closed = true;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import { AssuanClient, AssuanError, plusEscape } from './assuan.ts';
-import { ecdhSessionKey, encValSexp, parsePkesks, plainValue, rsaSessionKey, type EcdhParams, type Pkesk, type SessionKey } from './pkesk.ts';
+import { ecdhSessionKey, encValSexp, parsePkesks, plainValue, rsaSessionKey, wellFormedValue, type EcdhParams, type Pkesk, type SessionKey } from './pkesk.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -98,8 +98,12 @@ export async function openAgentRoute(options: AgentOptions): Promise<AgentRoute>
     } catch (err) {
       if (!(err instanceof AssuanError) || err.code === 0) throw err;
       // A refused passphrase or a cancelled pinentry: said once, and not asked again this run.
-      failed.add(key.grip);
-      options.notice(`--gpg: gpg-agent could not use key ${key.keyId}: ${err.message}`);
+      // Any other refusal is about this one packet (it comes from the log, which the encrypting
+      // host can append to): that block stays closed, the key is asked again for the next one.
+      if (KEY_UNUSABLE.has(err.code & 0xffff)) {
+        failed.add(key.grip);
+        options.notice(`--gpg: gpg-agent could not use key ${key.keyId}: ${err.message}`);
+      }
       return null;
     }
   };
@@ -109,7 +113,7 @@ export async function openAgentRoute(options: AgentOptions): Promise<AgentRoute>
     sessionKey(packets) {
       const ours = parsePkesks(packets)
         .map((p) => ({ p, key: keys.get(p.keyId) }))
-        .filter((x): x is { p: Pkesk; key: SecretKey } => x.key !== undefined && (x.p.algorithm === 'rsa' || x.key.ecdh !== null));
+        .filter((x): x is { p: Pkesk; key: SecretKey } => x.key !== undefined && (x.p.algorithm === 'rsa' || x.key.ecdh !== null) && wellFormedValue(x.p));
       if (ours.length === 0) return undefined;
       return (async () => {
         for (const { p, key } of ours) {
@@ -123,6 +127,13 @@ export async function openAgentRoute(options: AgentOptions): Promise<AgentRoute>
     close: () => agent.close(),
   };
 }
+
+/**
+ * gpg-error codes that say the key cannot be used at all this run (so it is not asked again):
+ * bad passphrase (11), no passphrase (69), no pinentry (85), pinentry error (86), cancelled (99),
+ * fully cancelled (198), no secret key (17), card removed (112), not confirmed (114).
+ */
+const KEY_UNUSABLE = new Set([11, 17, 69, 85, 86, 99, 112, 114, 198]);
 
 /** The secret keys GnuPG lists (key ID → keygrip), with the public parameters ECDH needs. */
 async function secretKeys(gpg: string, env: NodeJS.ProcessEnv): Promise<Map<string, SecretKey>> {

@@ -5,7 +5,7 @@ import * as openpgp from 'openpgp';
 import { PipesError } from '../errors.ts';
 import type { SessionKeyOf } from './fast-open.ts';
 import { openAgentRoute, type AgentRoute } from './gpg-agent-route.ts';
-import type { SessionKey } from './pkesk.ts';
+import { parsePkesks, wellFormedValue, type SessionKey } from './pkesk.ts';
 
 export type { SessionKey } from './pkesk.ts';
 
@@ -92,6 +92,13 @@ export function gpgSessionKeys(options: GpgOptions): GpgSessionKeys {
   const sessionKeyOf: SessionKeyOf = (packets) => {
     const id = createHash('sha256').update(packets).digest('hex');
     let known = cache.get(id);
+    if (known === undefined && parsePkesks(packets).some((p) => !wellFormedValue(p))) {
+      // A key packet of a shape the copy never writes: it came from whoever appended to the log.
+      // Neither the agent nor gpg (which hands it to the agent) gets it: gpg-agent 2.2 was seen to
+      // exit on such a packet. The block stays closed and is reported like any it cannot open.
+      known = Promise.resolve(null);
+      cache.set(id, known);
+    }
     if (known === undefined) {
       stats.keys += 1;
       const copy = Buffer.from(packets);

@@ -64,6 +64,21 @@ export function parsePkesks(packets: Buffer): Pkesk[] {
   return found;
 }
 
+/**
+ * Whether a key packet's value has a shape the agent can take. The packet comes from the log,
+ * which whoever controls the encrypting host can append to; gpg-agent 2.2 was seen to exit on an
+ * ECDH point of 3 bytes, so nothing of another shape is ever sent: an ECDH point is a native
+ * Curve25519/X448 one (0x40 and 32 or 56 bytes) or an uncompressed NIST/Brainpool one (0x04 and
+ * two coordinates of 32, 48, 64 or 66 bytes); an RSA value is at most 8192 bits.
+ */
+export function wellFormedValue(p: Pkesk): boolean {
+  const v = p.value;
+  if (p.algorithm === 'rsa') return v.length > 0 && v.length <= 1024;
+  if (v[0] === 0x40) return v.length === 33 || v.length === 57;
+  if (v[0] === 0x04) return [32, 48, 64, 66].some((n) => v.length === 1 + 2 * n);
+  return false;
+}
+
 function readMpi(buf: Buffer, at: number): { value: Buffer; end: number } | null {
   if (at + 2 > buf.length) return null;
   const end = at + 2 + Math.ceil(buf.readUInt16BE(at) / 8);

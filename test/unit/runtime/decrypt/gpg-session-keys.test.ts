@@ -65,6 +65,29 @@ describe('gpgSessionKeys through gpg-agent', () => {
     }
   });
 
+  it('never hands the agent a key packet of a shape it cannot take (a 3-byte ECDH point once made gpg-agent exit), and goes on using the key', async () => {
+    const { sessionKeyOf, stats, close } = gpgSessionKeys({ env: gpg.env });
+    try {
+      const real = keyPackets(await seal(key, 'p\n', 0));
+      const h = readPacket(real, 0) as { bodyStart: number; end: number };
+      const body = real.subarray(h.bodyStart, h.end);
+      // v3, key ID, algorithm 18 (ECDH), then an MPI of 17 bits: 0x40 0x01 0x02; the wrapped key as it was.
+      const mpiBytes = 2 + Math.ceil(body.readUInt16BE(10) / 8);
+      const forged = Buffer.concat([body.subarray(0, 10), Buffer.from([0x00, 0x11, 0x40, 0x01, 0x02]), body.subarray(10 + mpiBytes)]);
+      const packet = Buffer.concat([Buffer.from([0xc1, forged.length]), forged]);
+      const before = stats.agentOperations;
+      expect(await sessionKeyOf(packet)).toBe(null);
+      expect(stats.calls).toBe(0); // nor gpg, which would hand it to the agent
+      expect(stats.agentOperations).toBe(before);
+      // The agent is still there, and the key still in use.
+      const good = await seal(key, 'q\n', 1);
+      expect(Buffer.from((await sessionKeyOf(keyPackets(good)))!.data).toString('hex')).toBe(await reference(good, key));
+      expect(stats.agentOperations).toBe(before + 1);
+    } finally {
+      await close();
+    }
+  });
+
   it('falls back to gpg, and says so, when there is no agent to talk to', async () => {
     const notices: string[] = [];
     const { sessionKeyOf, stats } = gpgSessionKeys({ env: { ...gpg.env, PATH: `${fakeGpgconf()}:${process.env.PATH}` }, notice: (t) => void notices.push(t) });
