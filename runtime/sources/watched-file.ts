@@ -113,8 +113,13 @@ export class WatchedFile implements Source {
     return this.read(deliver);
   }
 
-  pullEverything(take: (chunk: Buffer) => void): number {
-    return this.read(take);
+  /**
+   * What is new, within the session's bound (the room left in --max-buffer) and never while
+   * reading is paused: unlike a pipe, the file itself holds what is not read yet.
+   */
+  pullEverything(take: (chunk: Buffer) => void, maxBytes = Number.POSITIVE_INFINITY): number {
+    if (this.paused || maxBytes <= 0) return 0;
+    return this.read(take, maxBytes);
   }
 
   /** The file's size now: less than what was read means it was truncated. */
@@ -168,7 +173,8 @@ export class WatchedFile implements Source {
     closeSync(this.file.fd);
   }
 
-  private read(take: (chunk: Buffer) => void): number {
+  private read(take: (chunk: Buffer) => void, maxBytes = Number.POSITIVE_INFINITY): number {
+    const limit = Math.min(MAX_READ_PER_TURN, maxBytes);
     if (!this.reading || this.closed) return 0;
     // The rotated file's last bytes come first: read it once more right before this one, and
     // wait while it has more than one turn's worth left (a long backlog).
@@ -176,9 +182,9 @@ export class WatchedFile implements Source {
     if (this.after !== null && !this.after.done && this.after.behind) return 0;
     let total = 0;
     this.atEnd = false;
-    while (total < MAX_READ_PER_TURN) {
+    while (total < limit) {
       const buf = Buffer.allocUnsafe(READ_CHUNK);
-      const n = readSync(this.file.fd, buf, 0, READ_CHUNK, this.readAt);
+      const n = readSync(this.file.fd, buf, 0, Math.min(READ_CHUNK, limit - total), this.readAt);
       if (n === 0) {
         this.atEnd = true;
         break;
@@ -189,7 +195,7 @@ export class WatchedFile implements Source {
       take(buf.subarray(0, n));
     }
     if (total > 0) this.lastGrowthAt = Date.now();
-    this.behind = total >= MAX_READ_PER_TURN;
+    this.behind = total >= limit;
     return total;
   }
 }
