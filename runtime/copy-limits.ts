@@ -23,6 +23,12 @@ export const COPY_LIMITS = {
   maxBlockBytes: 1024 * 1024,
   /** Two batches are in memory at once (one appending, one sealing): part of --max-buffer. */
   maxBatchBytes: 2 * 1024 * 1024,
+  /**
+   * A watched file's lines a filter took out are accounted for (a `filtered` record carrying their
+   * position) within this long, so --consume and the saved position move on without waiting for
+   * the once-a-minute record; at most one extra record this often.
+   */
+  heldMarksFlushMs: 1000,
   /** Backpressure is reported at most this often. */
   backpressureReportMs: 10_000,
   retryMinMs: 100,

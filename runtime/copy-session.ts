@@ -18,7 +18,7 @@ import { resumeUnfinished, type Rotation } from './rotation/setup.ts';
 import { Heartbeat } from './seal/heartbeat.ts';
 import type { LinkFile } from './seal/link-file.ts';
 import type { Forwarding } from './sinks/forward/setup.ts';
-import type { BlockWriter } from './writer.ts';
+import type { BlockOrigin, BlockWriter } from './writer.ts';
 import { Filtering } from './filters/filtering.ts';
 import type { LineFilter } from './filters/line-filter.ts';
 import type { ControlRecord } from './metadata.ts';
@@ -54,6 +54,8 @@ export class CopySession {
   readonly filtering: Filtering | null;
   private readonly lineFilters = new Map<Source, LineFilter>();
   private readonly parts: SessionPart[] = [];
+  private heldMarks: unknown[] = [];
+  private heldMarksTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly baked: BakedOptions,
@@ -141,14 +143,14 @@ export class CopySession {
   recordEvent(event: string, detail: string): void {
     if (this.ended) return;
     this.heartbeat?.touch();
-    this.writer.enqueueControl(() => ({ type: 'event', streamId: this.streamId, at: new Date().toISOString(), event, detail }));
+    this.writer.enqueueControl(() => ({ type: 'event', streamId: this.streamId, at: new Date().toISOString(), event, detail }), undefined, this.takeHeldMarks());
   }
 
   /** A control record in the encrypted log; after stream-end nothing more is recorded. */
   recordControl(make: (seq: number) => ControlRecord): void {
     if (this.ended) return;
     this.heartbeat?.touch();
-    this.writer.enqueueControl(make);
+    this.writer.enqueueControl(make, undefined, this.takeHeldMarks());
   }
 
   /** Before run(): a part started with the session and stopped before its stream-end. */
@@ -323,15 +325,44 @@ export class CopySession {
     // On the whole framed block: a watched file's position covers every byte read, kept or not.
     const origin = source.originOf(framed);
     const block = this.filtering === null ? framed : (this.lineFilters.get(source)?.apply(framed) ?? framed);
-    if (block.length === 0) return;
+    if (block.length === 0) {
+      this.holdMarks(origin);
+      return;
+    }
     const { policy, maxBufferBytes } = this.baked.overload;
     if (policy === 'drop' && (this.drops.dropping || this.writer.queuedBytes + block.length > maxBufferBytes)) {
       this.drops.drop(block, new Date());
+      this.holdMarks(origin);
       return;
     }
     this.heartbeat?.touch();
     this.ledger.count(source.id, block);
-    this.writer.enqueueData(block, true, origin);
+    const held = this.takeHeldMarks();
+    this.writer.enqueueData(block, true, held.length === 0 ? origin : { ...origin, marks: [...held, ...(origin?.marks ?? [])] });
+  }
+
+  /**
+   * Positions of a watched file's lines that a filter or an overload drop took out: they ride on
+   * the next block or record (at the latest the `filtered` record or the drop event that counts
+   * them, both written at stop), so the position moves past those lines, a restart does not
+   * read them again, and --consume can empty the file.
+   */
+  private holdMarks(origin: BlockOrigin | undefined): void {
+    if (origin?.marks === undefined) return;
+    this.heldMarks.push(...origin.marks);
+    if (this.filtering !== null && this.heldMarksTimer === null && !this.stopping) {
+      this.heldMarksTimer = setTimeout(() => {
+        this.heldMarksTimer = null;
+        this.filtering?.flush(false);
+      }, COPY_LIMITS.heldMarksFlushMs);
+    }
+  }
+
+  private takeHeldMarks(): unknown[] {
+    if (this.heldMarks.length === 0) return [];
+    const held = this.heldMarks;
+    this.heldMarks = [];
+    return held;
   }
 
   private get quitRequested(): boolean {
@@ -379,6 +410,7 @@ export class CopySession {
     if (this.stopping) return;
     this.stopping = true;
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    if (this.heldMarksTimer !== null) clearTimeout(this.heldMarksTimer);
     this.guard.stop();
     this.heartbeat?.stop();
     for (const group of this.groups) group.stop();

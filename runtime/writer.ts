@@ -41,7 +41,7 @@ export interface BlockOrigin {
 
 type Item =
   | { readonly kind: 'data'; readonly bytes: Buffer; readonly counted: boolean; readonly origin?: BlockOrigin }
-  | { readonly kind: 'control'; readonly make: (seq: number) => ControlRecord; readonly source?: string };
+  | { readonly kind: 'control'; readonly make: (seq: number) => ControlRecord; readonly source?: string; readonly marks?: readonly unknown[] };
 
 interface Batch {
   readonly items: Item[];
@@ -127,9 +127,14 @@ export class BlockWriter {
     this.kick();
   }
 
-  /** `source`: the record belongs to that source (source-start, source-end): its block names it. */
-  enqueueControl(make: (seq: number) => ControlRecord, source?: string): void {
-    this.queue.push(source === undefined ? { kind: 'control', make } : { kind: 'control', make, source });
+  /**
+   * `source`: the record belongs to that source (source-start, source-end): its block names it.
+   * `marks`: positions this record accounts for (lines a filter or an overload drop took out of
+   * a watched file), handed back like a data block's once the record is durable.
+   */
+  enqueueControl(make: (seq: number) => ControlRecord, source?: string, marks?: readonly unknown[]): void {
+    const item: Item = { kind: 'control', make, ...(source === undefined ? {} : { source }), ...(marks === undefined || marks.length === 0 ? {} : { marks }) };
+    this.queue.push(item);
     this.kick();
   }
 
@@ -315,7 +320,10 @@ export class BlockWriter {
 
 function marksOf(items: readonly Item[]): unknown[] {
   const marks: unknown[] = [];
-  for (const item of items) if (item.kind === 'data' && item.origin?.marks !== undefined) marks.push(...item.origin.marks);
+  for (const item of items) {
+    const carried = item.kind === 'data' ? item.origin?.marks : item.marks;
+    if (carried !== undefined) marks.push(...carried);
+  }
   return marks;
 }
 

@@ -104,6 +104,34 @@ describe('--ignore / --keep', () => {
     expect(bySource).toEqual({ [paths.pipe]: [2, 5], f1: [4, 3] });
   }, 60_000);
 
+  it('a watched file whose last lines are all filtered out still moves on: --consume empties it, and a restart neither reads nor counts them again', async () => {
+    const { appendFileSync, readFileSync, statSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const file = join(fx.tmp.path, 'mostly-noise.log');
+    writeFileSync(file, '');
+    const paths = await fx.generate(['--quit-string', QUIT, '--watch-file', file, '--watch-from', 'start', '--consume', '--ignore', 'noise'], 'noisy');
+    let copy = await fx.startReading(paths);
+    appendFileSync(file, 'keep 1\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    appendFileSync(file, 'noise 2\nnoise 3\n');
+    // Emptied once it is quiet for a second and every byte read is accounted for.
+    for (let i = 0; i < 60 && statSync(file).size > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(readFileSync(file, 'utf8')).toBe('');
+    copy.child.kill('SIGTERM');
+    expect(await copy.exited).toBe(0);
+    copy = await fx.startReading(paths);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    copy.child.kill('SIGTERM');
+    expect(await copy.exited).toBe(0);
+
+    const json = await fx.decrypt([paths.output], ['--json']);
+    const objects = json.stdout.toString().trim().split('\n').map((l) => JSON.parse(l) as { kind: string; type?: string; line?: string; record?: Record<string, unknown> });
+    expect(objects.filter((o) => o.kind === 'line').map((o) => o.line)).toEqual(['keep 1']);
+    const finals = objects.filter((o) => o.type === 'filtered' && (o.record as { final: boolean }).final).map((o) => (o.record as { sources: Array<{ source: string; totalLines: number }> }).sources);
+    // Two runs, two final records: the two noise lines are counted by the first only.
+    expect(finals.map((sources) => sources.find((x) => x.source === 'f1')?.totalLines ?? 0)).toEqual([2, 0]);
+  }, 60_000);
+
   it('refuses an invalid or backtracking-prone pattern at generation, naming it (exit 2)', async () => {
     const { cli } = await import('../helpers/cli.ts');
     const base = ['encrypter', '--recipient-key', fx.keyFiles.pub, '--pipe', `${fx.tmp.path}/x.pipe`, '--output', `${fx.tmp.path}/x.log`, '--save-path', `${fx.tmp.path}/x.mjs`];
