@@ -24,7 +24,7 @@ export function copySources(baked: BakedOptions, warn: (why: string) => void): C
   if (baked.watch !== undefined && baked.watch.files.length > 0) {
     const positions = new PositionStore(baked.output.path, warn);
     // The log, everything named after it (seal link, positions, rotated asides) and the pipe.
-    const isOwnFile = (path: string) => path === baked.pipe.path || path.startsWith(baked.output.path);
+    const isOwnFile = (path: string) => path === baked.pipe?.path || path.startsWith(baked.output.path);
     groups.push(new FileWatch(baked.watch, positions, isOwnFile, COPY_LIMITS.maxBlockBytes));
     marks = {
       beforeAppend: (m, bytes) => positions.beforeAppend(m, bytes),
