@@ -68,8 +68,9 @@ ${described}${saveLine}`);
     io.out(config.line);
   }
   if (resolved.start) {
-    const pid = await startCopy(resolved.save.path, resolved.baked.pipe.path);
-    io.out(`started: pid ${pid}, reading ${resolved.baked.pipe.path}\n`);
+    const { pipe, output } = resolved.baked;
+    const pid = await startCopy(resolved.save.path, pipe === null ? { output: output.path } : { pipe: pipe.path });
+    io.out(`started: pid ${pid}, ${pipe === null ? `appending to ${output.path} (no pipe)` : `reading ${pipe.path}`}\n`);
   }
   return resolved;
 }
@@ -78,7 +79,7 @@ function configTarget(path: string, resolved: ResolvedEncrypter, cwd: string, ui
   const absolute = resolvePath(cwd, path);
   const others: Array<readonly [string, string | undefined]> = [
     ['--save-path', resolved.save.path],
-    ['--pipe', resolved.baked.pipe.path],
+    ['--pipe', resolved.baked.pipe?.path],
     ['--output', resolved.baked.output.path],
     ['--systemd-unit', resolved.service?.unit?.path],
     ['--init-script', resolved.service?.initScript?.path],

@@ -82,7 +82,7 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
     description: 'public key exported from the local GnuPG keyring (gpg --export) by e-mail or fingerprint',
     repeatable: true,
   },
-  pipe: { flags: '--pipe <path>', description: 'named pipe the copy creates and reads (required)' },
+  pipe: { flags: '--pipe <path>', description: 'named pipe the copy creates and reads (required unless --watch-file or --session-dir is given: without it the copy makes no pipe and stops on SIGTERM/SIGINT only)' },
   pipeOwner: { flags: '--pipe-owner <user:group>', description: 'owner of the pipe; writers get in through the group', defaultText: 'run-as user and group' },
   pipeMode: { flags: '--pipe-mode <octal>', description: 'mode of the pipe: owner read/write, group/other write only', defaultText: '600' },
   output: { flags: '--output <path>', description: 'encrypted log the copy appends to (required)' },

@@ -58,7 +58,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
   if (raw.recipientKey.length === 0 && raw.recipient.length === 0) {
     throw usageError('NO_RECIPIENT', 'give at least one --recipient-key FILE or --recipient EMAIL: the key the logs are encrypted to');
   }
-  const pipePath = requiredPath('--pipe', raw.pipe, ctx.cwd);
+  const pipePath = resolvePipePath(raw, ctx.cwd);
   const outputPath = requiredPath('--output', raw.output, ctx.cwd);
   const savePath = requiredPath('--save-path', raw.savePath, ctx.cwd);
   if (!savePath.endsWith('.mjs')) {
@@ -66,7 +66,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     // no extension by guesswork that depends on the node version and a package.json nearby.
     throw usageError('SAVE_PATH_EXTENSION', `--save-path must end in .mjs: the copy is a Node.js ES module and node runs it only under that name, got ${JSON.stringify(raw.savePath)}`);
   }
-  assertDistinct({ '--pipe': pipePath, '--output': outputPath, '--save-path': savePath });
+  assertDistinct({ ...(pipePath === null ? {} : { '--pipe': pipePath }), '--output': outputPath, '--save-path': savePath });
 
   const pipeMode = parseMode('--pipe-mode', raw.pipeMode ?? '600', checkPipeMode);
   const outputMode = parseMode('--output-mode', raw.outputMode ?? '640', checkOutputMode);
@@ -127,7 +127,7 @@ export async function resolveEncrypterOptions(raw: RawEncrypterOptions, ctx: Res
     copyVersion: ctx.version,
     generatedAt: ctx.now.toISOString(),
     recipients,
-    pipe: { path: pipePath, owner: pipeOwner, mode: pipeMode },
+    pipe: pipePath === null ? null : { path: pipePath, owner: pipeOwner, mode: pipeMode },
     output: { path: outputPath, owner: outputOwner, mode: outputMode },
     runAs,
     compress,
@@ -168,6 +168,27 @@ function parseSessionKeyWindow(value: string): number {
   const ms = parseDuration('--session-key-window', value);
   if (ms > MAX_SESSION_KEY_WINDOW_MS) throw usageError('BAD_DURATION', `--session-key-window must be at most 1h, got ${JSON.stringify(value)}`);
   return ms;
+}
+
+/**
+ * --pipe is needed unless the copy has another source to read (--watch-file, --session-dir); then
+ * it may be left out, and the copy makes no FIFO at all. Null: no pipe. The pipe's own options
+ * (and the quit string, which is a line written into the pipe) mean nothing without one.
+ */
+function resolvePipePath(raw: RawEncrypterOptions, cwd: string): string | null {
+  if (raw.pipe !== undefined) return requiredPath('--pipe', raw.pipe, cwd);
+  if (raw.watchFile.length === 0 && raw.sessionDir === undefined) {
+    throw usageError('NO_SOURCE', 'give --pipe PATH (a named pipe the copy creates and reads), --watch-file PATH or --session-dir DIR: the copy needs something to read');
+  }
+  const pipeOnly: Array<[boolean, string, string]> = [
+    [raw.pipeOwner !== undefined, '--pipe-owner', 'there is no pipe to own'],
+    [raw.pipeMode !== undefined, '--pipe-mode', 'there is no pipe to give a mode'],
+    [raw.quitString !== undefined, '--quit-string', 'it is a line written into the pipe, and this copy has none: it stops on SIGTERM or SIGINT'],
+  ];
+  for (const [given, option, why] of pipeOnly) {
+    if (given) throw usageError('PIPE_OPTION_ALONE', `${option} needs --pipe: ${why}`);
+  }
+  return null;
 }
 
 function requiredPath(option: string, value: string | undefined, cwd: string): string {

@@ -26,9 +26,10 @@ export function configOfResolved(resolved: ResolvedEncrypter, raw: RawEncrypterO
   const { baked, save } = resolved;
   const absolute = (p: string) => (isAbsolute(p) ? p : resolvePath(cwd, p));
   const known: Record<string, ConfigValue | undefined> = {
-    pipe: baked.pipe.path,
-    'pipe-owner': baked.pipe.owner.label,
-    'pipe-mode': octal(baked.pipe.mode),
+    // A copy without a pipe (files or sessions only) saves no pipe keys.
+    pipe: baked.pipe?.path,
+    'pipe-owner': baked.pipe?.owner.label,
+    'pipe-mode': baked.pipe === null ? undefined : octal(baked.pipe.mode),
     output: baked.output.path,
     'output-owner': baked.output.owner.label,
     'output-mode': octal(baked.output.mode),

@@ -21,7 +21,8 @@ export type UnitStartAs = (typeof UNIT_START_AS)[number];
 /** What the unit and the init script are made from; every string is already safe to write. */
 export interface ServiceModel {
   readonly copyPath: string;
-  readonly pipePath: string;
+  /** Null: a copy without a pipe (files or sessions only); nothing waits for a FIFO. */
+  readonly pipePath: string | null;
   readonly outputPath: string;
   readonly before: readonly string[];
   readonly startAs: UnitStartAs;
@@ -96,7 +97,7 @@ export async function resolveService(
   if (initPath !== null) initScriptName(initPath);
   if (unitPath !== null && initPath !== null && unitPath === initPath) throw usageError('SAME_PATH', '--systemd-unit and --init-script name the same path');
 
-  const paths: Array<[string, string]> = [['--save-path', save.path], ['--pipe', baked.pipe.path], ['--output', baked.output.path]];
+  const paths: Array<[string, string]> = [['--save-path', save.path], ...(baked.pipe === null ? [] : [['--pipe', baked.pipe.path] as [string, string]]), ['--output', baked.output.path]];
   if (baked.rotation?.archive) paths.push(['--archive-dir', baked.rotation.archive.path]);
   for (const [option, path] of paths) assertSafeValue(option, path);
   assertNotReadableByWriters(baked, save);
@@ -121,11 +122,11 @@ export async function resolveService(
   // Their directories, not the files: a file bound into the unit would hide logrotate's new one.
   const watched = [...new Set((baked.watch?.files ?? []).map((f) => dirname(f)))];
   const tmpPaths = [save.path, ...dirs, ctx.nodePath, ...monitored, ...watched].some((p) => under('/tmp', p) || under('/var/tmp', p));
-  const extraGroups = [baked.pipe.owner.gid, baked.output.owner.gid, ...(baked.rotation?.archive ? [baked.rotation.archive.owner.gid] : [])];
+  const extraGroups = [...(baked.pipe === null ? [] : [baked.pipe.owner.gid]), baked.output.owner.gid, ...(baked.rotation?.archive ? [baked.rotation.archive.owner.gid] : [])];
   return {
     model: {
       copyPath: save.path,
-      pipePath: baked.pipe.path,
+      pipePath: baked.pipe?.path ?? null,
       outputPath: baked.output.path,
       before,
       startAs,
@@ -177,7 +178,7 @@ function checkServiceFile(option: string, path: string, savePath: string, ctx: {
 
 /** Directories the copy creates files in, after its privileges are dropped too. */
 function writtenDirectories(baked: BakedOptions): string[] {
-  const dirs = [dirname(baked.pipe.path), dirname(baked.output.path)];
+  const dirs = [...(baked.pipe === null ? [] : [dirname(baked.pipe.path)]), dirname(baked.output.path)];
   if (baked.rotation?.archive) dirs.push(baked.rotation.archive.path);
   // The copy makes its session directory itself, in this one.
   if (baked.session !== undefined) dirs.push(dirname(baked.session.dir));
@@ -193,7 +194,7 @@ function under(parent: string, path: string): boolean {
  * in through the pipe's group, so that group (and others) must not be able to read the copy.
  */
 function assertNotReadableByWriters(baked: BakedOptions, save: BakedPath): void {
-  if (baked.quitString === null) return;
+  if (baked.quitString === null || baked.pipe === null) return;
   const byOthers = (save.mode & 0o004) !== 0;
   // Group writers are members of the pipe's group: if that is the copy's group too, they read it.
   const byWriters = (save.mode & 0o040) !== 0 && save.owner.gid === baked.pipe.owner.gid && (baked.pipe.mode & 0o020) !== 0;
@@ -217,7 +218,7 @@ function assertRunAsCanStart(baked: BakedOptions, save: BakedPath): void {
       `the unit starts the copy as ${runAs.label}, who cannot read and execute it (--save-owner ${save.owner.label}, --save-mode ${octal(save.mode)}; a script needs both): ${fix}`,
     );
   }
-  if (baked.pipe.owner.uid !== runAs.uid) {
+  if (baked.pipe !== null && baked.pipe.owner.uid !== runAs.uid) {
     throw usageError('UNIT_PIPE_OWNER', `--pipe-owner ${baked.pipe.owner.label}: started as ${runAs.label}, the copy can only create its pipe as that user (the writers get in through the group); or use --unit-start-as root`);
   }
 }

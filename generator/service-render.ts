@@ -70,7 +70,7 @@ export function renderInitScript(model: ServiceModel, scriptPath: string, versio
     nodePath,
     pidFile: `/run/${name}.pid`,
     diagnosticsFile: `/var/log/${name}.diagnostics.log`,
-    pipeDir: dirname(model.pipePath),
+    pipeDir: model.pipePath === null ? null : dirname(model.pipePath),
     runAsUid: model.runAsIds.uid,
     runAsGid: model.runAsIds.gid,
     stopTimeout: STOP_TIMEOUT_S,

@@ -11,7 +11,7 @@ import type { RawEncrypterOptions } from './options.ts';
  */
 export function resolveSession(
   raw: RawEncrypterOptions,
-  own: { readonly pipe: string; readonly output: string; readonly save: string },
+  own: { readonly pipe: string | null; readonly output: string; readonly save: string },
   generatorOwner: Owner,
 ): { session: BakedSession | null; profile: BakedPath | null } {
   if (raw.sessionDir === undefined) {
@@ -19,7 +19,7 @@ export function resolveSession(
     return { session: null, profile: null };
   }
   const dir = absolute('--session-dir', raw.sessionDir);
-  if (dir === '/' || [own.pipe, own.output, own.save].some((p) => p === dir || p.startsWith(`${dir}/`))) {
+  if (dir === '/' || [own.pipe, own.output, own.save].some((p) => p !== null && (p === dir || p.startsWith(`${dir}/`)))) {
     throw usageError('SESSION_DIR_SHARED', `--session-dir ${JSON.stringify(raw.sessionDir)} must be a directory of its own: not /, and not holding the pipe, the log or the copy (every entry in it is taken as a session)`);
   }
   try {

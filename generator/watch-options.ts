@@ -11,7 +11,7 @@ const WATCH_FROM = ['start', 'end'] as const;
  * (the copy runs from anywhere); globs only in the last part; never the copy's own log (or a
  * file beside it named after it) or its pipe, and never a FIFO: a pipe is read with --pipe.
  */
-export function resolveWatch(raw: RawEncrypterOptions, own: { readonly pipe: string; readonly output: string; readonly save: string }): BakedWatch | null {
+export function resolveWatch(raw: RawEncrypterOptions, own: { readonly pipe: string | null; readonly output: string; readonly save: string }): BakedWatch | null {
   if (raw.watchFile.length === 0) {
     if (raw.watchFrom !== undefined) throw usageError('WATCH_OPTION_ALONE', '--watch-from needs --watch-file');
     if (raw.consume === true) throw usageError('WATCH_OPTION_ALONE', '--consume needs --watch-file');
@@ -28,7 +28,7 @@ export function resolveWatch(raw: RawEncrypterOptions, own: { readonly pipe: str
   return { files, from: from as BakedWatch['from'], consume: raw.consume === true };
 }
 
-function checkWatchPath(value: string, own: { readonly pipe: string; readonly output: string; readonly save: string }): string {
+function checkWatchPath(value: string, own: { readonly pipe: string | null; readonly output: string; readonly save: string }): string {
   if (!value.startsWith('/')) throw usageError('WATCH_PATH_RELATIVE', `--watch-file must be an absolute path, got ${JSON.stringify(value)}`);
   if (/[\0\n]/.test(value)) throw usageError('BAD_PATH', '--watch-file must not contain NUL or newline characters');
   const path = normalize(value);

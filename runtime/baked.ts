@@ -73,14 +73,18 @@ export interface BakedOptions {
   readonly copyVersion: string;
   readonly generatedAt: string;
   readonly recipients: readonly BakedRecipient[];
-  readonly pipe: BakedPath;
+  /**
+   * The named pipe the copy creates and reads; null: a copy that only follows --watch-file or
+   * --session-dir (no FIFO, no quit string: it stops on SIGTERM/SIGINT).
+   */
+  readonly pipe: BakedPath | null;
   readonly output: BakedPath;
   readonly runAs: RunAs;
   readonly compress: 'zlib' | 'none';
   readonly armor: boolean;
   /** How long one session key (and its public-key packets) seals blocks; 0: a fresh key per block. */
   readonly sessionKeyWindowMs: number;
-  /** Secret: a line equal to it stops the copy. Redacted in every printout. */
+  /** Secret: a line equal to it (in the pipe) stops the copy; always null without a pipe. Redacted in every printout. */
   readonly quitString: string | null;
   readonly header: readonly string[];
   readonly logLevel: LogLevel;

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Appender } from './appender.ts';
-import type { BakedOptions } from './baked.ts';
+import type { BakedOptions, BakedPath } from './baked.ts';
 import { BurstPacer } from './burst-pacer.ts';
 import { COPY_LIMITS } from './copy-limits.ts';
 import { optionsDigest } from './describe.ts';
@@ -46,7 +46,8 @@ export class CopySession {
   private pausesSaidAt = Number.NEGATIVE_INFINITY;
   private readonly drops = new DropCounter();
   private rotationTimer: NodeJS.Timeout | null = null;
-  private readonly guard: PipeGuard;
+  /** Null without a pipe (a copy for files or sessions only). */
+  private readonly guard: PipeGuard | null;
   private readonly heartbeat: Heartbeat | null;
   private readonly ledger: SourceLedger;
   private finish!: (code: number) => void;
@@ -60,7 +61,8 @@ export class CopySession {
   constructor(
     private readonly baked: BakedOptions,
     private readonly log: Logger,
-    fifo: OpenedFifo,
+    /** Null when the copy has no pipe (--watch-file / --session-dir only). */
+    fifo: OpenedFifo | null,
     private readonly appender: Appender,
     private readonly writer: BlockWriter,
     private readonly streamId: string,
@@ -73,9 +75,14 @@ export class CopySession {
     this.ledger = new SourceLedger(writer, streamId);
     this.heartbeat = baked.heartbeatMs === null ? null : new Heartbeat(baked.heartbeatMs, (idleMs) => this.recordEvent('heartbeat', `idle for ${Math.round(idleMs / 1000)} s`));
     this.filtering = baked.filters === undefined ? null : new Filtering(baked.filters, (report) => this.recordControl(() => ({ type: 'filtered', streamId, at: new Date().toISOString(), ...report })));
+    this.guard = baked.pipe === null || fifo === null ? null : this.guardPipe(baked.pipe, fifo);
+  }
+
+  private guardPipe(pipe: BakedPath, fifo: OpenedFifo): PipeGuard {
+    const { log } = this;
     this.addPipe(fifo);
-    this.guard = new PipeGuard({
-      pipe: baked.pipe,
+    return new PipeGuard({
+      pipe,
       log,
       record: (event, detail) => this.recordEvent(event, detail),
       current: () => this.current.fifo,
@@ -117,11 +124,12 @@ export class CopySession {
     this.startRotation();
     for (const group of this.groups) group.start(this.host());
     this.forwarding?.start();
-    this.guard.start(COPY_LIMITS.pipeCheckMs);
+    this.guard?.start(COPY_LIMITS.pipeCheckMs);
     this.heartbeat?.start();
     this.filtering?.start();
     for (const part of this.parts) part.start();
-    this.log.info('STARTED', `stream ${this.streamId}: reading ${this.baked.pipe.path}, appending to ${this.baked.output.path}`);
+    const reading = this.baked.pipe?.path ?? 'its files and sessions only (no pipe; SIGTERM or SIGINT stops it)';
+    this.log.info('STARTED', `stream ${this.streamId}: reading ${reading}, appending to ${this.baked.output.path}`);
     return done;
   }
 
@@ -177,7 +185,7 @@ export class CopySession {
   private addSource(source: Source): void {
     this.sources.push(source);
     // Filters count per source; a replaced pipe counts on under the baked path, as before.
-    if (this.filtering !== null) this.lineFilters.set(source, this.filtering.forSource(source.id ?? this.baked.pipe.path));
+    if (this.filtering !== null) this.lineFilters.set(source, this.filtering.forSource(source.id ?? this.baked.pipe?.path ?? 'pipe'));
     source.onChunk((chunk) => this.onData(source, chunk));
     if (this.paused) source.pause();
   }
@@ -411,7 +419,7 @@ export class CopySession {
     this.stopping = true;
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     if (this.heldMarksTimer !== null) clearTimeout(this.heldMarksTimer);
-    this.guard.stop();
+    this.guard?.stop();
     this.heartbeat?.stop();
     for (const group of this.groups) group.stop();
     for (const source of this.sources) {
@@ -473,7 +481,8 @@ export class CopySession {
     await this.seal.linkFile?.close().catch(() => {});
     // Ships the stream-end and what else is left, briefly; the saved position covers the rest.
     await this.forwarding?.stop().catch((err: unknown) => this.log.error('FORWARD_STOP', (err as Error).message));
-    for (const pipe of this.pipes) removeOwnFifo(this.baked.pipe.path, pipe.fifo, this.log);
+    const pipePath = this.baked.pipe?.path;
+    if (pipePath !== undefined) for (const pipe of this.pipes) removeOwnFifo(pipePath, pipe.fifo, this.log);
     const dropped = this.drops.total.lines + this.drops.total.bytes > 0 ? `, ${this.drops.total.lines} lines / ${this.drops.total.bytes} bytes dropped under overload` : '';
     this.log.info('STOPPED', `${reason}: ${this.writer.stats.lines} lines, ${this.writer.stats.bytes} bytes, last sequence ${this.writer.stats.lastSeq}${dropped}`);
     this.finish(code);

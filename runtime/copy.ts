@@ -49,7 +49,8 @@ export async function runCopy(baked: BakedOptions, argv: readonly string[], self
 function handleArgv(baked: BakedOptions, argv: readonly string[]): number | null {
   if (argv.length === 0) return null;
   if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
-    process.stdout.write(`${describeBaked(baked)}\nThis copy takes no options: everything above is baked. Stop it with SIGTERM or its quit string; SIGHUP reopens the output.\n`);
+    const stop = baked.pipe === null ? 'SIGTERM or SIGINT (it has no pipe, so no quit string)' : 'SIGTERM or its quit string';
+    process.stdout.write(`${describeBaked(baked)}\nThis copy takes no options: everything above is baked. Stop it with ${stop}; SIGHUP reopens the output.\n`);
     return EXIT.ok;
   }
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
@@ -82,7 +83,8 @@ async function serve(baked: BakedOptions, diagnostics: Logger): Promise<number> 
   const encryptor = createEncryptor({ recipients, compress: baked.compress, armor: baked.armor, sessionKeyWindowMs: baked.sessionKeyWindowMs });
   const archiveKeys = baked.rotation === null ? null : await loadRecipientKeys(baked.rotation.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('archive key'));
   if (baked.rotation?.archive) assertSafeDirectory(join(baked.rotation.archive.path, 'archive'), 'archive');
-  const fifo = await openFifo(baked.pipe);
+  // A copy for files or sessions only has no pipe: nothing is made at a pipe path.
+  const fifo = baked.pipe === null ? null : await openFifo(baked.pipe);
   let appender: Appender;
   let linkFile: LinkFile | null;
   let sources: CopySources;
@@ -109,7 +111,7 @@ async function serve(baked: BakedOptions, diagnostics: Logger): Promise<number> 
       record('watch-positions', why);
     });
   } catch (err) {
-    removeOwnFifo(baked.pipe.path, fifo, log);
+    if (baked.pipe !== null && fifo !== null) removeOwnFifo(baked.pipe.path, fifo, log);
     throw err;
   }
   let rotation: Rotation | null = null;

@@ -26,7 +26,7 @@ export function copySources(baked: BakedOptions, warn: (why: string) => void): C
   if (baked.watch !== undefined && baked.watch.files.length > 0) {
     const positions = new PositionStore(baked.output.path, warn);
     // The log, everything named after it (seal link, positions, rotated asides) and the pipe.
-    const isOwnFile = (path: string) => path === baked.pipe.path || path.startsWith(baked.output.path);
+    const isOwnFile = (path: string) => path === baked.pipe?.path || path.startsWith(baked.output.path);
     groups.push(new FileWatch(baked.watch, positions, isOwnFile, COPY_LIMITS.maxBlockBytes, ownInodes(baked)));
     marks = {
       beforeAppend: (m, bytes) => positions.beforeAppend(m, bytes),
@@ -52,7 +52,7 @@ function ownInodes(baked: BakedOptions): (dev: number, ino: number) => boolean {
   const logName = basename(baked.output.path);
   const archiveDir = baked.rotation?.archive?.path ?? null;
   const candidates = (): string[] => [
-    baked.pipe.path,
+    ...(baked.pipe === null ? [] : [baked.pipe.path]),
     ...namesIn(logDir).filter((name) => name.startsWith(logName)).map((name) => join(logDir, name)),
     ...(archiveDir === null ? [] : namesIn(archiveDir).map((name) => join(archiveDir, name))),
   ];

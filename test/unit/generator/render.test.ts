@@ -37,7 +37,7 @@ describe('renderCopyEntry', () => {
 
   it('keeps hostile values as data: quotes, backslashes, newlines, template syntax, U+2028', () => {
     const hostile = `x"; process.exit(9); //\\' \`\${1}\` {{js baked}} </script>\u2028\u2029\n`;
-    const evil = { ...baked, quitString: hostile, header: [hostile], pipe: { ...baked.pipe, path: `/run/${hostile}` } };
+    const evil = { ...baked, quitString: hostile, header: [hostile], pipe: { ...baked.pipe!, path: `/run/${hostile}` } };
     const source = renderCopyEntry(evil);
     expect(bakedOf(source)).toEqual(evil);
     // Outside the data literal, the program is exactly what benign values give.

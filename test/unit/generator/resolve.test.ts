@@ -50,7 +50,7 @@ afterAll(() => tmp.dispose());
 describe('resolveEncrypterOptions', () => {
   it('resolves defaults into one baked object with only public key material', async () => {
     const r = await resolveEncrypterOptions(raw({ quitString: 'a-long-secret', header: ['# vhost a'] }), ctx());
-    expect(r.baked.pipe.mode).toBe(0o600);
+    expect(r.baked.pipe?.mode).toBe(0o600);
     expect(r.baked.output.mode).toBe(0o640);
     expect(r.save.mode).toBe(0o500);
     expect(r.baked.compress).toBe('zlib');
@@ -65,7 +65,7 @@ describe('resolveEncrypterOptions', () => {
   it('resolves owners by name, with the run-as user supplementary groups', async () => {
     const r = await resolveEncrypterOptions(raw({ runAs: 'pplog', pipeOwner: 'pplog:www-data', pipeMode: '620', outputOwner: 'pplog:adm' }), ctx());
     expect(r.baked.runAs).toMatchObject({ uid: 990, gid: 990, groups: [990, 4] });
-    expect(r.baked.pipe.owner).toMatchObject({ uid: 990, gid: 33 });
+    expect(r.baked.pipe?.owner).toMatchObject({ uid: 990, gid: 33 });
     expect(r.baked.output.owner).toMatchObject({ uid: 990, gid: 4 });
   });
 
@@ -73,7 +73,7 @@ describe('resolveEncrypterOptions', () => {
     const r = await resolveEncrypterOptions(raw({ saveOwner: '0:0', runAs: '990', pipeOwner: '990:33', pipeMode: '620', outputOwner: 'pplog:4', archiveDir: '/var/a', rotateSize: '8M', archiveOwner: '990:990' }), ctx());
     expect(r.save.owner).toEqual({ uid: 0, gid: 0, label: 'root:root' });
     expect(r.baked.runAs).toMatchObject({ uid: 990, gid: 990, label: 'pplog:pplog' });
-    expect(r.baked.pipe.owner.label).toBe('pplog:www-data');
+    expect(r.baked.pipe?.owner.label).toBe('pplog:www-data');
     expect(r.baked.output.owner.label).toBe('pplog:adm');
     expect(r.baked.rotation?.archive?.owner.label).toBe('pplog:pplog');
     const unnamed = await resolveEncrypterOptions(raw({ saveOwner: '4242:4243', runAs: '0:4243' }), ctx());
@@ -81,6 +81,18 @@ describe('resolveEncrypterOptions', () => {
     expect(unnamed.baked.runAs.label).toBe('root:4243');
     // The generator's own user (the default save owner) is named too.
     expect((await resolveEncrypterOptions(raw(), ctx(fakeSystem({}, 33)))).save.owner.label).toBe('www-data:www-data');
+  });
+
+  it('bakes no pipe for a copy of watched files or sessions given without --pipe', async () => {
+    const files = await resolveEncrypterOptions(raw({ pipe: undefined, watchFile: ['/var/log/app/x.log'] }), ctx());
+    expect(files.baked.pipe).toBeNull();
+    expect(files.baked.quitString).toBeNull();
+    expect(files.baked.watch?.files).toEqual(['/var/log/app/x.log']);
+    const sessions = await resolveEncrypterOptions(raw({ pipe: undefined, sessionDir: '/run/pp-test/sessions' }), ctx());
+    expect(sessions.baked.pipe).toBeNull();
+    // Given anyway, the pipe is made and read beside the files, as before.
+    const both = await resolveEncrypterOptions(raw({ watchFile: ['/var/log/app/x.log'] }), ctx());
+    expect(both.baked.pipe?.path).toBe(join(tmp.path, 'p.pipe'));
   });
 
   it('bakes the session-key window: 60 s by default, 0 for a fresh key per block', async () => {
@@ -91,7 +103,11 @@ describe('resolveEncrypterOptions', () => {
 
   const cases: Array<[string, Partial<RawEncrypterOptions>, string, RegExp]> = [
     ['no recipient', { recipientKey: [] }, 'NO_RECIPIENT', /--recipient-key/],
-    ['missing --pipe', { pipe: undefined }, 'MISSING_OPTION', /--pipe is required/],
+    ['no source at all', { pipe: undefined }, 'NO_SOURCE', /give --pipe PATH .*, --watch-file PATH or --session-dir DIR/],
+    ['an empty --pipe', { pipe: '' }, 'MISSING_OPTION', /--pipe is required/],
+    ['a pipe owner without a pipe', { pipe: undefined, watchFile: ['/var/log/app/x.log'], pipeOwner: 'pplog:www-data' }, 'PIPE_OPTION_ALONE', /--pipe-owner needs --pipe/],
+    ['a pipe mode without a pipe', { pipe: undefined, watchFile: ['/var/log/app/x.log'], pipeMode: '620' }, 'PIPE_OPTION_ALONE', /--pipe-mode needs --pipe/],
+    ['a quit string without a pipe', { pipe: undefined, sessionDir: '/run/pp-test/sessions', quitString: 'a-long-secret' }, 'PIPE_OPTION_ALONE', /--quit-string needs --pipe: .*SIGTERM or SIGINT/],
     ['missing --output', { output: undefined }, 'MISSING_OPTION', /--output is required/],
     ['missing --save-path', { savePath: undefined }, 'MISSING_OPTION', /--save-path is required/],
     ['a copy named like a shell script', { savePath: join(tmp.path, 'copy.sh') }, 'SAVE_PATH_EXTENSION', /--save-path must end in \.mjs/],

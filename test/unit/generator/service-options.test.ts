@@ -114,6 +114,28 @@ describe('service options', () => {
     expect(unit).toMatch(/^RuntimeDirectory=paranoid-pipes$/m);
   });
 
+  it('a copy without a pipe: the unit waits for no pipe, no pipe directory or group; the init script waits for the open log', async () => {
+    const noPipe = { pipe: undefined, pipeOwner: undefined, pipeMode: undefined, quitString: undefined, watchFile: ['/var/log/app/x.log'] };
+    const r = await resolveEncrypterOptions(raw(noPipe), ctx());
+    const { model } = r.service!;
+    expect(model.pipePath).toBeNull();
+    // The pipe's group (www-data) was only there for the pipe.
+    expect(model.supplementaryGroups).toEqual([]);
+    expect(model.runtimeDirectories).toEqual([]);
+    const unit = renderUnit(model, r.service!.unit!.path, '9.9.9');
+    expect(unit).not.toMatch(/ExecStartPost|wait-for-pipe/);
+    expect(unit).toMatch(/^Description=paranoid-pipes encrypter into \/var\/log\/paranoid-pipes\/www\.log\.asc /m);
+    expect(unit).toMatch(/^Before=nginx\.service$/m);
+    const init = renderInitScript(model, join(tmp.path, 'pp-www'), '9.9.9', '/usr/bin/node');
+    expect(init).not.toMatch(/PIPE/);
+    expect(init).toMatch(/^OUTPUT='\/var\/log\/paranoid-pipes\/www\.log\.asc'$/m);
+    expect(init).toMatch(/until holds_log; do/);
+    // With a pipe, the unit and the script wait for it as before.
+    const piped = await resolveEncrypterOptions(raw(), ctx());
+    expect(renderUnit(piped.service!.model, piped.service!.unit!.path, '9.9.9')).toMatch(/^ExecStartPost=.* wait-for-pipe \/run\/paranoid-pipes\/www\.pipe$/m);
+    expect(renderInitScript(piped.service!.model, join(tmp.path, 'pp-www'), '9.9.9', '/usr/bin/node')).not.toMatch(/holds_log/);
+  });
+
   it('opens the network only for SMTP, and only to an IP literal host', async () => {
     const mail = { rotateSize: '8M', rotateActions: 'encrypted-email', mailTo: ['ops@example.org'], mailFrom: 'pp@example.org' };
     const smtp = await resolveEncrypterOptions(raw({ ...mail, mailTransport: 'smtp://127.0.0.1:25' }), ctx());
