@@ -19,7 +19,7 @@ export function attachParts(session: CopySession, baked: BakedOptions, streamId:
     keys,
     () => {
       const { written, dropped } = session.counts;
-      const tally = session.filtering?.tally ?? null;
+      const tally = session.admission.filtering?.tally ?? null;
       const changes = monitor?.takeChanges() ?? null;
       return {
         streamId,
