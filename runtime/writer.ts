@@ -4,6 +4,9 @@ import type { Encryptor } from './encryptor.ts';
 import type { Logger } from './log.ts';
 import { encodeControl, kindLetter, type BlockKind, type BlockMetadata, type ControlRecord } from './metadata.ts';
 import { sealSeconds, type SealChain } from './seal/chain.ts';
+import { countNewlines, marksOf, sourceOf, takeBatch, type BlockOrigin, type Item } from './writer-queue.ts';
+
+export { countNewlines, type BlockOrigin } from './writer-queue.ts';
 
 /**
  * The block writer: a FIFO queue of blocks, sealed and appended in order.
@@ -29,19 +32,6 @@ export interface WriterLimits {
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
 }
-
-/**
- * Where a block came from: its source id (absent: the baked pipe) and, for a source that keeps
- * a position (a watched file), marks the writer hands back around the append that makes it durable.
- */
-export interface BlockOrigin {
-  readonly source?: string;
-  readonly marks?: readonly unknown[];
-}
-
-type Item =
-  | { readonly kind: 'data'; readonly bytes: Buffer; readonly counted: boolean; readonly origin?: BlockOrigin }
-  | { readonly kind: 'control'; readonly make: (seq: number) => ControlRecord; readonly source?: string; readonly marks?: readonly unknown[] };
 
 interface Batch {
   readonly items: Item[];
@@ -220,7 +210,7 @@ export class BlockWriter {
 
   /** Takes a batch off the queue and starts sealing it; a failure is picked up by the awaiter. */
   private startBatch(firstSeq: number): Batch {
-    const batch: Batch = { ...this.takeBatch(), firstSeq, messages: [], sealing: null, prepared: null };
+    const batch: Batch = { ...takeBatch(this.queue, this.deps.limits), firstSeq, messages: [], sealing: null, prepared: null };
     batch.sealing = this.seal(batch);
     // Awaited later, inside a retry: do not let a failure count as unhandled meanwhile.
     batch.sealing.catch(() => {});
@@ -260,42 +250,6 @@ export class BlockWriter {
     return { bytes, lines };
   }
 
-  /** Merges consecutive data items of one source up to the block cap; stops at the batch cap. */
-  private takeBatch(): { items: Item[]; dataBytes: number } {
-    const items: Item[] = [];
-    let dataBytes = 0;
-    while (this.queue.length > 0 && dataBytes < this.deps.limits.maxBatchBytes) {
-      const first = this.queue.shift() as Item;
-      if (first.kind === 'control') {
-        items.push(first);
-        continue;
-      }
-      const parts = [first.bytes];
-      let size = first.bytes.length;
-      let next = this.queue[0];
-      // Only blocks of a watched file carry marks: no array for the pipe's blocks.
-      let marks: unknown[] | null = first.origin?.marks === undefined ? null : [...first.origin.marks];
-      while (
-        next !== undefined &&
-        next.kind === 'data' &&
-        next.counted === first.counted &&
-        next.origin?.source === first.origin?.source &&
-        size + next.bytes.length <= this.deps.limits.maxBlockBytes
-      ) {
-        this.queue.shift();
-        parts.push(next.bytes);
-        if (next.origin?.marks !== undefined) (marks ??= []).push(...next.origin.marks);
-        size += next.bytes.length;
-        next = this.queue[0];
-      }
-      const bytes = parts.length === 1 ? first.bytes : Buffer.concat(parts, size);
-      const origin = first.origin === undefined ? undefined : marks === null ? first.origin : { ...first.origin, marks };
-      items.push(origin === undefined ? { kind: 'data', bytes, counted: first.counted } : { kind: 'data', bytes, counted: first.counted, origin });
-      dataBytes += size;
-    }
-    return { items, dataBytes };
-  }
-
   private async withRetry(code: string, op: () => Promise<void>, onFailure?: () => void): Promise<boolean> {
     let delay = this.deps.limits.retryMinMs;
     for (let attempt = 1; ; attempt += 1) {
@@ -316,27 +270,4 @@ export class BlockWriter {
       }
     }
   }
-}
-
-function marksOf(items: readonly Item[]): unknown[] {
-  const marks: unknown[] = [];
-  for (const item of items) {
-    const carried = item.kind === 'data' ? item.origin?.marks : item.marks;
-    if (carried !== undefined) marks.push(...carried);
-  }
-  return marks;
-}
-
-function sourceOf(item: Item): string | undefined {
-  return item.kind === 'data' ? item.origin?.source : item.source;
-}
-
-export function countNewlines(bytes: Buffer): number {
-  let n = 0;
-  let at = bytes.indexOf(0x0a);
-  while (at >= 0) {
-    n += 1;
-    at = bytes.indexOf(0x0a, at + 1);
-  }
-  return n;
 }
