@@ -93,7 +93,7 @@ export const ENCRYPTER_OPTIONS: { readonly [K in keyof RawEncrypterOptions]-?: O
   saveMode: { flags: '--save-mode <octal>', description: 'mode of the generated copy; 100 when root starts it', defaultText: '500' },
   force: { flags: '--force', description: 'replace an existing file at --save-path' },
   compress: { flags: '--compress <algo>', description: 'compression inside each message: zlib or none', defaultText: 'zlib' },
-  quitString: { flags: '--quit-string <string>', description: 'secret line that stops the copy (at least 8 characters); without it only signals stop it' },
+  quitString: { flags: '--quit-string <string>', description: 'secret line that, written into the pipe, stops the copy (at least 8 characters; needs --pipe); without it only signals stop it' },
   header: { flags: '--header <line>', description: 'line encrypted as the first block of every run', repeatable: true },
   armor: { flags: '--armor', description: 'write ASCII-armored messages', defaultText: 'on' },
   binary: { flags: '--binary', description: 'write binary messages (smaller) instead of armored' },
