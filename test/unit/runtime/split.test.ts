@@ -53,6 +53,10 @@ describe('splitter', () => {
       const plain = await Promise.all(msgs.map(async (m) => decryptOne(m, armor)));
       const second = msgs[1]!;
       for (const cut of [1, 5, Math.floor(second.length / 2), second.length - 2, second.length - 1]) {
+        // A binary message says its own length: cut short by k bytes, it takes the first k bytes of
+        // the next one. When those happen to be the bytes cut off (1 run in 256 for the last byte,
+        // which is random), nothing was lost that anyone could tell: not a cut, skipped.
+        if (!armor && second.subarray(cut).equals(msgs[2]!.subarray(0, second.length - cut))) continue;
         const buf = Buffer.concat([msgs[0]!, second.subarray(0, cut), msgs[2]!]);
         const { data: got, problems } = await decryptCollect([key.privateKey], buf);
         expect(got, `cut at ${cut}`).toEqual([plain[0], plain[2]]);
