@@ -14,13 +14,15 @@ const now = () => process.hrtime.bigint();
 const seconds = (from, to) => Number(to - from) / 1e9;
 
 /** Until something reads `path`: a non-blocking open for writing fails with ENXIO before. */
-export async function waitForReader(path, ms = 10_000) {
+export async function waitForReader(path, ms = 10_000, child = null) {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
       closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
       return;
     } catch {
+      // A copy that exited at start never reads: say so now rather than at the deadline.
+      if (child !== null && child.exitCode !== null) throw new Error(`the copy exited ${child.exitCode}`);
       if (Date.now() > deadline) throw new Error(`nothing reads ${path}`);
       await sleep(1);
     }

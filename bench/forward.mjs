@@ -14,6 +14,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import * as openpgp from 'openpgp';
 import tmp from 'tmp';
+import { waitForReader } from './copy-flood.mjs';
 import { nginxLine } from './nginx-lines.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -34,18 +35,6 @@ function freePort() {
       s.close(() => resolve(port));
     });
   });
-}
-
-async function waitForReader(path) {
-  for (let i = 0; i < 10_000; i += 1) {
-    try {
-      closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
-      return;
-    } catch {
-      await sleep(1);
-    }
-  }
-  throw new Error(`nothing reads ${path}`);
 }
 
 /** Messages in an armored log: one BEGIN line each. */

@@ -6,11 +6,12 @@
 //
 //   node bench/latency.mjs [--runs 3] [--lines 2000] [--interval-ms 5] [--out bench/results-latency.json]
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, constants, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import tmp from 'tmp';
 import { disposeBenchKey, makeBenchKey } from './bench-key.mjs';
+import { waitForReader } from './copy-flood.mjs';
 
 const execFileAsync = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -20,19 +21,6 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const loadAverage = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
-async function waitForReader(copy, pipe) {
-  for (let i = 0; i < 5000; i += 1) {
-    try {
-      closeSync(openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK));
-      return;
-    } catch {
-      if (copy.exitCode !== null) throw new Error(`the copy exited ${copy.exitCode}`);
-      await sleep(2);
-    }
-  }
-  throw new Error(`nothing reads ${pipe}`);
-}
-
 export async function latencyRun({ dir, key, lines = 2000, intervalMs = 5 }) {
   const pipe = join(dir, 'latency.pipe');
   const log = join(dir, 'latency.log');
@@ -41,7 +29,7 @@ export async function latencyRun({ dir, key, lines = 2000, intervalMs = 5 }) {
   await execFileAsync(process.execPath, [CLI, 'encrypter', '--recipient-key', key.pub, '--pipe', pipe, '--output', log, '--save-path', copyPath, '--log-level', 'warn', '--force']);
   const copy = spawn(copyPath, [], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MALLOC_ARENA_MAX: '2' } });
   const exited = new Promise((resolve) => copy.on('exit', (code) => resolve(code)));
-  await waitForReader(copy, pipe);
+  await waitForReader(pipe, 10_000, copy);
   await sleep(300); // the stream-start block lands first
   const loadBefore = loadAverage();
   const { stdout } = await execFileAsync(process.execPath, [join(BENCH, 'latency-writer.mjs'), pipe, log, String(lines), String(intervalMs)], { maxBuffer: 16 << 20 });

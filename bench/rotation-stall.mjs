@@ -4,11 +4,12 @@
 // the longest stall exceeds a generous bound. Results: bench/results-rotation.json.
 // Usage: npm run bench:rotation [-- LINES]
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import tmp from 'tmp';
+import { waitForReader } from './copy-flood.mjs';
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -16,19 +17,6 @@ const CLI = join(ROOT, 'dist', 'cli.mjs');
 const LINES = Number(process.argv[2] ?? 300_000);
 /** Generous on purpose: a stall this long would be felt by a web server. */
 const MAX_STALL_MS = 1000;
-
-/** Until the copy reads its pipe: a non-blocking open for writing fails with ENXIO before. */
-async function waitForReader(path) {
-  for (let i = 0; i < 1000; i += 1) {
-    try {
-      closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  throw new Error(`nothing reads ${path}`);
-}
 
 const dir = tmp.dirSync({ prefix: 'pp-bench-', mode: 0o700, unsafeCleanup: true });
 try {

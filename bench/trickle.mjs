@@ -21,6 +21,7 @@ import { parseArgs, promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import tmp from 'tmp';
 import { disposeBenchKey, makeBenchKey } from './bench-key.mjs';
+import { waitForReader } from './copy-flood.mjs';
 import { nginxLines } from './nginx-lines.mjs';
 
 const execFileAsync = promisify(execFile);
@@ -69,20 +70,6 @@ function slope(points) {
   const num = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0);
   const den = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
   return den === 0 ? 0 : num / den;
-}
-
-async function waitForPipe(copy, pipe) {
-  const { openSync, closeSync, constants } = await import('node:fs');
-  for (let i = 0; i < 5000; i += 1) {
-    try {
-      closeSync(openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK));
-      return;
-    } catch {
-      if (copy.exitCode !== null) throw new Error(`the copy exited ${copy.exitCode}`);
-      await sleep(2);
-    }
-  }
-  throw new Error(`nothing reads ${pipe}`);
 }
 
 /** The armored messages of a log: [start, end] offsets. */
@@ -167,7 +154,7 @@ export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs
   else delete env.MALLOC_ARENA_MAX;
   const copy = spawn(command[0], command[1], { stdio: ['ignore', 'ignore', 'inherit'], env });
   const exited = new Promise((resolve) => copy.on('exit', (code) => resolve(code)));
-  await waitForPipe(copy, pipe);
+  await waitForReader(pipe, 10_000, copy);
   await sleep(300); // start-up work and the stream-start block are not the trickle's cost
   const rss = [];
   const t0 = performance.now();
