@@ -11,7 +11,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { nginxLine } from './nginx-lines.mjs';
+import { nginxLine, random } from './nginx-lines.mjs';
 
 const { values: opts } = parseArgs({ options: { mb: { type: 'string', default: '64' }, rounds: { type: 'string', default: '5' } } });
 const BENCH = new URL('.', import.meta.url).pathname;
@@ -39,13 +39,7 @@ const CASES = [
 
 try {
   const { FilterRules, FilterTally, LineFilter } = await import(bundle);
-  let x = 0x2545f491;
-  const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
+  const rnd = random(0x2545f491);
   // Line-aligned blocks of about 64 KiB, as the framer makes them under load.
   const blocks = [];
   let total = 0;

@@ -10,7 +10,7 @@ import { loadRecipientKeys } from '../runtime/recipients.ts';
 import { newSealKey, SealChain, sealTag } from '../runtime/seal/chain.ts';
 import { BlockWriter } from '../runtime/writer.ts';
 // @ts-expect-error: a plain .mjs module of the bench, without types
-import { nginxLine } from './nginx-lines.mjs';
+import { nginxLine, random } from './nginx-lines.mjs';
 
 const LIMITS = { maxBlockBytes: 1024 * 1024, maxBatchBytes: 2 * 1024 * 1024, retryMinMs: 100, retryMaxMs: 5000 };
 
@@ -19,13 +19,7 @@ function nullAppender(): Appender {
 }
 
 function lines(bytes: number): Buffer[] {
-  let x = 0x2545f491;
-  const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
+  const rnd = random(0x2545f491);
   const out: Buffer[] = [];
   let total = 0;
   for (let i = 0; total < bytes; i += 1) {
