@@ -3,7 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, has, run, writerProcess } from '../helpers/cli.ts';
-import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
+import { E2eFixture, linesByWriter, QUIT, range, removeInitScriptLeftovers } from '../helpers/e2e.ts';
 
 /**
  * The generated SysV/LSB init script, run for real (start-stop-daemon, a pidfile in /run):
@@ -16,16 +16,7 @@ const PIDFILE = `/run/${NAME}.pid`;
 const DIAGNOSTICS = `/var/log/${NAME}.diagnostics.log`;
 beforeAll(() => fx.setup());
 afterAll(() => {
-  // A failed test may leave the copy running: stop it by its pidfile.
-  if (existsSync(PIDFILE)) {
-    try {
-      process.kill(Number(readFileSync(PIDFILE, 'utf8').trim()), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    execFileSync('rm', ['-f', PIDFILE]);
-  }
-  execFileSync('rm', ['-f', DIAGNOSTICS]);
+  removeInitScriptLeftovers(PIDFILE, DIAGNOSTICS);
   fx.dispose();
 });
 

@@ -3,7 +3,7 @@ import { appendFileSync, chmodSync, chownSync, existsSync, lstatSync, mkdirSync,
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, has, run, tempDir } from '../helpers/cli.ts';
-import { E2eFixture, waitFor } from '../helpers/e2e.ts';
+import { E2eFixture, removeInitScriptLeftovers, waitFor } from '../helpers/e2e.ts';
 
 /**
  * A copy generated without --pipe, for watched files or sessions only: it makes no FIFO
@@ -20,15 +20,7 @@ beforeAll(async () => {
   chmodSync(shared.path, 0o755);
 });
 afterAll(() => {
-  if (existsSync(PIDFILE)) {
-    try {
-      process.kill(Number(readFileSync(PIDFILE, 'utf8').trim()), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    execFileSync('rm', ['-f', PIDFILE]);
-  }
-  if (process.getuid?.() === 0) execFileSync('rm', ['-f', DIAGNOSTICS]);
+  if (process.getuid?.() === 0) removeInitScriptLeftovers(PIDFILE, DIAGNOSTICS);
   fx.dispose();
   shared.dispose();
 });

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
@@ -129,4 +129,20 @@ export async function waitFor(read: () => string, pattern: RegExp, ms: number): 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; got:\n${read().slice(-2000)}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * After a test of a generated init script: a failed test may leave the copy running, so it is
+ * killed by its pidfile; the pidfile and the diagnostics file go.
+ */
+export function removeInitScriptLeftovers(pidFile: string, diagnostics: string): void {
+  if (existsSync(pidFile)) {
+    try {
+      process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(pidFile, { force: true });
+  rmSync(diagnostics, { force: true });
 }
