@@ -3,25 +3,22 @@
 // (the bench's GnuPG key, ZLIB first in its preferences). For each: the rate until the output is
 // fsync'd, its CPU (rusage of the process, all threads), the output's size, and a check that it
 // decrypts to exactly what was written (SHA-256).
-import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { closeSync, constants, fsyncSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTimed } from './copy-process.mjs';
 import { flood } from './copy-flood.mjs';
+import { hashOutput } from './bench-util.mjs';
 
 const execFileAsync = promisify(execFile);
 const now = () => process.hrtime.bigint();
 
-/** Hashes a command's stdout as it streams. */
-async function hashOutput(file, args, env = process.env) {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
-  const hash = createHash('sha256');
-  child.stdout.on('data', (chunk) => hash.update(chunk));
-  const code = await new Promise((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`${file} exited ${code}`);
-  return hash.digest('hex');
+/** Hashes a command's stdout as it streams; a failing command is an error. */
+async function hashOf(file, args, env = process.env) {
+  const r = await hashOutput(file, args, env);
+  if (r.code !== 0) throw new Error(`${file} exited ${r.code}: ${r.stderr.trim()}`);
+  return r.sha256;
 }
 
 /** One tool reading PIPE whole into OUT: timed from the writer's first write until OUT is fsync'd. */
@@ -53,7 +50,7 @@ export async function peers({ dir, key, lines, expectedSha }) {
     const pipe = join(dir, 'age.pipe');
     const out = join(dir, 'age.out');
     rows.push(await oneStream({ name: 'age -r, one stream', argv: ['age', '-r', recipient, '-o', out, pipe], pipe, out, lines }));
-    checks.age = (await hashOutput('age', ['-d', '-i', ageKey, out])) === expectedSha;
+    checks.age = (await hashOf('age', ['-d', '-i', ageKey, out])) === expectedSha;
     rmSync(out, { force: true });
   } catch (err) {
     // age is a Debian package (`age`), not needed by the tests: say why the row is missing.
@@ -64,7 +61,7 @@ export async function peers({ dir, key, lines, expectedSha }) {
     const out = join(dir, 'gpg-peer.gpg');
     const argv = ['gpg', '--batch', '--quiet', '--yes', '--trust-model', 'always', '--recipient', key.fpr, '--encrypt', '--output', out, pipe];
     rows.push(await oneStream({ name: 'gpg --encrypt, one stream (zlib)', argv, pipe, out, lines, env: key.gpgEnv }));
-    checks.gpg = (await hashOutput('gpg', ['--batch', '--quiet', '--decrypt', out], key.gpgEnv)) === expectedSha;
+    checks.gpg = (await hashOf('gpg', ['--batch', '--quiet', '--decrypt', out], key.gpgEnv)) === expectedSha;
     rmSync(out, { force: true });
   }
   return { rows, checks };

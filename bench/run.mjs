@@ -8,25 +8,26 @@
 // write until every line is durable on disk (fsync'd by the tool under test, or by the bench for
 // `cat` and gpg, which do not sync). Every encrypted result is decrypted and compared with the
 // written bytes by SHA-256.
-import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import * as openpgp from 'openpgp';
+import { parseArgs } from 'node:util';
 import tmp from 'tmp';
-import { copyFlood, flood, waitForReader } from './copy-flood.mjs';
+import { catRow, gpgLoopRow, gpgPerBlock, gpgStreamRow, row } from './baselines.mjs';
+import { disposeBenchKey, makeBenchKey } from './bench-key.mjs';
+import { execFileAsync, exited, hashOutput, now, seconds, sha256 } from './bench-util.mjs';
+import { copyFlood, waitForReader } from './copy-flood.mjs';
 import { efficiency } from './efficiency.mjs';
 import { floodRows, printFloodRows } from './flood-rows.mjs';
 import { nginxLines } from './nginx-lines.mjs';
 import { buildFloorC, trickleFloor, trickleRun } from './trickle.mjs';
 import { decryptGpgBench } from './decrypt-gpg.mjs';
+import { judge } from './targets.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist', 'cli.mjs');
 const BENCH = join(ROOT, 'bench');
-const execFileAsync = promisify(execFile);
 
 const { values: opts } = parseArgs({
   options: {
@@ -45,83 +46,16 @@ const { values: opts } = parseArgs({
 const LINES = Number(opts.lines);
 const LOOP_LINES = Number(opts['loop-lines']);
 
-const TARGETS = {
-  vsCat: 0.5,
-  vsGpg: 0.5,
-  vsLoop: 100,
-  latencyP99Ms: 10,
-  peakRssMb: 150,
-  decryptMBps: 50,
-  generateMs: 2000,
-  startupMs: 300,
-  trickleCpuPercent: 3,
-  trickleLatencyP99Ms: 10,
-  loneLineP99Ms: 5,
-  trickleDecryptTextMBps: 20,
-  idleRssMb: 50,
-  idleWakeupsPerSecond: 1,
-  gpgOpsPerSecondLowS2k: 200,
-  efficiencyFlood: 1.3,
-  efficiencyPerLine: 1.3,
-  writerSlowdown1: 1.25,
-  writerSlowdown8: 1.25,
-};
-
-const now = () => process.hrtime.bigint();
-const seconds = (from, to) => Number(to - from) / 1e9;
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
-function exited(child) {
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-}
-
-async function mkfifo(path) {
-  await execFileAsync('mkfifo', ['-m', '600', path]);
-}
-
-/** Runs a command and hashes its stdout as it streams (never holding it all). */
-async function hashOutput(file, args, env = process.env) {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  const hash = createHash('sha256');
-  let bytes = 0;
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    hash.update(chunk);
-    bytes += chunk.length;
-  });
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const { code } = await exited(child);
-  return { code, bytes, sha256: hash.digest('hex'), stderr };
-}
-
-function row(name, lines, bytes, secs) {
-  const digits = bytes < 1e7 ? 3 : 1; // the per-line loop moves a few kB: keep its figures visible
-  return { name, lines, MB: +(bytes / 1e6).toFixed(digits), seconds: +secs.toFixed(3), 'MB/s': +(bytes / 1e6 / secs).toFixed(digits), 'lines/s': Math.round(lines / secs) };
-}
-
 const dir = tmp.dirSync({ prefix: 'pp-bench-', mode: 0o700, unsafeCleanup: true });
-const gnupgHome = join(dir.name, 'gnupg');
-const gpgEnv = { ...process.env, GNUPGHOME: gnupgHome };
 const results = { date: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version }, options: { lines: LINES, loopLines: LOOP_LINES } };
 try {
-  mkdirSync(gnupgHome, { mode: 0o700 });
-  // The admin's key as admins make it: by GnuPG (ed25519 + cv25519, no passphrase for the bench).
-  // Its preferences list ZLIB first, so gpg compresses, as the copy does.
-  const pinentry = ['--batch', '--pinentry-mode', 'loopback', '--passphrase', ''];
-  await execFileAsync('gpg', [...pinentry, '--quiet', '--quick-gen-key', 'bench@example.org', 'future-default', 'default', 'never'], { env: gpgEnv });
-  const { stdout: publicKey } = await execFileAsync('gpg', ['--batch', '--armor', '--export', 'bench@example.org'], { env: gpgEnv });
-  const { stdout: privateKey } = await execFileAsync('gpg', [...pinentry, '--armor', '--export-secret-keys', 'bench@example.org'], { env: gpgEnv });
-  const pub = join(dir.name, 'bench.pub.asc');
-  const sec = join(dir.name, 'bench.sec.asc');
-  writeFileSync(pub, publicKey);
-  writeFileSync(sec, privateKey, { mode: 0o600 });
-  const fpr = (await openpgp.readKey({ armoredKey: publicKey })).getFingerprint().toUpperCase();
+  // The admin's key as admins make it (bench/bench-key.mjs).
+  const key = await makeBenchKey(dir.name);
+  const { pub, sec, fpr, gpgEnv, privateKey } = key;
   const gpgEncrypt = ['--batch', '--quiet', '--yes', '--trust-model', 'always', '--recipient', fpr, '--encrypt'];
 
   const expected = nginxLines(LINES, 1);
@@ -132,19 +66,9 @@ try {
 
   // (a) cat FIFO >> file: the plaintext limit.
   {
-    const pipe = join(dir.name, 'cat.pipe');
-    const file = join(dir.name, 'cat.log');
-    await mkfifo(pipe);
-    const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
-    const cat = spawn('cat', [pipe], { stdio: ['ignore', fd, 'inherit'] });
-    const done = exited(cat);
-    const w = await flood(pipe, LINES);
-    await done;
-    fsyncSync(fd);
-    const end = now();
-    closeSync(fd);
-    throughput.push(row('cat FIFO >> file (plaintext)', LINES, w.bytes, seconds(w.startedAt, end)));
-    checks.cat = sha256(readFileSync(file)) === expectedSha;
+    const r = await catRow({ dir: dir.name, lines: LINES, expectedSha });
+    throughput.push(r.row);
+    checks.cat = r.matches;
   }
 
   // (b) the generated encrypter copy, default options (zlib, armored).
@@ -185,39 +109,17 @@ try {
     checks.copyUncompressed = (await hashOutput(process.execPath, [CLI, 'decrypt', '--key', sec, log])).sha256 === expectedSha;
   }
 
-  // (c) one gpg process reading the whole FIFO as one stream.
+  // (c) one gpg process reading the whole FIFO as one stream; (d) a shell loop with one gpg per line.
+  const baseline = { dir: dir.name, gpgEncrypt, gpgEnv };
   {
-    const pipe = join(dir.name, 'gpg.pipe');
-    const file = join(dir.name, 'gpg.log.gpg');
-    await mkfifo(pipe);
-    const gpg = spawn('gpg', [...gpgEncrypt, '--output', file, pipe], { stdio: ['ignore', 'ignore', 'inherit'], env: gpgEnv });
-    const done = exited(gpg);
-    const w = await flood(pipe, LINES);
-    await done;
-    const fd = openSync(file, constants.O_RDONLY);
-    fsyncSync(fd);
-    closeSync(fd);
-    const end = now();
-    throughput.push(row('gpg --encrypt, one stream', LINES, w.bytes, seconds(w.startedAt, end)));
-    const back = await hashOutput('gpg', ['--batch', '--quiet', '--decrypt', file], gpgEnv);
-    checks.gpgSingle = back.sha256 === expectedSha;
+    const r = await gpgStreamRow({ ...baseline, lines: LINES, expectedSha });
+    throughput.push(r.row);
+    checks.gpgSingle = r.matches;
   }
-
-  // (d) a shell loop with one gpg per line, as simple encrypting-pipe scripts do (fewer lines, scaled).
   {
-    const pipe = join(dir.name, 'loop.pipe');
-    const file = join(dir.name, 'loop.log.gpg');
-    await mkfifo(pipe);
-    // The baseline under test is this shell script itself; the data reaches gpg on stdin.
-    const script = `while IFS= read -r line; do printf '%s\\n' "$line" | gpg ${gpgEncrypt.join(' ')} >> "$2"; done < "$1"; sync "$2"`;
-    const sh = spawn('sh', ['-c', script, 'loop', pipe, file], { stdio: ['ignore', 'ignore', 'inherit'], env: gpgEnv });
-    const done = exited(sh);
-    const w = await flood(pipe, LOOP_LINES);
-    await done;
-    const end = now();
-    throughput.push(row(`gpg per line, shell loop (${LOOP_LINES} lines, scaled)`, LOOP_LINES, w.bytes, seconds(w.startedAt, end)));
-    const back = await hashOutput(process.execPath, [CLI, 'decrypt', '--key', sec, file]);
-    checks.gpgLoop = back.sha256 === sha256(loopExpected);
+    const r = await gpgLoopRow({ ...baseline, lines: LOOP_LINES, expectedSha: sha256(loopExpected), decrypt: (file) => hashOutput(process.execPath, [CLI, 'decrypt', '--key', sec, file]) });
+    throughput.push(r.row);
+    checks.gpgLoop = r.matches;
   }
 
   // Decrypt: our decrypter on the copy's flood output, then gpg once per block.
@@ -232,13 +134,7 @@ try {
     checks.copy = sha256(readFileSync(out)) === expectedSha;
     decrypt = { name: 'paranoid-pipes decrypt', blocks: null, cipherMB: +(cipherBytes / 1e6).toFixed(1), seconds: +secs.toFixed(3), 'cipher MB/s': +(cipherBytes / 1e6 / secs).toFixed(1), 'lines/s': Math.round(LINES / secs) };
   }
-  let gpgDecrypt;
-  {
-    const text = readFileSync(copyLog, 'latin1');
-    const messages = text.split(/(?<=-----END PGP MESSAGE-----\n)/).filter((m) => m.startsWith('-----BEGIN PGP MESSAGE-----'));
-    const sample = messages.slice(0, Number(opts['gpg-blocks']));
-    gpgDecrypt = await gpgPerBlock(sample);
-  }
+  const gpgDecrypt = await gpgPerBlock({ log: copyLog, blocks: Number(opts['gpg-blocks']), gpgEnv });
 
   // Latency: a lone line at a time, at a low rate, into a fresh run of the copy.
   let latency;
@@ -270,7 +166,7 @@ try {
   }
 
   // Issue 14, targets 1 (per-line shape), 2, 3 and 6: bench/flood-rows.mjs.
-  const floodSide = await floodRows({ dir: dir.name, key: { pub, sec, fpr, gpgEnv }, lines: LINES, writerLines: Number(opts['writer-lines']), manyLines: Number(opts['many-lines']), rounds: Number(opts['core-rounds']), floodEfficiency });
+  const floodSide = await floodRows({ dir: dir.name, key, lines: LINES, writerLines: Number(opts['writer-lines']), manyLines: Number(opts['many-lines']), rounds: Number(opts['core-rounds']), floodEfficiency });
   Object.assign(checks, floodSide.checks);
 
   // The steady trickle (issue 14, target 0): the default session-key window, a fresh key per block
@@ -314,13 +210,7 @@ try {
     writerSlowdown1: floodSide.writers.ratios['1 writer'].median,
     writerSlowdown8: floodSide.writers.ratios['8 writers'].median,
   };
-  const lowerIsBetter = new Set(['latencyP99Ms', 'peakRssMb', 'generateMs', 'startupMs', 'trickleCpuPercent', 'trickleLatencyP99Ms', 'loneLineP99Ms', 'idleRssMb', 'idleWakeupsPerSecond', 'efficiencyFlood', 'efficiencyPerLine', 'writerSlowdown1', 'writerSlowdown8']);
-  const targets = Object.entries(TARGETS).map(([name, target]) => ({
-    name,
-    target: `${lowerIsBetter.has(name) ? '<=' : '>='} ${target}`,
-    measured: measured[name],
-    met: lowerIsBetter.has(name) ? measured[name] <= target : measured[name] >= target,
-  }));
+  const targets = judge(measured);
   Object.assign(results, { throughput, copyPeakRssMbDuringThroughput: +copyRssMb.toFixed(1), latency, memory, decrypt: [decrypt, gpgDecrypt], decryptGpg: gpgOps, startup, trickle, trickleFloor: floor, floodSide, checks, targets });
   writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
@@ -348,26 +238,6 @@ try {
   console.log(`written to ${join('bench', 'results.json')}`);
   process.exitCode = Object.values(checks).every(Boolean) ? 0 : 1;
 } finally {
-  await execFileAsync('gpgconf', ['--kill', 'all'], { env: gpgEnv }).catch(() => {});
+  await disposeBenchKey({ gpgEnv: { ...process.env, GNUPGHOME: join(dir.name, 'gnupg') } });
   dir.removeCallback();
-}
-
-/** One `gpg --decrypt` process per armored block, as a script over a split log would run. */
-async function gpgPerBlock(messages) {
-  let cipher = 0;
-  let lines = 0;
-  const t = now();
-  for (const message of messages) {
-    const child = spawn('gpg', ['--batch', '--quiet', '--decrypt'], { stdio: ['pipe', 'pipe', 'ignore'], env: gpgEnv });
-    let newlines = 0;
-    child.stdout.on('data', (chunk) => {
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) newlines += 1;
-    });
-    child.stdin.end(message, 'latin1');
-    await exited(child);
-    cipher += message.length;
-    lines += newlines;
-  }
-  const secs = seconds(t, now());
-  return { name: 'gpg --decrypt per block', blocks: messages.length, cipherMB: +(cipher / 1e6).toFixed(1), seconds: +secs.toFixed(3), 'cipher MB/s': +(cipher / 1e6 / secs).toFixed(1), 'lines/s': Math.round(lines / secs) };
 }

@@ -1,0 +1,36 @@
+// Small helpers the benchmark modules share: child processes, FIFOs, hashing output as it streams.
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+
+export const execFileAsync = promisify(execFile);
+export const now = () => process.hrtime.bigint();
+export const seconds = (from, to) => Number(to - from) / 1e9;
+export const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+
+/** Resolves with the child's exit code and signal. */
+export function exited(child) {
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+export async function mkfifo(path) {
+  await execFileAsync('mkfifo', ['-m', '600', path]);
+}
+
+/** Runs a command and hashes its stdout as it streams (never holding it all). */
+export async function hashOutput(file, args, env = process.env) {
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    hash.update(chunk);
+    bytes += chunk.length;
+  });
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const { code } = await exited(child);
+  return { code, bytes, sha256: hash.digest('hex'), stderr };
+}
