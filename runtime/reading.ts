@@ -2,7 +2,7 @@ import type { BakedOptions } from './baked.ts';
 import { BurstPacer } from './burst-pacer.ts';
 import { COPY_LIMITS } from './copy-limits.ts';
 import { sleepThread } from './fifo.ts';
-import { youngGenerationMayGrow } from './heap-tuning.ts';
+import { oldGenerationMayGrow, youngGenerationMayGrow } from './heap-tuning.ts';
 import type { Logger } from './log.ts';
 import type { Source } from './sources/source.ts';
 import type { BlockWriter } from './writer.ts';
@@ -138,6 +138,7 @@ export class Reading {
     this.flushIdle(now);
     this.pacer.endGather(now, got);
     youngGenerationMayGrow(this.pacer.streaming);
+    oldGenerationMayGrow(this.pacer.streaming);
     if (this.pacer.streaming) {
       this.lastDataAt = now;
       this.armTimer(COPY_LIMITS.idleFlushMs);
@@ -183,6 +184,7 @@ export class Reading {
       }
       this.pacer.idle();
       youngGenerationMayGrow(false);
+      oldGenerationMayGrow(false);
       this.flushIdle(now);
       if (this.quitRequested) {
         this.deps.quit();
