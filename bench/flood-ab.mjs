@@ -5,6 +5,7 @@
 //
 //   node bench/flood-ab.mjs --copy before=/tmp/a/copy.mjs --copy after=/tmp/b/copy.mjs \
 //     --lines 1000000 --line-writer-lines 300000 --rounds 3
+//   --copy 'grow=/tmp/b/copy.mjs@--heap-growing-percent=300'   (the same copy under V8 flags)
 //
 // Each copy path must be a generated copy whose --pipe and --output sit next to it as
 // NAME.pipe and NAME.log (bench/flood-rows.mjs generateCopy makes them so).
@@ -20,9 +21,9 @@ const BENCH = new URL('.', import.meta.url).pathname;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A wrapper that runs the copy with --trace-gc, its stdout (the trace) into `gcLog`; same pid. */
-function traced(copyPath, gcLog) {
-  const wrapper = `${copyPath}.traced.sh`;
-  writeFileSync(wrapper, `#!/bin/sh\nexec "${process.execPath}" --trace-gc "${copyPath}" > "${gcLog}"\n`);
+function traced(copyPath, gcLog, nodeFlags, name) {
+  const wrapper = `${copyPath}.${name}.traced.sh`;
+  writeFileSync(wrapper, `#!/bin/sh\nexec "${process.execPath}" --trace-gc ${nodeFlags} "${copyPath}" > "${gcLog}"\n`);
   chmodSync(wrapper, 0o755);
   return wrapper;
 }
@@ -58,9 +59,11 @@ const { values } = parseArgs({
   },
 });
 const copies = values.copy.map((spec) => {
-  const [name, path] = spec.split('=');
+  // NAME=PATH, or NAME=PATH@NODE-FLAGS: the same copy run with V8 flags, for experiments.
+  const [name, rest] = [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)];
+  const [path, nodeFlags = ''] = rest.split('@');
   const base = path.replace(/\.mjs$/, '');
-  return { name, path, pipe: `${base}.pipe`, log: `${base}.log`, gcLog: join(dirname(path), `${name}.gc.log`) };
+  return { name, path, nodeFlags, pipe: `${base}.pipe`, log: `${base}.log`, gcLog: join(dirname(path), `${name}.gc.log`) };
 });
 const shapes = values.shapes.split(',');
 const results = [];
@@ -68,10 +71,10 @@ for (let round = 1; round <= Number(values.rounds); round += 1) {
   for (const c of round % 2 === 1 ? copies : [...copies].reverse()) {
     for (const shape of shapes) {
       rmSync(c.log, { force: true });
-      const wrapper = traced(c.path, c.gcLog);
+      const wrapper = traced(c.path, c.gcLog, c.nodeFlags, c.name);
       const load = +loadavg()[0].toFixed(2);
       const r = shape === 'flood' ? await copyFlood(wrapper, c.pipe, Number(values.lines)) : await perLineFlood(wrapper, c.pipe, Number(values['line-writer-lines']));
-      const row = { round, copy: c.name, shape, mb: +(r.bytes / 1e6).toFixed(1), cpuSeconds: r.cpuSeconds, msPerMb: +((r.cpuSeconds * 1000) / (r.bytes / 1e6)).toFixed(2), majorGcs: majors(c.gcLog), load, ...(r.threads ? { threads: r.threads } : {}) };
+      const row = { round, copy: c.name, shape, mb: +(r.bytes / 1e6).toFixed(1), cpuSeconds: r.cpuSeconds, msPerMb: +((r.cpuSeconds * 1000) / (r.bytes / 1e6)).toFixed(2), majorGcs: majors(c.gcLog), load, ...(r.peakRssMb ? { peakRssMb: +r.peakRssMb.toFixed(1) } : {}), ...(r.threads ? { threads: r.threads } : {}) };
       results.push(row);
       console.log(JSON.stringify(row));
     }
