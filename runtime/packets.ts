@@ -213,23 +213,41 @@ export function dearmor(text: Buffer): Buffer | null {
 const ARMOR_BEGIN = Buffer.from('-----BEGIN PGP MESSAGE-----\n');
 const CRC24_INIT = 0xb704ce;
 const CRC24_POLY = 0x1864cfb;
-const CRC24_TABLE = (() => {
-  const table = new Int32Array(256);
+/**
+ * Slicing by 4: the CRC kept in the top 24 bits of a 32-bit register, four bytes a step through
+ * four tables (table k: a byte followed by k zero bytes). A byte a step cost ~0.65 ms per MB
+ * of a flood's input, on the event loop's thread.
+ */
+const CRC24_TABLES = (() => {
+  const tables = [0, 1, 2, 3].map(() => new Int32Array(256));
+  const [t0, t1, t2, t3] = tables as [Int32Array, Int32Array, Int32Array, Int32Array];
   for (let n = 0; n < 256; n += 1) {
     let crc = n << 16;
     for (let bit = 0; bit < 8; bit += 1) {
       crc <<= 1;
       if (crc & 0x1000000) crc ^= CRC24_POLY;
     }
-    table[n] = crc & 0xffffff;
+    t0[n] = (crc & 0xffffff) << 8;
   }
-  return table;
+  for (let n = 0; n < 256; n += 1) {
+    t1[n] = (t0[n]! << 8) ^ t0[t0[n]! >>> 24]!;
+    t2[n] = (t1[n]! << 8) ^ t0[t1[n]! >>> 24]!;
+    t3[n] = (t2[n]! << 8) ^ t0[t2[n]! >>> 24]!;
+  }
+  return tables as [Int32Array, Int32Array, Int32Array, Int32Array];
 })();
 
 /** RFC 4880 6.1, table driven; `crc`: the CRC of the bytes before these, to go on from. */
 export function crc24(bytes: Uint8Array, crc = CRC24_INIT): number {
-  for (let i = 0; i < bytes.length; i += 1) {
-    crc = ((crc << 8) & 0xffffff) ^ (CRC24_TABLE[((crc >> 16) ^ (bytes[i] as number)) & 0xff] as number);
+  const [t0, t1, t2, t3] = CRC24_TABLES;
+  let c = crc << 8;
+  const n = bytes.length;
+  const whole = n - (n & 3);
+  let i = 0;
+  for (; i < whole; i += 4) {
+    c ^= (bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!;
+    c = t3[c >>> 24]! ^ t2[(c >>> 16) & 0xff]! ^ t1[(c >>> 8) & 0xff]! ^ t0[c & 0xff]!;
   }
-  return crc;
+  for (; i < n; i += 1) c = (c << 8) ^ t0[((c >>> 24) ^ bytes[i]!) & 0xff]!;
+  return (c >>> 8) & 0xffffff;
 }

@@ -16,6 +16,24 @@ describe('packet encoding', () => {
     expect(crc24(Buffer.alloc(0))).toBe(0xb704ce);
   });
 
+  it('computes CRC-24 four bytes at a time as the plain bitwise definition does', () => {
+    const plain = (bytes: Uint8Array) => {
+      let crc = 0xb704ce;
+      for (const byte of bytes) {
+        crc ^= byte << 16;
+        for (let bit = 0; bit < 8; bit += 1) {
+          crc <<= 1;
+          if (crc & 0x1000000) crc ^= 0x1864cfb;
+        }
+      }
+      return crc & 0xffffff;
+    };
+    for (const size of [1, 2, 3, 4, 5, 7, 8, 63, 64, 65, 1000, 4099]) {
+      const bytes = randomBytes(size);
+      expect(crc24(bytes)).toBe(plain(bytes));
+    }
+  });
+
   it('carries the CRC-24 from part to part', () => {
     const bytes = randomBytes(1000);
     expect(crc24(bytes.subarray(300), crc24(bytes.subarray(0, 300)))).toBe(crc24(bytes));
