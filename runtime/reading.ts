@@ -17,6 +17,9 @@ export interface ReadingDeps {
   readonly quit: () => void;
 }
 
+/** A flood's read shorter than this is topped up (topUp). */
+const TOP_UP_BELOW_BYTES = 16 * 1024;
+
 /**
  * Reading every source into blocks: bursts gathered into one block each (runtime/burst-pacer.ts),
  * a flood read continuously with blocks sealed at least every `maxBlockAgeMs`, partial lines
@@ -84,6 +87,7 @@ export class Reading {
   private onData(source: Source, chunk: Buffer): void {
     const now = Date.now();
     this.take(source, chunk, now);
+    if (this.pacer.streaming && chunk.length < TOP_UP_BELOW_BYTES) this.topUp();
     if (source.framer.quitRequested) {
       this.deps.quit();
       return;
@@ -126,6 +130,18 @@ export class Reading {
       if (n === 0 && step < ms) break; // a quiet step: the burst is complete
     }
     this.endGather(got);
+  }
+
+  /**
+   * A short read in a flood: the writer writes a line per write(2) and each read took a few
+   * lines. Every read costs a wake-up, a read(2) and a trip through the loop (~15 µs of CPU), a
+   * few KiB at a time. Waiting a fraction of a millisecond right here lets the writer fill the
+   * pipe meanwhile (at 100 MB/s, 30 KiB: less than the pipe's 64 KiB, so the writer does not
+   * block), and one read takes it all.
+   */
+  private topUp(): void {
+    sleepThread(COPY_LIMITS.floodTopUpMs);
+    this.pullEverything(Math.max(0, this.deps.overload.maxBufferBytes - this.deps.writer.queuedBytes));
   }
 
   /** Seals what the gather took as one block, reads on. */
