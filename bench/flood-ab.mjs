@@ -46,7 +46,7 @@ async function perLineFlood(copyPath, pipe, lines) {
   copy.kill('SIGTERM');
   const { code, cpuSeconds } = await copy.done;
   if (code !== 0) throw new Error(`the copy exited ${code}`);
-  return { bytes: report.bytes, cpuSeconds: +(cpuSeconds - startupCpu).toFixed(3) };
+  return { bytes: report.bytes, cpuSeconds: +(cpuSeconds - startupCpu).toFixed(3), writerSeconds: Number(BigInt(report.closedAt) - BigInt(report.startedAt)) / 1e9 };
 }
 
 const { values } = parseArgs({
@@ -74,7 +74,7 @@ for (let round = 1; round <= Number(values.rounds); round += 1) {
       const wrapper = traced(c.path, c.gcLog, c.nodeFlags, c.name);
       const load = +loadavg()[0].toFixed(2);
       const r = shape === 'flood' ? await copyFlood(wrapper, c.pipe, Number(values.lines)) : await perLineFlood(wrapper, c.pipe, Number(values['line-writer-lines']));
-      const row = { round, copy: c.name, shape, mb: +(r.bytes / 1e6).toFixed(1), cpuSeconds: r.cpuSeconds, msPerMb: +((r.cpuSeconds * 1000) / (r.bytes / 1e6)).toFixed(2), majorGcs: majors(c.gcLog), load, ...(r.peakRssMb ? { peakRssMb: +r.peakRssMb.toFixed(1) } : {}), ...(r.threads ? { threads: r.threads } : {}) };
+      const row = { round, copy: c.name, shape, mb: +(r.bytes / 1e6).toFixed(1), cpuSeconds: r.cpuSeconds, msPerMb: +((r.cpuSeconds * 1000) / (r.bytes / 1e6)).toFixed(2), majorGcs: majors(c.gcLog), load, ...(r.peakRssMb ? { peakRssMb: +r.peakRssMb.toFixed(1) } : {}), writerSeconds: +r.writerSeconds.toFixed(2), ...(r.threads ? { threads: r.threads } : {}) };
       results.push(row);
       console.log(JSON.stringify(row));
     }
