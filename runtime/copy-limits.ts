@@ -13,6 +13,8 @@ export const COPY_LIMITS = {
   gatherMaxMs: 6,
   /** A gather finding this much (half the pipe's 64 KiB buffer) is a flood: read continuously. */
   streamAfterBytes: 32 * 1024,
+  /** In a flood, a short read waits this long for the writer to add more, then reads again (reading.ts). */
+  floodTopUpMs: 0.3,
   /** Under a steady trickle the pipe is never idle; seal at least this often. */
   maxBlockAgeMs: 50,
   /** How often the pipe path is checked: deleted or replaced, a fresh pipe is put back. */

@@ -5,7 +5,7 @@ import { deflate, deflateSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { formatMetadata, type BlockMetadata } from './metadata.ts';
 import type { RecipientKeys } from './recipients.ts';
-import { armorMessage, compressedPacket, literalPacket, seipdV1Packet } from './packets.ts';
+import { armorParts, compressedPacketParts, literalPacket, seipdV1Parts } from './packets.ts';
 import { MAX_BLOCKS_PER_WINDOW, SessionKeys } from './session-key.ts';
 
 const deflateAsync = promisify(deflate);
@@ -73,17 +73,19 @@ export function createEncryptor(options: EncryptorOptions): Encryptor {
   return {
     async seal(block, meta, date) {
       const literal = literalPacket(block, formatMetadata(meta), date);
-      const inner = zlib ? compressedPacket(await compress(literal)) : literal;
+      // The layers stay parts until the message is written out once (packets.ts): a flood's
+      // large buffers are the literal, the deflate output, the ciphertext and the message.
+      const inner = zlib ? compressedPacketParts(await compress(literal)) : [literal];
       // Checked for every block, not only when a window starts, so a key that expires mid-window
       // is reported at once; the key packets already made stay valid for the window.
       const lease = await sessionKeys.lease(await options.recipients.validAt(date));
-      let binary: Buffer;
+      let parts: Uint8Array[];
       try {
-        binary = Buffer.concat([lease.keyPackets, seipdV1Packet(lease.key, inner)]);
+        parts = [lease.keyPackets, ...seipdV1Parts(lease.key, inner)];
       } finally {
         sessionKeys.release(lease.key);
       }
-      return options.armor ? armorMessage(binary) : binary;
+      return options.armor ? armorParts(parts) : Buffer.concat(parts);
     },
     endKeyWindow() {
       sessionKeys.end();

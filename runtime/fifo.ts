@@ -102,10 +102,12 @@ function assertExpectedFifo(
 const READ_CHUNK = 64 * 1024;
 
 /**
- * A socket over the FIFO that uses epoll, not the fs thread pool. Each read lands in one buffer
- * of its own and is handed to `onChunk` as a fresh copy of just the bytes read: no stream
- * machinery and no 64 KiB allocation per read, and pause() stops reading at once (a paused
- * socket in stream mode keeps reading into its buffer first).
+ * A socket over the FIFO that uses epoll, not the fs thread pool. Every read lands in the same
+ * buffer and `onChunk` gets a view of just the bytes read, valid only until it returns: the next
+ * read overwrites it. The framer copies what it is pushed before returning (runtime/framer.ts),
+ * so the bytes are copied once, straight into the block they join: no stream machinery, no
+ * allocation per read, and pause() stops reading at once (a paused socket in stream mode keeps
+ * reading into its buffer first).
  */
 export function fifoSocket(fd: number, onChunk: (chunk: Buffer) => void): Socket {
   const buffer = Buffer.allocUnsafe(READ_CHUNK);
@@ -114,7 +116,7 @@ export function fifoSocket(fd: number, onChunk: (chunk: Buffer) => void): Socket
     readable: true,
     writable: false,
     allowHalfOpen: true,
-    onread: { buffer, callback: (n: number, buf: Buffer) => void onChunk(Buffer.from(buf.subarray(0, n))) },
+    onread: { buffer, callback: (n: number, buf: Buffer) => void onChunk(buf.subarray(0, n)) },
   } as ConstructorParameters<typeof Socket>[0]);
 }
 
@@ -128,7 +130,7 @@ export function sleepThread(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
-/** The buffer drainNow reads into: one for the process, since every read is copied out at once. */
+/** The buffer drainNow reads into: one for the process, since every read is consumed (copied by the framer) before the next. */
 let drainBuffer: Buffer | null = null;
 
 /**
@@ -166,7 +168,8 @@ export function drainNow(fd: number, onChunk: (chunk: Buffer) => void, maxBytes 
     }
     if (n <= 0) return total;
     total += n;
-    onChunk(Buffer.from(buf.subarray(0, n)));
+    // A view, valid until onChunk returns (as the socket's): the next read reuses the buffer.
+    onChunk(buf.subarray(0, n));
     if (n < asked) return total;
   }
   return total;

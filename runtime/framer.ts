@@ -37,15 +37,21 @@ const NL = 0x0a;
  */
 type TailStart = 'line' | 'after-flushed-partial' | 'inside-cut-line';
 
+/** Room for one read (a pipe's 64 KiB) beyond the bytes pending, so a push rarely has to grow. */
+const READ_ROOM = 64 * 1024;
+
 export class Framer {
   private readonly maxBlockBytes: number;
   private readonly partialLineWaitMs: number;
   private readonly quit: Buffer | null;
-  /** Whole lines waiting to be emitted, in order. */
-  private ready: Buffer[] = [];
-  private readyBytes = 0;
-  /** Bytes after the last `\n`: the start of a line not yet complete. */
-  private tail: Buffer = Buffer.alloc(0);
+  /**
+   * Every pending byte, copied in once: whole lines (quit lines already taken out) in
+   * [0, readyEnd), the tail (bytes after the last `\n`: a line not yet complete) in
+   * [readyEnd, end). Blocks are cut from its start (see emit for when they are views of it).
+   */
+  private buf: Buffer;
+  private readyEnd = 0;
+  private end = 0;
   /** When the tail got its first byte, for the partial-line wait. */
   private tailSince = 0;
   private tailStart: TailStart = 'line';
@@ -56,36 +62,39 @@ export class Framer {
     this.maxBlockBytes = options.maxBlockBytes;
     this.partialLineWaitMs = options.partialLineWaitMs;
     this.quit = options.quitString === null ? null : Buffer.from(options.quitString, 'utf8');
+    this.buf = Buffer.allocUnsafe(READ_ROOM);
   }
 
   get pendingBytes(): number {
-    return this.readyBytes + this.tail.length;
+    return this.end;
   }
 
   get quitRequested(): boolean {
     return this.quitSeen;
   }
 
+  /**
+   * Takes a copy of `chunk` before it returns: the caller may reuse its buffer for the next read
+   * (runtime/fifo.ts does).
+   */
   push(chunk: Buffer, now: number): PushResult {
     const blocks: Buffer[] = [];
     if (chunk.length === 0) return { blocks, quit: this.quitSeen };
-    if (this.tail.length === 0) this.tailSince = now;
-    const data = this.tail.length === 0 ? chunk : Buffer.concat([this.tail, chunk]);
-    const lastNl = data.lastIndexOf(NL);
-    if (lastNl < 0) {
-      this.tail = data;
-    } else {
-      this.addLines(data.subarray(0, lastNl + 1), this.tailStart !== 'inside-cut-line');
-      this.tail = data.subarray(lastNl + 1);
+    if (this.end === this.readyEnd) this.tailSince = now;
+    const from = this.end;
+    this.append(chunk);
+    // The tail held no `\n`: only the new bytes can end a line.
+    const lastNl = chunk.lastIndexOf(NL);
+    if (lastNl >= 0) {
+      this.addLines(this.readyEnd, from + lastNl + 1, this.tailStart !== 'inside-cut-line');
       this.tailStart = 'line';
-      if (this.tail.length > 0) this.tailSince = now;
+      if (this.end > this.readyEnd) this.tailSince = now;
     }
     // Whole lines over the cap are emitted at once; a partial line over the cap is cut.
-    if (this.readyBytes >= this.maxBlockBytes) blocks.push(...this.cut(this.takeReady()));
-    while (this.tail.length >= this.maxBlockBytes) {
-      if (this.readyBytes > 0) blocks.push(...this.cut(this.takeReady()));
-      blocks.push(Buffer.from(this.tail.subarray(0, this.maxBlockBytes)));
-      this.tail = this.tail.subarray(this.maxBlockBytes);
+    if (this.readyEnd >= this.maxBlockBytes) blocks.push(...this.emit(this.readyEnd, true));
+    while (this.end - this.readyEnd >= this.maxBlockBytes) {
+      if (this.readyEnd > 0) blocks.push(...this.emit(this.readyEnd, true));
+      blocks.push(...this.emit(this.maxBlockBytes, false));
       this.tailStart = 'inside-cut-line';
       this.tailSince = now;
     }
@@ -97,7 +106,7 @@ export class Framer {
    * once it has waited `partialLineWaitMs` (its writer may still be finishing it).
    */
   flushIdle(now: number): Buffer[] {
-    const tailDue = this.tail.length > 0 && now - this.tailSince >= this.partialLineWaitMs;
+    const tailDue = this.end > this.readyEnd && now - this.tailSince >= this.partialLineWaitMs;
     return this.take(tailDue);
   }
 
@@ -107,16 +116,59 @@ export class Framer {
   }
 
   private take(withTail: boolean): Buffer[] {
-    if (withTail && this.tail.length > 0) {
-      if (this.quit !== null && this.tailStart !== 'inside-cut-line' && this.tail.equals(this.quit)) {
+    if (withTail && this.end > this.readyEnd) {
+      const tail = this.buf.subarray(this.readyEnd, this.end);
+      if (this.quit !== null && this.tailStart !== 'inside-cut-line' && tail.equals(this.quit)) {
         this.quitSeen = true;
+        this.end = this.readyEnd;
       } else {
-        this.keep(this.tail);
+        this.readyEnd = this.end;
         this.tailStart = 'after-flushed-partial';
       }
-      this.tail = Buffer.alloc(0);
     }
-    return this.readyBytes > 0 ? this.cut(this.takeReady()) : [];
+    return this.readyEnd > 0 ? this.emit(this.readyEnd, true) : [];
+  }
+
+  /** Copies `chunk` in after the pending bytes, into a larger buffer when it does not fit. */
+  private append(chunk: Buffer): void {
+    const needed = this.end + chunk.length;
+    if (needed > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed + READ_ROOM, 2 * this.buf.length));
+      this.buf.copy(grown, 0, 0, this.end);
+      this.buf = grown;
+    }
+    chunk.copy(this.buf, this.end);
+    this.end = needed;
+  }
+
+  /**
+   * Hands out the first `n` pending bytes as blocks (with `cutLines`, split at line ends to the
+   * cap; else one piece) and moves the rest to the start.
+   *
+   * When the blocks fill at least half the buffer (a flood), they are views of it, not copies,
+   * and the framer moves on to a fresh buffer: it never writes into one it handed out, so the
+   * blocks stay intact however long the writer keeps them (queued, sealing, retried). Smaller
+   * blocks (a trickle's lines) are copied out and the buffer is reused: a view would pin a
+   * buffer many times its size. Either way no block holds more than twice its bytes.
+   */
+  private emit(n: number, cutLines: boolean): Buffer[] {
+    const region = this.buf.subarray(0, n);
+    const pieces = cutLines ? this.cut(region) : [region];
+    const rest = this.end - n;
+    let blocks: Buffer[];
+    if (2 * n >= this.buf.length) {
+      blocks = pieces;
+      // Sized for a block like this one plus a read, so the next view fills it as well.
+      const next = Buffer.allocUnsafe(Math.max(READ_ROOM, Math.min(this.maxBlockBytes, n + (n >> 2)) + READ_ROOM, rest + READ_ROOM));
+      this.buf.copy(next, 0, n, this.end);
+      this.buf = next;
+    } else {
+      blocks = pieces.map((piece) => Buffer.from(piece));
+      this.buf.copyWithin(0, n, this.end);
+    }
+    this.end = rest;
+    this.readyEnd = Math.max(0, this.readyEnd - n);
+    return blocks;
   }
 
   /**
@@ -136,46 +188,50 @@ export class Framer {
     return out;
   }
 
-  private takeReady(): Buffer {
-    const block = this.ready.length === 1 ? (this.ready[0] as Buffer) : Buffer.concat(this.ready, this.readyBytes);
-    this.ready = [];
-    this.readyBytes = 0;
-    return block;
-  }
-
   /**
-   * `lines` ends with `\n`. Removes quit lines; copies so callers may reuse their buffers.
+   * The bytes in [from, to) of the buffer are lines (the last ends with `\n`) that follow the
+   * ready ones: they become ready, quit lines taken out (the bytes after them move down).
    * `firstIsWhole` is false when the first line continues a line cut at the cap: that line
    * cannot be a quit line. After a flushed partial line it is true: the partial line's writer
    * may be gone, and a quit line written next must still be seen.
+   *
+   * Quit lines are found by searching for the quit string itself (native, over the whole range)
+   * and checking that a hit is a whole line, not by walking every line: a flood has millions.
    */
-  private addLines(lines: Buffer, firstIsWhole: boolean): void {
-    if (this.quit === null) {
-      this.keep(lines);
+  private addLines(from: number, to: number, firstIsWhole: boolean): void {
+    const quit = this.quit;
+    // A quit string holding `\n` can never equal a line.
+    if (quit === null || quit.includes(NL)) {
+      this.readyEnd = to;
       return;
     }
-    const quit = this.quit;
-    let keptFrom = 0;
-    let lineStart = 0;
-    let whole = firstIsWhole;
-    while (lineStart < lines.length) {
-      const nl = lines.indexOf(NL, lineStart);
-      const end = nl < 0 ? lines.length : nl;
-      const isQuit = whole && end - lineStart === quit.length && lines.compare(quit, 0, quit.length, lineStart, end) === 0;
-      whole = true;
-      if (isQuit) {
-        this.keep(lines.subarray(keptFrom, lineStart));
-        keptFrom = end + 1;
+    const buf = this.buf;
+    let write = from;
+    let keptFrom = from;
+    let search = from;
+    while (search < to) {
+      const found = quit.length === 0 ? buf.subarray(search, to).indexOf(NL) : buf.subarray(search, to).indexOf(quit);
+      if (found < 0) break;
+      const at = search + found;
+      const startsLine = at === from ? firstIsWhole : buf[at - 1] === NL;
+      const endsLine = at + quit.length < to && buf[at + quit.length] === NL;
+      if (startsLine && endsLine) {
+        buf.copyWithin(write, keptFrom, at);
+        write += at - keptFrom;
+        keptFrom = at + quit.length + 1;
+        search = keptFrom;
         this.quitSeen = true;
+      } else {
+        search = at + 1;
       }
-      lineStart = end + 1;
     }
-    this.keep(lines.subarray(keptFrom));
-  }
-
-  private keep(bytes: Buffer): void {
-    if (bytes.length === 0) return;
-    this.ready.push(Buffer.from(bytes));
-    this.readyBytes += bytes.length;
+    if (keptFrom === from) {
+      this.readyEnd = to;
+      return;
+    }
+    // Everything after the last quit line, the tail too, moves down over the removed lines.
+    buf.copyWithin(write, keptFrom, this.end);
+    this.end -= keptFrom - write;
+    this.readyEnd = write + (to - keptFrom);
   }
 }

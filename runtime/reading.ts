@@ -2,7 +2,7 @@ import type { BakedOptions } from './baked.ts';
 import { BurstPacer } from './burst-pacer.ts';
 import { COPY_LIMITS } from './copy-limits.ts';
 import { sleepThread } from './fifo.ts';
-import { youngGenerationMayGrow } from './heap-tuning.ts';
+import { oldGenerationMayGrow, youngGenerationMayGrow } from './heap-tuning.ts';
 import type { Logger } from './log.ts';
 import type { Source } from './sources/source.ts';
 import type { BlockWriter } from './writer.ts';
@@ -16,6 +16,9 @@ export interface ReadingDeps {
   /** A quit string was read. */
   readonly quit: () => void;
 }
+
+/** A flood's read shorter than this is topped up (topUp). */
+const TOP_UP_BELOW_BYTES = 16 * 1024;
 
 /**
  * Reading every source into blocks: bursts gathered into one block each (runtime/burst-pacer.ts),
@@ -84,6 +87,7 @@ export class Reading {
   private onData(source: Source, chunk: Buffer): void {
     const now = Date.now();
     this.take(source, chunk, now);
+    if (this.pacer.streaming && chunk.length < TOP_UP_BELOW_BYTES) this.topUp();
     if (source.framer.quitRequested) {
       this.deps.quit();
       return;
@@ -128,6 +132,18 @@ export class Reading {
     this.endGather(got);
   }
 
+  /**
+   * A short read in a flood: the writer writes a line per write(2) and each read took a few
+   * lines. Every read costs a wake-up, a read(2) and a trip through the loop (~15 µs of CPU), a
+   * few KiB at a time. Waiting a fraction of a millisecond right here lets the writer fill the
+   * pipe meanwhile (at 100 MB/s, 30 KiB: less than the pipe's 64 KiB, so the writer does not
+   * block), and one read takes it all.
+   */
+  private topUp(): void {
+    sleepThread(COPY_LIMITS.floodTopUpMs);
+    this.pullEverything(Math.max(0, this.deps.overload.maxBufferBytes - this.deps.writer.queuedBytes));
+  }
+
   /** Seals what the gather took as one block, reads on. */
   private endGather(got: number): void {
     if (this.quitRequested) {
@@ -138,6 +154,7 @@ export class Reading {
     this.flushIdle(now);
     this.pacer.endGather(now, got);
     youngGenerationMayGrow(this.pacer.streaming);
+    oldGenerationMayGrow(this.pacer.streaming);
     if (this.pacer.streaming) {
       this.lastDataAt = now;
       this.armTimer(COPY_LIMITS.idleFlushMs);
@@ -183,6 +200,7 @@ export class Reading {
       }
       this.pacer.idle();
       youngGenerationMayGrow(false);
+      oldGenerationMayGrow(false);
       this.flushIdle(now);
       if (this.quitRequested) {
         this.deps.quit();

@@ -19,7 +19,11 @@ export interface Source {
    */
   readonly id: string | undefined;
   readonly framer: Framer;
-  /** Where chunks read go; null: nowhere (at stop, the stop loop pulls them itself). */
+  /**
+   * Where chunks read go; null: nowhere (at stop, the stop loop pulls them itself). A chunk (here
+   * and in pullEverything) is valid only until `deliver` returns: a pipe reads the next one into
+   * the same buffer. The framer copies it at once.
+   */
   onChunk(deliver: ((chunk: Buffer) => void) | null): void;
   /** A read error: the session decides what it means (for the baked pipe: stop). */
   onFailure(handler: (err: Error) => void): void;

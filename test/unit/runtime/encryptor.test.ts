@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPacket } from '../../../runtime/decrypt/split.ts';
-import { crc24, packetHeader } from '../../../runtime/packets.ts';
+import { armorMessage, armorParts, crc24, packetHeader } from '../../../runtime/packets.ts';
 import { decryptCollect } from '../../helpers/decrypt.ts';
 import { TempGpg } from '../../helpers/gpg.ts';
 import { makeKey, type TestKey, testEncryptor } from '../../helpers/keys.ts';
@@ -14,6 +14,55 @@ describe('packet encoding', () => {
   it('computes the RFC 4880 CRC-24 check value', () => {
     expect(crc24(Buffer.from('123456789'))).toBe(0x21cf02);
     expect(crc24(Buffer.alloc(0))).toBe(0xb704ce);
+  });
+
+  it('computes CRC-24 four bytes at a time as the plain bitwise definition does', () => {
+    const plain = (bytes: Uint8Array) => {
+      let crc = 0xb704ce;
+      for (const byte of bytes) {
+        crc ^= byte << 16;
+        for (let bit = 0; bit < 8; bit += 1) {
+          crc <<= 1;
+          if (crc & 0x1000000) crc ^= 0x1864cfb;
+        }
+      }
+      return crc & 0xffffff;
+    };
+    for (const size of [1, 2, 3, 4, 5, 7, 8, 63, 64, 65, 1000, 4099]) {
+      const bytes = randomBytes(size);
+      expect(crc24(bytes)).toBe(plain(bytes));
+    }
+  });
+
+  it('carries the CRC-24 from part to part', () => {
+    const bytes = randomBytes(1000);
+    expect(crc24(bytes.subarray(300), crc24(bytes.subarray(0, 300)))).toBe(crc24(bytes));
+  });
+
+  it('armors a message given in parts byte for byte as the plain armor of the joined bytes', () => {
+    // The plain armor, written the obvious way: one base64 string cut into 60-character lines.
+    const reference = (bytes: Buffer) => {
+      const b64 = bytes.toString('base64');
+      const lines = b64.match(/.{1,60}/g) ?? [];
+      const crc = crc24(bytes);
+      const check = Buffer.from([crc >> 16, (crc >> 8) & 0xff, crc & 0xff]).toString('base64');
+      return `-----BEGIN PGP MESSAGE-----\n\n${lines.map((l) => `${l}\n`).join('')}=${check}\n-----END PGP MESSAGE-----\n`;
+    };
+    // Around the line (45 bytes), base64 group (3) and chunk (45 × 1024) sizes.
+    const sizes = [0, 1, 2, 3, 44, 45, 46, 89, 90, 91, 45 * 1024 - 1, 45 * 1024, 45 * 1024 + 1, 45 * 2048 + 7, 300_001];
+    for (const size of sizes) {
+      const bytes = randomBytes(size);
+      expect(armorMessage(bytes).toString('latin1')).toBe(reference(bytes));
+      for (let round = 0; round < 5; round += 1) {
+        const parts: Buffer[] = [];
+        for (let at = 0; at < size; ) {
+          const n = Math.min(size - at, Math.random() < 0.5 ? Math.floor(Math.random() * 50) : Math.floor(Math.random() * 100_000));
+          parts.push(bytes.subarray(at, at + n));
+          at += n;
+        }
+        expect(armorParts(parts).toString('latin1')).toBe(reference(bytes));
+      }
+    }
   });
 
   it('writes each new-format length form at its boundaries', () => {

@@ -139,4 +139,44 @@ describe('Framer', () => {
     expect(cut.flushIdle(1)).toEqual([]);
     expect(cut.quitRequested).toBe(false);
   });
+
+  it('copies what it is pushed: blocks stay intact while the caller reuses its read buffer and more blocks are made', () => {
+    // As runtime/fifo.ts does: every read lands in the same buffer, overwritten right after push.
+    for (const maxBlockBytes of [64, 1000, 70_000, 1024 * 1024]) {
+      const input = Buffer.concat(Array.from({ length: 3000 }, (_, i) => Buffer.from(`${i} ${'x'.repeat(i % 300)}\n`)));
+      const framer = new Framer(opts({ maxBlockBytes }));
+      const readBuffer = Buffer.alloc(64 * 1024);
+      const blocks: Buffer[] = [];
+      let now = 0;
+      for (let at = 0; at < input.length; ) {
+        const n = Math.min(1 + Math.floor(Math.random() * readBuffer.length), input.length - at);
+        input.copy(readBuffer, 0, at, at + n);
+        at += n;
+        now += 1;
+        blocks.push(...framer.push(readBuffer.subarray(0, n), now).blocks);
+        readBuffer.fill(0x23);
+        if (Math.random() < 0.3) blocks.push(...framer.flushIdle(now));
+      }
+      blocks.push(...framer.flushAll());
+      expect(Buffer.concat(blocks).equals(input)).toBe(true);
+      for (const b of blocks) expect(b.length).toBeLessThanOrEqual(maxBlockBytes);
+    }
+  });
+
+  it('removes every quit line wherever the reads split it, and only whole quit lines', () => {
+    const quit = 'QUIT-0123';
+    for (let round = 0; round < 20; round += 1) {
+      const lines: string[] = [];
+      for (let i = 0; i < 2000; i += 1) {
+        const r = Math.random();
+        lines.push(r < 0.02 ? quit : r < 0.04 ? `${quit}x` : r < 0.06 ? `x${quit}` : r < 0.07 ? '' : `line ${i}`);
+      }
+      const input = Buffer.from(lines.map((l) => `${l}\n`).join(''));
+      const expected = lines.filter((l) => l !== quit).map((l) => `${l}\n`).join('');
+      const framer = new Framer(opts({ maxBlockBytes: 4096, quitString: quit, partialLineWaitMs: 1e9 }));
+      const blocks = frame(framer, randomChunks(input));
+      expect(Buffer.concat(blocks).toString()).toBe(expected);
+      expect(framer.quitRequested).toBe(lines.includes(quit));
+    }
+  });
 });
