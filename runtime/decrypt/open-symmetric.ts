@@ -65,7 +65,10 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
 
   const body = Buffer.from(message.buffer, message.byteOffset + start, end - start);
   const decipher = m.createDecipheriv('aes-256-cfb', key, Buffer.alloc(AES_BLOCK));
-  const plain = Buffer.concat([decipher.update(body), decipher.final()]);
+  // CFB keeps no block back, so final() is empty: no concat, which would copy the whole body.
+  const head = decipher.update(body);
+  const rest = decipher.final();
+  const plain = rest.length === 0 ? head : Buffer.concat([head, rest]);
   if (plain.length < AES_BLOCK + 2 + MDC_LENGTH) throw new Error('Error decrypting message: Modification detected.');
   const digest = m.createHash('sha1').update(plain.subarray(0, plain.length - 20)).digest();
   const mdcOk = plain[plain.length - 22] === 0xd3 && plain[plain.length - 21] === 0x14 && m.timingSafeEqual(digest, plain.subarray(plain.length - 20));
@@ -76,9 +79,11 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
   if (packet?.tag === TAG_COMPRESSED) {
     const algorithm = inner[packet.start];
     const compressed = inner.subarray(packet.start + 1);
-    // Output in a few large pieces rather than 16 KiB ones (each copied once more at the end):
-    // log lines inflate about fourfold; a small block gets a small buffer.
-    const zopts = { maxOutputLength: MAX_INFLATED, chunkSize: Math.min(1024 * 1024, Math.max(16 * 1024, compressed.length * 8)) };
+    // Output in one piece where it fits rather than 16 KiB ones (several pieces are copied once
+    // more at the end): log lines inflate about fourfold, so a flood's 1 MiB block (about 270 KiB
+    // compressed) fits one 2 MiB piece, of which only the pages written are touched; a small
+    // block gets a small buffer.
+    const zopts = { maxOutputLength: MAX_INFLATED, chunkSize: Math.min(4 * 1024 * 1024, Math.max(16 * 1024, compressed.length * 8)) };
     if (algorithm === 2) inner = m.inflateSync(compressed, zopts);
     else if (algorithm === 1) inner = m.inflateRawSync(compressed, zopts);
     else if (algorithm !== 0) return null; // BZip2 and the like: left to openpgp.js
