@@ -71,7 +71,8 @@ export async function sessionKeyFor(keyPacketBytes: Buffer, keys: readonly openp
   const id = keyPacketBytes.toString('base64');
   let pending = cache.get(id);
   if (pending === undefined) {
-    pending = decryptSessionKey(keyPacketBytes, keys, sessionKeyOf);
+    // A copy: the bytes may be a view of the reader's shared window, which WebCrypto refuses.
+    pending = decryptSessionKey(Buffer.from(keyPacketBytes), keys, sessionKeyOf);
     cache.set(id, pending);
     if (cache.size > SESSION_KEY_CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
     // A failure (wrong key, damaged packet) is not remembered: the next block tries for itself.

@@ -74,17 +74,19 @@ export class OpenPool {
 
   /** Opens the SEIPD body `message[start, end)` with `key` on a worker. */
   open(message: Uint8Array, start: number, end: number, key: Uint8Array): Promise<SymmetricOpened | null> {
-    // Only the message is sent (a view would send its whole buffer, say a 16 MiB read chunk).
-    const copy = new Uint8Array(message.byteLength);
-    copy.set(message);
     const slot = this.leastBusy();
     if (slot === null) return Promise.resolve().then(() => openSymmetric(NATIVES, message, start, end, key));
     const id = (this.nextId += 1);
     return new Promise<SymmetricOpened | null>((resolve, reject) => {
       slot.jobs.set(id, { message, start, end, key, resolve, reject });
       if (slot.jobs.size === 1) slot.worker.ref();
-      // The key too: a view would carry its whole buffer along.
-      slot.worker.postMessage({ id, message: copy, start, end, key: Uint8Array.from(key) }, [copy.buffer]);
+      // A message in the reader's shared window is read there by the worker. Anything else is
+      // copied and the copy handed over: a view would send its whole buffer along. The key too.
+      if (message.buffer instanceof SharedArrayBuffer) slot.worker.postMessage({ id, message, start, end, key: Uint8Array.from(key) });
+      else {
+        const copy = Uint8Array.from(message);
+        slot.worker.postMessage({ id, message: copy, start, end, key: Uint8Array.from(key) }, [copy.buffer]);
+      }
     });
   }
 
