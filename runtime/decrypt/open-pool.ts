@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
-import { openSymmetric, type Natives, type SymmetricOpened } from './open-symmetric.ts';
+import { decodeArmored, openSymmetric, type Natives, type SymmetricOpened } from './open-symmetric.ts';
 
 /**
  * Worker threads that open large messages (AES, SHA-1 and inflating a flood's 1 MiB blocks)
@@ -22,8 +22,8 @@ export const OFFLOAD_MIN_BYTES = 64 * 1024;
 /** Workers: one per core, as the main thread mostly waits on them and on output writes. */
 const WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 
-/** Messages opened on a worker thread (for the tests and the bench). */
-export const poolStats = { opened: 0 };
+/** Messages opened on a worker thread, and those of them decoded from armor there (for the tests and the bench). */
+export const poolStats = { opened: 0, fromArmor: 0 };
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -31,10 +31,12 @@ const crypto = require('node:crypto');
 const zlib = require('node:zlib');
 const m = { createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
 const openSymmetric = ${openSymmetric.toString()};
-parentPort.on('message', ({ id, message, start, end, key }) => {
+const decodeArmored = ${decodeArmored.toString()};
+parentPort.on('message', ({ id, message, start, end, key, head }) => {
   let opened;
   try {
-    opened = openSymmetric(m, message, start, end, key);
+    const binary = head === undefined ? message : decodeArmored(message, head, end);
+    opened = binary === null ? null : openSymmetric(m, binary, start, end, key);
   } catch (err) {
     parentPort.postMessage({ id, error: String((err && err.message) || err) });
     return;
@@ -52,11 +54,21 @@ parentPort.on('message', ({ id, message, start, end, key }) => {
 });
 `;
 
-interface Job {
+/**
+ * The SEIPD body `[start, end)` of `message`, to open with `key`. With `head`, `message` is an
+ * armored message's base64 lines, and `start` and `end` are offsets in what they decode to,
+ * whose first bytes the main thread already decoded (`head`: the key packets and the SEIPD
+ * packet's header): see decodeArmored.
+ */
+export interface OpenJob {
   readonly message: Uint8Array;
   readonly start: number;
   readonly end: number;
   readonly key: Uint8Array;
+  readonly head?: Uint8Array;
+}
+
+interface Job extends OpenJob {
   readonly resolve: (opened: SymmetricOpened | null) => void;
   readonly reject: (err: Error) => void;
 }
@@ -72,20 +84,23 @@ export class OpenPool {
 
   constructor(private readonly size = WORKERS) {}
 
-  /** Opens the SEIPD body `message[start, end)` with `key` on a worker. */
-  open(message: Uint8Array, start: number, end: number, key: Uint8Array): Promise<SymmetricOpened | null> {
+  /** Opens a message on a worker (null: not of the shape openSymmetric reads). */
+  open(job: OpenJob): Promise<SymmetricOpened | null> {
     const slot = this.leastBusy();
-    if (slot === null) return Promise.resolve().then(() => openSymmetric(NATIVES, message, start, end, key));
+    if (slot === null) return Promise.resolve().then(() => openHere(job));
     const id = (this.nextId += 1);
     return new Promise<SymmetricOpened | null>((resolve, reject) => {
-      slot.jobs.set(id, { message, start, end, key, resolve, reject });
+      slot.jobs.set(id, { ...job, resolve, reject });
       if (slot.jobs.size === 1) slot.worker.ref();
       // A message in the reader's shared window is read there by the worker. Anything else is
       // copied and the copy handed over: a view would send its whole buffer along. The key too.
-      if (message.buffer instanceof SharedArrayBuffer) slot.worker.postMessage({ id, message, start, end, key: Uint8Array.from(key) });
+      const { message, start, end } = job;
+      const key = Uint8Array.from(job.key);
+      const head = job.head === undefined ? undefined : Uint8Array.from(job.head);
+      if (message.buffer instanceof SharedArrayBuffer) slot.worker.postMessage({ id, message, start, end, key, head });
       else {
         const copy = Uint8Array.from(message);
-        slot.worker.postMessage({ id, message: copy, start, end, key: Uint8Array.from(key) }, [copy.buffer]);
+        slot.worker.postMessage({ id, message: copy, start, end, key, head }, [copy.buffer]);
       }
     });
   }
@@ -125,6 +140,7 @@ export class OpenPool {
       if (reply.error !== undefined) job.reject(new Error(reply.error));
       else {
         poolStats.opened += 1;
+        if (job.head !== undefined && reply.opened != null) poolStats.fromArmor += 1;
         job.resolve(reply.opened ?? null);
       }
     });
@@ -134,7 +150,7 @@ export class OpenPool {
       if (i >= 0) this.slots.splice(i, 1);
       for (const job of slot.jobs.values()) {
         try {
-          job.resolve(openSymmetric(NATIVES, job.message, job.start, job.end, job.key));
+          job.resolve(openHere(job));
         } catch (err) {
           job.reject(err as Error);
         }
@@ -148,4 +164,10 @@ export class OpenPool {
     this.slots.push(slot);
     return slot;
   }
+}
+
+/** A job opened on the main thread: no worker could be started, or one died. */
+function openHere(job: OpenJob): SymmetricOpened | null {
+  const binary = job.head === undefined ? job.message : decodeArmored(job.message, job.head, job.end);
+  return binary === null ? null : openSymmetric(NATIVES, binary, job.start, job.end, job.key);
 }

@@ -97,3 +97,17 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
   if (dataStart > inner.length) return null;
   return { data: inner.subarray(dataStart), filename: inner.toString('utf8', nameStart, nameStart + nameLength), seconds: inner.readUInt32BE(nameStart + nameLength) };
 }
+
+/**
+ * The binary message inside an armored one's base64 lines (`body`), for a worker thread to
+ * decode instead of the main thread. The main thread decoded only the head, to find the key
+ * packets and the SEIPD packet's header: the message is taken only when it decodes to exactly
+ * that head (`head`) and ends where the SEIPD packet's length says (`end`). Otherwise null, and
+ * the main thread reads the message the usual way. Self-contained, as `openSymmetric`.
+ */
+export function decodeArmored(body: Uint8Array, head: Uint8Array, end: number): Buffer | null {
+  // Node's base64 decoder skips the line breaks itself.
+  const binary = Buffer.from(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1'), 'base64');
+  if (binary.length !== end || binary.length < head.length) return null;
+  return Buffer.compare(binary.subarray(0, head.length), head) === 0 ? binary : null;
+}

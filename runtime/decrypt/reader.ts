@@ -1,7 +1,7 @@
 import * as openpgp from 'openpgp';
 import { decodeControl, parseMetadata, type BlockMetadata, type ControlRecord } from '../metadata.ts';
 import { countNewlines } from '../writer.ts';
-import { openOwnShape, type Opened, type SessionKeyOf } from './fast-open.ts';
+import { openOwnArmored, openOwnShape, type Opened, type SessionKeyOf } from './fast-open.ts';
 import { keyOptionsFor } from './gpg-session-keys.ts';
 import { findMessageStart, nextPiece, type Piece } from './split.ts';
 import { dearmor } from '../packets.ts';
@@ -210,6 +210,8 @@ export class LogDecrypter {
 
   private async open(bytes: Buffer, armored: boolean): Promise<Opened> {
     // Our own blocks take the native path; anything else (gpg's output, say) goes to openpgp.js.
+    const offloaded = armored ? await openOwnArmored(bytes, this.keys, this.sessionKeyOf) : null;
+    if (offloaded !== null) return offloaded;
     const binary = armored ? dearmor(bytes) : bytes;
     const fast = binary === null ? null : await openOwnShape(binary, this.keys, this.sessionKeyOf);
     if (fast !== null) return fast;
