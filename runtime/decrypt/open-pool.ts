@@ -32,11 +32,14 @@ const zlib = require('node:zlib');
 const m = { createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
 const openSymmetric = ${openSymmetric.toString()};
 const decodeArmored = ${decodeArmored.toString()};
+// A little above the largest inflate ratio of the last blocks: one output piece, not much larger.
+let ratio = 8;
 parentPort.on('message', ({ id, message, start, end, key, head }) => {
   let opened;
   try {
     const binary = head === undefined ? message : decodeArmored(message, head, end);
-    opened = binary === null ? null : openSymmetric(m, binary, start, end, key);
+    opened = binary === null ? null : openSymmetric(m, binary, start, end, key, ratio);
+    if (opened !== null) ratio = Math.min(8, Math.max(ratio * 0.9, opened.ratio * 1.1));
   } catch (err) {
     parentPort.postMessage({ id, error: String((err && err.message) || err) });
     return;

@@ -29,9 +29,11 @@ export interface SymmetricOpened {
   /** Added by a worker thread: SHA-256 of `data` (the seal check's) and its newline count. */
   readonly digest?: Uint8Array;
   readonly newlines?: number;
+  /** How many times larger the inflated packets were than the compressed ones (1 uncompressed). */
+  readonly ratio?: number;
 }
 
-export function openSymmetric(m: Natives, message: Uint8Array, start: number, end: number, key: Uint8Array): SymmetricOpened | null {
+export function openSymmetric(m: Natives, message: Uint8Array, start: number, end: number, key: Uint8Array, ratio = 8): SymmetricOpened | null {
   const AES_BLOCK = 16;
   const MDC_LENGTH = 22; // tag, length, 20 bytes of SHA-1
   const TAG_COMPRESSED = 8;
@@ -75,19 +77,21 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
   if (!mdcOk) throw new Error('Error decrypting message: Modification detected.');
 
   let inner: Buffer = plain.subarray(AES_BLOCK + 2, plain.length - MDC_LENGTH);
+  let inflated = 1;
   let packet = whole(inner);
   if (packet?.tag === TAG_COMPRESSED) {
     const algorithm = inner[packet.start];
     const compressed = inner.subarray(packet.start + 1);
     // Output in one piece where it fits rather than 16 KiB ones (several pieces are copied once
-    // more at the end): log lines inflate about fourfold, so a flood's 1 MiB block (about 270 KiB
-    // compressed) fits one 2 MiB piece, of which only the pages written are touched; a small
-    // block gets a small buffer.
-    const zopts = { maxOutputLength: MAX_INFLATED, chunkSize: Math.min(4 * 1024 * 1024, Math.max(16 * 1024, compressed.length * 8)) };
+    // more at the end). Log lines inflate about fourfold; `ratio` is the caller's guess (a worker
+    // goes by the blocks before), and a piece much larger than needed would count against the
+    // memory that sets off garbage collection. A small block gets a small buffer.
+    const zopts = { maxOutputLength: MAX_INFLATED, chunkSize: Math.min(4 * 1024 * 1024, Math.max(16 * 1024, Math.ceil(compressed.length * ratio))) };
     if (algorithm === 2) inner = m.inflateSync(compressed, zopts);
     else if (algorithm === 1) inner = m.inflateRawSync(compressed, zopts);
     else if (algorithm !== 0) return null; // BZip2 and the like: left to openpgp.js
     else inner = compressed;
+    inflated = inner.length / Math.max(1, compressed.length);
     packet = whole(inner);
   }
   if (packet?.tag !== TAG_LITERAL) return null;
@@ -95,7 +99,7 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
   const nameStart = packet.start + 2;
   const dataStart = nameStart + nameLength + 4;
   if (dataStart > inner.length) return null;
-  return { data: inner.subarray(dataStart), filename: inner.toString('utf8', nameStart, nameStart + nameLength), seconds: inner.readUInt32BE(nameStart + nameLength) };
+  return { data: inner.subarray(dataStart), filename: inner.toString('utf8', nameStart, nameStart + nameLength), seconds: inner.readUInt32BE(nameStart + nameLength), ratio: inflated };
 }
 
 /**
