@@ -27,7 +27,8 @@ export class OutputBatch {
    * Takes the bytes (kept by reference, not copied). Once a batch is full its write is started,
    * and the caller waits only for the write before it: decrypting the next blocks overlaps this
    * write, and at most two batches are held. A piece of a batch's size or more (a flood's block)
-   * is written by itself, not copied into a batch.
+   * is written by itself, not copied into a batch. With a limit of 0 nothing is held: every
+   * piece is written at once and the caller waits for its own write.
    */
   readonly add: WriteBytes = async (bytes) => {
     if (bytes.byteLength === 0) return;
@@ -37,7 +38,7 @@ export class OutputBatch {
     if (this.size < this.limit) return;
     const before = this.written;
     this.cut();
-    await before;
+    await (this.limit === 0 ? this.written : before);
   };
 
   /** Writes what was collected and waits until every write made so far is done. */

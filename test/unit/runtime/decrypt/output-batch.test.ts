@@ -77,4 +77,16 @@ describe('OutputBatch', () => {
     await done;
     expect(writes).toEqual(['1111', '2222']);
   });
+
+  it('with a limit of 0 holds nothing: each piece is written before add resolves', async () => {
+    const writes: string[] = [];
+    const batch = new OutputBatch(async (b) => {
+      await new Promise((r) => setTimeout(r, 5));
+      writes.push(Buffer.from(b).toString());
+    }, 0);
+    await batch.add(bytes('a'));
+    expect(writes).toEqual(['a']);
+    await batch.add(bytes('bc'));
+    expect(writes).toEqual(['a', 'bc']);
+  });
 });
