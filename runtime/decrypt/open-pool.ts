@@ -17,10 +17,18 @@ import { decodeArmored, openSymmetric, type Natives, type SymmetricOpened } from
  */
 const NATIVES: Natives = { createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
 
-/** Encrypted bodies from this size on go to a worker; below, the hand-over costs more than the work. */
-export const OFFLOAD_MIN_BYTES = 64 * 1024;
-/** Workers: one per core, as the main thread mostly waits on them and on output writes. */
-const WORKERS = Math.max(1, Math.min(4, availableParallelism()));
+/**
+ * Encrypted bodies from this size on go to a worker; below, the hand-over costs more than the
+ * work. A flood log holds blocks of 1 MiB of text (about 270 KiB encrypted) and, between them,
+ * blocks of ~100 KiB (17 KiB encrypted): on the main thread these were a tenth of its work.
+ */
+export const OFFLOAD_MIN_BYTES = 16 * 1024;
+/**
+ * Workers: one per core, as the main thread mostly waits on them and on output writes; none on
+ * a single core, where they only add their start-up and hand-overs (about a tenth more time,
+ * measured; docs/performance.md).
+ */
+const WORKERS = availableParallelism() < 2 ? 0 : Math.min(4, availableParallelism());
 
 /** Messages opened on a worker thread, and those of them decoded from armor there (for the tests and the bench). */
 export const poolStats = { opened: 0, fromArmor: 0 };

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OFFLOAD_MIN_BYTES, poolStats } from '../../../../runtime/decrypt/open-pool.ts';
 import { decryptCollect, decryptWindowed } from '../../../helpers/decrypt.ts';
@@ -9,6 +10,8 @@ import { makeKey, testEncryptor, type TestKey } from '../../../helpers/keys.ts';
  * the main thread, for binary and armored logs, compressed or not.
  */
 let admin: TestKey;
+/** On a single core there are no workers (open-pool.ts): the blocks open here, the counts stay. */
+const workers = availableParallelism() >= 2 ? 1 : 0;
 beforeAll(async () => {
   admin = await makeKey('pool@example.org');
 });
@@ -38,7 +41,7 @@ describe('opening large blocks on worker threads', () => {
       }
     }
     // All on workers but the first large block of the process, opened while they start.
-    expect(poolStats.opened - before).toBeGreaterThanOrEqual(4 * blocks.length - 1);
+    expect(poolStats.opened - before).toBeGreaterThanOrEqual(workers * (4 * blocks.length - 1));
   });
 
   it('reports a damaged large block in the middle and keeps every other block, in order', async () => {
@@ -75,7 +78,7 @@ describe('opening large blocks on worker threads', () => {
       expect(problems[0]!.detail).toMatch(/Modification detected/);
     }
     // Decoded from armor on a worker: all but the damaged one (whose decoding is not counted).
-    expect(poolStats.fromArmor - before).toBeGreaterThanOrEqual(2 * (blocks.length - 1) - 1);
+    expect(poolStats.fromArmor - before).toBeGreaterThanOrEqual(workers * (2 * (blocks.length - 1) - 1));
   });
 
   it('opens large armored blocks whose key packets do not fit the decoded head (many recipients) the usual way', async () => {
@@ -87,6 +90,6 @@ describe('opening large blocks on worker threads', () => {
     expect(problems).toEqual([]);
     expect(Buffer.concat(data).equals(Buffer.concat(blocks))).toBe(true);
     expect(poolStats.fromArmor).toBe(before.fromArmor);
-    expect(poolStats.opened - before.opened).toBeGreaterThanOrEqual(blocks.length - 1);
+    expect(poolStats.opened - before.opened).toBeGreaterThanOrEqual(workers * (blocks.length - 1));
   });
 });
