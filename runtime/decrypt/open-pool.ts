@@ -47,7 +47,8 @@ parentPort.on('message', ({ id, message, start, end, key, head }) => {
   try {
     const binary = head === undefined ? message : decodeArmored(message, head, end);
     opened = binary === null ? null : openSymmetric(m, binary, start, end, key, ratio);
-    if (opened !== null) ratio = Math.min(8, Math.max(ratio * 0.9, opened.ratio * 1.1));
+    // An uncompressed block (ratio 1) says nothing of the next compressed one.
+    if (opened !== null && opened.ratio > 1) ratio = Math.min(8, Math.max(ratio * 0.9, opened.ratio * 1.1));
   } catch (err) {
     parentPort.postMessage({ id, error: String((err && err.message) || err) });
     return;
