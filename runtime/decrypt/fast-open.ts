@@ -1,4 +1,4 @@
-import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
 import { inflateRawSync, inflateSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { OFFLOAD_MIN_BYTES, OpenPool } from './open-pool.ts';
@@ -180,5 +180,5 @@ function asOpened(opened: SymmetricOpened | null): Opened | null {
 
 /** Started with the first large block; idle workers do not keep the process alive. */
 let pool: OpenPool | null = null;
-const NATIVES: Natives = { createDecipheriv, createHash, timingSafeEqual, inflateSync, inflateRawSync };
+const NATIVES: Natives = { createCipheriv, createDecipheriv, createHash, timingSafeEqual, inflateSync, inflateRawSync };
 

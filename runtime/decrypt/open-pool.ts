@@ -15,7 +15,7 @@ import { decodeArmored, openSymmetric, type Natives, type SymmetricOpened } from
  * more than opening it. The workers start with the first large message, so a log of small
  * blocks never pays for them, and they hold the process open only while they have work.
  */
-const NATIVES: Natives = { createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
+const NATIVES: Natives = { createCipheriv: crypto.createCipheriv, createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
 
 /**
  * Encrypted bodies from this size on go to a worker; below, the hand-over costs more than the
@@ -37,7 +37,7 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const zlib = require('node:zlib');
-const m = { createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
+const m = { createCipheriv: crypto.createCipheriv, createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
 const openSymmetric = ${openSymmetric.toString()};
 const decodeArmored = ${decodeArmored.toString()};
 // A little above the largest inflate ratio of the last blocks: one output piece, not much larger.
