@@ -3,7 +3,7 @@ import { constants, promises as fsp } from 'node:fs';
 import { promisify } from 'node:util';
 import { gpgSessionKeys, type GpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
 import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
-import { OutputBatch } from '../runtime/decrypt/output-batch.ts';
+import { BATCH_BYTES, OutputBatch } from '../runtime/decrypt/output-batch.ts';
 import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
 import { monitorReportPresenter } from '../runtime/decrypt/monitor-report.ts';
 import { textPresenter, type WriteBytes } from '../runtime/decrypt/output-text.ts';
@@ -74,7 +74,9 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
   if (skipped.length > 0) notice(`left out ${skipped.length} file(s) that are not encrypted logs: ${skipped.map((s) => JSON.stringify(s)).join(', ')}`);
 
   const out = await openOutput(options, io, trapped.signal, notice, say);
-  const batch = new OutputBatch(out.write);
+  // On a terminal nothing is held back: a report on stderr must show between the lines before
+  // and after it, and a terminal is slower than the writes batching saves.
+  const batch = new OutputBatch(out.write, options.output.kind === 'stdout' && io.outIsTty === true ? 0 : BATCH_BYTES);
   const presenter = options.monitorReport
     ? monitorReportPresenter(batch.add, options.format, options.selection)
     : options.format === 'json'

@@ -198,16 +198,20 @@ const ARMOR_TAIL_LENGTH = 6 + ARMOR_END.length;
  * guards transport, and the MDC that every message carries is checked over the same bytes.
  */
 export function dearmor(text: Buffer): Buffer | null {
+  const body = armorBody(text);
+  // Node's base64 decoder skips the line breaks itself.
+  return body === null ? null : Buffer.from(text.toString('latin1', body.start, body.end), 'base64');
+}
+
+/** Where the base64 lines of one armored message are (see `dearmor`), or null when it is not plain armor. */
+export function armorBody(text: Buffer): { start: number; end: number } | null {
   if (!text.subarray(0, ARMOR_BEGIN.length).equals(ARMOR_BEGIN)) return null;
   // Armor headers end at the first empty line; the body runs to the checksum or END line.
   const blank = text.indexOf('\n\n', ARMOR_BEGIN.length - 1);
   const end = text.lastIndexOf('\n-----END PGP MESSAGE-----');
   if (blank < 0 || end < blank) return null;
   const check = text.lastIndexOf('\n=', end);
-  const bodyEnd = check > blank ? check : end;
-  // Node's base64 decoder skips the line breaks itself.
-  const bytes = Buffer.from(text.toString('latin1', blank + 2, bodyEnd), 'base64');
-  return bytes;
+  return { start: blank + 2, end: check > blank ? check : end };
 }
 
 const ARMOR_BEGIN = Buffer.from('-----BEGIN PGP MESSAGE-----\n');

@@ -1,8 +1,9 @@
-import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
 import { inflateRawSync, inflateSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { OFFLOAD_MIN_BYTES, OpenPool } from './open-pool.ts';
-import { openSymmetric, type Natives } from './open-symmetric.ts';
+import { openSymmetric, type Natives, type SymmetricOpened } from './open-symmetric.ts';
+import { armorBody } from '../packets.ts';
 import { readPacket } from './split.ts';
 
 /**
@@ -71,7 +72,8 @@ export async function sessionKeyFor(keyPacketBytes: Buffer, keys: readonly openp
   const id = keyPacketBytes.toString('base64');
   let pending = cache.get(id);
   if (pending === undefined) {
-    pending = decryptSessionKey(keyPacketBytes, keys, sessionKeyOf);
+    // A copy: the bytes may be a view of the reader's shared window, which WebCrypto refuses.
+    pending = decryptSessionKey(Buffer.from(keyPacketBytes), keys, sessionKeyOf);
     cache.set(id, pending);
     if (cache.size > SESSION_KEY_CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
     // A failure (wrong key, damaged packet) is not remembered: the next block tries for itself.
@@ -123,12 +125,60 @@ export async function openOwnShape(binary: Buffer, keys: readonly openpgp.Privat
   if (sessionKey === null) return null;
 
   // Large bodies (a flood's blocks) open on worker threads, side by side; small ones here.
-  const opened = offload !== null ? await offload.open(binary, seipd.start + 1, seipd.end, sessionKey.data) : openSymmetric(NATIVES, binary, seipd.start + 1, seipd.end, sessionKey.data);
+  const job = { message: binary, start: seipd.start + 1, end: seipd.end, key: sessionKey.data };
+  return asOpened(offload !== null ? await offload.open(job) : openSymmetric(NATIVES, binary, job.start, job.end, job.key));
+}
+
+/**
+ * A large armored message of the copy's shape, opened on a worker thread from its armor: the
+ * base64 decoding is a tenth of a flood's work, and it is done there instead of here. Here only
+ * the head is decoded, for the key packets (the session key is found here, as for any block)
+ * and the SEIPD packet's header. Null for anything else — a small message, key packets that
+ * do not fit the head (many recipients), another shape, no workers yet (the first large block
+ * starts them) — and then the caller reads the message whole, as before.
+ */
+export async function openOwnArmored(text: Buffer, keys: readonly openpgp.PrivateKey[], sessionKeyOf?: SessionKeyOf): Promise<Opened | null> {
+  const body = armorBody(text);
+  if (body === null || ((body.end - body.start) * 3) / 4 < OFFLOAD_MIN_BYTES || pool === null) return null;
+  const head = Buffer.from(text.toString('latin1', body.start, Math.min(body.end, body.start + ARMOR_HEAD_CHARS)), 'base64');
+  let at = 0;
+  for (;;) {
+    const h = headerAt(head, at);
+    if (h === null) return null;
+    if (h.tag === TAG.pkesk) {
+      if (h.start + h.length > head.length) return null;
+      at = h.start + h.length;
+      continue;
+    }
+    if (h.tag !== TAG.seipd || at === 0 || head[h.start] !== 1) return null;
+    const sessionKey = await sessionKeyFor(head.subarray(0, at), keys, sessionKeyOf);
+    if (sessionKey === null) return null;
+    const job = { message: text.subarray(body.start, body.end), head: head.subarray(0, h.start + 1), start: h.start + 1, end: h.start + h.length, key: sessionKey.data };
+    return asOpened(await pool.open(job));
+  }
+}
+
+/** Base64 decoded up front from a large armored message: about 1.5 KiB, a few X25519 or two RSA-4096 key packets. */
+const ARMOR_HEAD_CHARS = 2048;
+
+/** A packet header of fixed length at `at` (its body need not be there), or null. */
+function headerAt(buf: Buffer, at: number): { tag: number; start: number; length: number } | null {
+  const ctb = buf[at];
+  if (ctb === undefined || (ctb & 0xc0) !== 0xc0) return null; // the copy writes new-format headers
+  const first = buf[at + 1];
+  if (first === undefined) return null;
+  if (first < 192) return { tag: ctb & 0x3f, start: at + 2, length: first };
+  if (first < 224) return at + 2 < buf.length ? { tag: ctb & 0x3f, start: at + 3, length: ((first - 192) << 8) + (buf[at + 2] as number) + 192 } : null;
+  if (first === 255 && at + 6 <= buf.length) return { tag: ctb & 0x3f, start: at + 6, length: buf.readUInt32BE(at + 2) };
+  return null; // a partial length
+}
+
+function asOpened(opened: SymmetricOpened | null): Opened | null {
   if (opened === null) return null;
   return { data: opened.data, filename: opened.filename === '' ? null : opened.filename, date: new Date(opened.seconds * 1000), digest: opened.digest, newlines: opened.newlines };
 }
 
 /** Started with the first large block; idle workers do not keep the process alive. */
 let pool: OpenPool | null = null;
-const NATIVES: Natives = { createDecipheriv, createHash, timingSafeEqual, inflateSync, inflateRawSync };
+const NATIVES: Natives = { createCipheriv, createDecipheriv, createHash, timingSafeEqual, inflateSync, inflateRawSync };
 

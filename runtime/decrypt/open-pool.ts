@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
-import { openSymmetric, type Natives, type SymmetricOpened } from './open-symmetric.ts';
+import { decodeArmored, openSymmetric, type Natives, type SymmetricOpened } from './open-symmetric.ts';
 
 /**
  * Worker threads that open large messages (AES, SHA-1 and inflating a flood's 1 MiB blocks)
@@ -15,26 +15,40 @@ import { openSymmetric, type Natives, type SymmetricOpened } from './open-symmet
  * more than opening it. The workers start with the first large message, so a log of small
  * blocks never pays for them, and they hold the process open only while they have work.
  */
-const NATIVES: Natives = { createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
+const NATIVES: Natives = { createCipheriv: crypto.createCipheriv, createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
 
-/** Encrypted bodies from this size on go to a worker; below, the hand-over costs more than the work. */
-export const OFFLOAD_MIN_BYTES = 64 * 1024;
-/** Workers: one per core, as the main thread mostly waits on them and on output writes. */
-const WORKERS = Math.max(1, Math.min(4, availableParallelism()));
+/**
+ * Encrypted bodies from this size on go to a worker; below, the hand-over costs more than the
+ * work. A flood log holds blocks of 1 MiB of text (about 270 KiB encrypted) and, between them,
+ * blocks of ~100 KiB (17 KiB encrypted): on the main thread these were a tenth of its work.
+ */
+export const OFFLOAD_MIN_BYTES = 16 * 1024;
+/**
+ * Workers: one per core, as the main thread mostly waits on them and on output writes; none on
+ * a single core, where they only add their start-up and hand-overs (about a tenth more time,
+ * measured; docs/performance.md).
+ */
+const WORKERS = availableParallelism() < 2 ? 0 : Math.min(4, availableParallelism());
 
-/** Messages opened on a worker thread (for the tests and the bench). */
-export const poolStats = { opened: 0 };
+/** Messages opened on a worker thread, and those of them decoded from armor there (for the tests and the bench). */
+export const poolStats = { opened: 0, fromArmor: 0 };
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const zlib = require('node:zlib');
-const m = { createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
+const m = { createCipheriv: crypto.createCipheriv, createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
 const openSymmetric = ${openSymmetric.toString()};
-parentPort.on('message', ({ id, message, start, end, key }) => {
+const decodeArmored = ${decodeArmored.toString()};
+// A little above the largest inflate ratio of the last blocks: one output piece, not much larger.
+let ratio = 8;
+parentPort.on('message', ({ id, message, start, end, key, head }) => {
   let opened;
   try {
-    opened = openSymmetric(m, message, start, end, key);
+    const binary = head === undefined ? message : decodeArmored(message, head, end);
+    opened = binary === null ? null : openSymmetric(m, binary, start, end, key, ratio);
+    // An uncompressed block (ratio 1) says nothing of the next compressed one.
+    if (opened !== null && opened.ratio > 1) ratio = Math.min(8, Math.max(ratio * 0.9, opened.ratio * 1.1));
   } catch (err) {
     parentPort.postMessage({ id, error: String((err && err.message) || err) });
     return;
@@ -52,11 +66,21 @@ parentPort.on('message', ({ id, message, start, end, key }) => {
 });
 `;
 
-interface Job {
+/**
+ * The SEIPD body `[start, end)` of `message`, to open with `key`. With `head`, `message` is an
+ * armored message's base64 lines, and `start` and `end` are offsets in what they decode to,
+ * whose first bytes the main thread already decoded (`head`: the key packets and the SEIPD
+ * packet's header): see decodeArmored.
+ */
+export interface OpenJob {
   readonly message: Uint8Array;
   readonly start: number;
   readonly end: number;
   readonly key: Uint8Array;
+  readonly head?: Uint8Array;
+}
+
+interface Job extends OpenJob {
   readonly resolve: (opened: SymmetricOpened | null) => void;
   readonly reject: (err: Error) => void;
 }
@@ -72,19 +96,24 @@ export class OpenPool {
 
   constructor(private readonly size = WORKERS) {}
 
-  /** Opens the SEIPD body `message[start, end)` with `key` on a worker. */
-  open(message: Uint8Array, start: number, end: number, key: Uint8Array): Promise<SymmetricOpened | null> {
-    // Only the message is sent (a view would send its whole buffer, say a 16 MiB read chunk).
-    const copy = new Uint8Array(message.byteLength);
-    copy.set(message);
+  /** Opens a message on a worker (null: not of the shape openSymmetric reads). */
+  open(job: OpenJob): Promise<SymmetricOpened | null> {
     const slot = this.leastBusy();
-    if (slot === null) return Promise.resolve().then(() => openSymmetric(NATIVES, message, start, end, key));
+    if (slot === null) return Promise.resolve().then(() => openHere(job));
     const id = (this.nextId += 1);
     return new Promise<SymmetricOpened | null>((resolve, reject) => {
-      slot.jobs.set(id, { message, start, end, key, resolve, reject });
+      slot.jobs.set(id, { ...job, resolve, reject });
       if (slot.jobs.size === 1) slot.worker.ref();
-      // The key too: a view would carry its whole buffer along.
-      slot.worker.postMessage({ id, message: copy, start, end, key: Uint8Array.from(key) }, [copy.buffer]);
+      // A message in the reader's shared window is read there by the worker. Anything else is
+      // copied and the copy handed over: a view would send its whole buffer along. The key too.
+      const { message, start, end } = job;
+      const key = Uint8Array.from(job.key);
+      const head = job.head === undefined ? undefined : Uint8Array.from(job.head);
+      if (message.buffer instanceof SharedArrayBuffer) slot.worker.postMessage({ id, message, start, end, key, head });
+      else {
+        const copy = Uint8Array.from(message);
+        slot.worker.postMessage({ id, message: copy, start, end, key, head }, [copy.buffer]);
+      }
     });
   }
 
@@ -123,6 +152,7 @@ export class OpenPool {
       if (reply.error !== undefined) job.reject(new Error(reply.error));
       else {
         poolStats.opened += 1;
+        if (job.head !== undefined && reply.opened != null) poolStats.fromArmor += 1;
         job.resolve(reply.opened ?? null);
       }
     });
@@ -132,7 +162,7 @@ export class OpenPool {
       if (i >= 0) this.slots.splice(i, 1);
       for (const job of slot.jobs.values()) {
         try {
-          job.resolve(openSymmetric(NATIVES, job.message, job.start, job.end, job.key));
+          job.resolve(openHere(job));
         } catch (err) {
           job.reject(err as Error);
         }
@@ -146,4 +176,10 @@ export class OpenPool {
     this.slots.push(slot);
     return slot;
   }
+}
+
+/** A job opened on the main thread: no worker could be started, or one died. */
+function openHere(job: OpenJob): SymmetricOpened | null {
+  const binary = job.head === undefined ? job.message : decodeArmored(job.message, job.head, job.end);
+  return binary === null ? null : openSymmetric(NATIVES, binary, job.start, job.end, job.key);
 }

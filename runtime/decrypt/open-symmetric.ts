@@ -14,6 +14,7 @@ import type * as zlib from 'node:zlib';
  * literal data): the caller hands the message to openpgp.js. Throws on a failed integrity check.
  */
 export interface Natives {
+  readonly createCipheriv: typeof crypto.createCipheriv;
   readonly createDecipheriv: typeof crypto.createDecipheriv;
   readonly createHash: typeof crypto.createHash;
   readonly timingSafeEqual: typeof crypto.timingSafeEqual;
@@ -29,9 +30,11 @@ export interface SymmetricOpened {
   /** Added by a worker thread: SHA-256 of `data` (the seal check's) and its newline count. */
   readonly digest?: Uint8Array;
   readonly newlines?: number;
+  /** How many times larger the inflated packets were than the compressed ones (1 uncompressed). */
+  readonly ratio?: number;
 }
 
-export function openSymmetric(m: Natives, message: Uint8Array, start: number, end: number, key: Uint8Array): SymmetricOpened | null {
+export function openSymmetric(m: Natives, message: Uint8Array, start: number, end: number, key: Uint8Array, ratio = 8): SymmetricOpened | null {
   const AES_BLOCK = 16;
   const MDC_LENGTH = 22; // tag, length, 20 bytes of SHA-1
   const TAG_COMPRESSED = 8;
@@ -64,25 +67,41 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
   };
 
   const body = Buffer.from(message.buffer, message.byteOffset + start, end - start);
-  const decipher = m.createDecipheriv('aes-256-cfb', key, Buffer.alloc(AES_BLOCK));
-  const plain = Buffer.concat([decipher.update(body), decipher.final()]);
-  if (plain.length < AES_BLOCK + 2 + MDC_LENGTH) throw new Error('Error decrypting message: Modification detected.');
-  const digest = m.createHash('sha1').update(plain.subarray(0, plain.length - 20)).digest();
-  const mdcOk = plain[plain.length - 22] === 0xd3 && plain[plain.length - 21] === 0x14 && m.timingSafeEqual(digest, plain.subarray(plain.length - 20));
+  if (body.length < AES_BLOCK + 2 + MDC_LENGTH) throw new Error('Error decrypting message: Modification detected.');
+  // AES-256-CFB with an IV of zeros, deciphered as P_j = C_j xor E(C_{j-1}), E(IV) for j = 0.
+  // OpenSSL's CFB runs AES one block after the other; ECB and CBC decryption run several at
+  // once (twice as fast here): ECB gives every E(C_j), and CBC decryption of those, with E(IV)
+  // as its IV, gives D(E(C_j)) xor E(C_{j-1}) = C_j xor E(C_{j-1}). A short last block (`tail`,
+  // inside the MDC packet, as the MDC is 22 bytes) is XORed here.
+  const ecb = () => m.createCipheriv('aes-256-ecb', key, null).setAutoPadding(false);
+  const short = body.length % AES_BLOCK;
+  const full = body.length - short;
+  const encrypted = ecb().update(body.subarray(0, full)); // E(C_j) of every whole block
+  const plain = m.createDecipheriv('aes-256-cbc', key, ecb().update(Buffer.alloc(AES_BLOCK))).setAutoPadding(false).update(encrypted);
+  const tail = Buffer.alloc(short);
+  for (let i = 0; i < short; i += 1) tail[i] = (body[full + i] as number) ^ (encrypted[full - AES_BLOCK + i] as number);
+  // The MDC packet: tag, length and SHA-1 over everything before its digest.
+  const mdc = Buffer.concat([plain.subarray(full - (MDC_LENGTH - short)), tail]);
+  const digest = m.createHash('sha1').update(plain.subarray(0, full - (20 - short))).digest();
+  const mdcOk = mdc[0] === 0xd3 && mdc[1] === 0x14 && m.timingSafeEqual(digest, mdc.subarray(2));
   if (!mdcOk) throw new Error('Error decrypting message: Modification detected.');
 
-  let inner: Buffer = plain.subarray(AES_BLOCK + 2, plain.length - MDC_LENGTH);
+  let inner: Buffer = plain.subarray(AES_BLOCK + 2, full - (MDC_LENGTH - short));
+  let inflated = 1;
   let packet = whole(inner);
   if (packet?.tag === TAG_COMPRESSED) {
     const algorithm = inner[packet.start];
     const compressed = inner.subarray(packet.start + 1);
-    // Output in a few large pieces rather than 16 KiB ones (each copied once more at the end):
-    // log lines inflate about fourfold; a small block gets a small buffer.
-    const zopts = { maxOutputLength: MAX_INFLATED, chunkSize: Math.min(1024 * 1024, Math.max(16 * 1024, compressed.length * 8)) };
+    // Output in one piece where it fits rather than 16 KiB ones (several pieces are copied once
+    // more at the end). Log lines inflate about fourfold; `ratio` is the caller's guess (a worker
+    // goes by the blocks before), and a piece much larger than needed would count against the
+    // memory that sets off garbage collection. A small block gets a small buffer.
+    const zopts = { maxOutputLength: MAX_INFLATED, chunkSize: Math.min(4 * 1024 * 1024, Math.max(16 * 1024, Math.ceil(compressed.length * ratio))) };
     if (algorithm === 2) inner = m.inflateSync(compressed, zopts);
     else if (algorithm === 1) inner = m.inflateRawSync(compressed, zopts);
     else if (algorithm !== 0) return null; // BZip2 and the like: left to openpgp.js
     else inner = compressed;
+    inflated = inner.length / Math.max(1, compressed.length);
     packet = whole(inner);
   }
   if (packet?.tag !== TAG_LITERAL) return null;
@@ -90,5 +109,19 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
   const nameStart = packet.start + 2;
   const dataStart = nameStart + nameLength + 4;
   if (dataStart > inner.length) return null;
-  return { data: inner.subarray(dataStart), filename: inner.toString('utf8', nameStart, nameStart + nameLength), seconds: inner.readUInt32BE(nameStart + nameLength) };
+  return { data: inner.subarray(dataStart), filename: inner.toString('utf8', nameStart, nameStart + nameLength), seconds: inner.readUInt32BE(nameStart + nameLength), ratio: inflated };
+}
+
+/**
+ * The binary message inside an armored one's base64 lines (`body`), for a worker thread to
+ * decode instead of the main thread. The main thread decoded only the head, to find the key
+ * packets and the SEIPD packet's header: the message is taken only when it decodes to exactly
+ * that head (`head`) and ends where the SEIPD packet's length says (`end`). Otherwise null, and
+ * the main thread reads the message the usual way. Self-contained, as `openSymmetric`.
+ */
+export function decodeArmored(body: Uint8Array, head: Uint8Array, end: number): Buffer | null {
+  // Node's base64 decoder skips the line breaks itself.
+  const binary = Buffer.from(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1'), 'base64');
+  if (binary.length !== end || binary.length < head.length) return null;
+  return Buffer.compare(binary.subarray(0, head.length), head) === 0 ? binary : null;
 }

@@ -23,23 +23,37 @@ export class OutputBatch {
     private readonly limit = BATCH_BYTES,
   ) {}
 
-  /** Takes the bytes (kept by reference, not copied); resolves once they may be reused by nobody else. */
+  /**
+   * Takes the bytes (kept by reference, not copied). Once a batch is full its write is started,
+   * and the caller waits only for the write before it: decrypting the next blocks overlaps this
+   * write, and at most two batches are held. A piece of a batch's size or more (a flood's block)
+   * is written by itself, not copied into a batch. With a limit of 0 nothing is held: every
+   * piece is written at once and the caller waits for its own write.
+   */
   readonly add: WriteBytes = async (bytes) => {
     if (bytes.byteLength === 0) return;
+    if (bytes.byteLength >= this.limit) this.cut();
     this.parts.push(bytes);
     this.size += bytes.byteLength;
-    if (this.size >= this.limit) await this.flush();
+    if (this.size < this.limit) return;
+    const before = this.written;
+    this.cut();
+    await (this.limit === 0 ? this.written : before);
   };
 
   /** Writes what was collected and waits until every write made so far is done. */
   flush(): Promise<void> {
-    if (this.parts.length > 0) {
-      const parts = this.parts;
-      this.parts = [];
-      this.size = 0;
-      const bytes = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
-      this.written = this.written.then(() => this.write(bytes));
-    }
+    this.cut();
     return this.written;
+  }
+
+  /** Starts the write of what was collected, after the writes before it. */
+  private cut(): void {
+    if (this.parts.length === 0) return;
+    const parts = this.parts;
+    this.parts = [];
+    this.size = 0;
+    const bytes = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
+    this.written = this.written.then(() => this.write(bytes));
   }
 }

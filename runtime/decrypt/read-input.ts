@@ -30,9 +30,6 @@ export interface ReadContext {
   readonly notice: (text: string) => void;
 }
 
-/** Input is read this much at a time: large enough to hold many blocks, small next to any RAM. */
-const READ_CHUNK = 16 * 1024 * 1024;
-
 /**
  * Decrypts one input to its end. With `follow`, a log file is followed across rotations (a NATS
  * subject waited on) until the signal stops it. The NATS client is loaded only for `--from`. Returns false when the admin stopped it (nothing after it is read).
@@ -67,12 +64,13 @@ async function decryptFile(decrypter: LogDecrypter, file: string, ctx: ReadConte
     throw unreadable(file, err);
   });
   try {
-    const read = async () => {
-      const chunk = Buffer.allocUnsafe(READ_CHUNK);
-      const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK, null).catch((err: unknown) => Promise.reject(unreadable(file, err)));
-      return bytesRead === 0 ? null : chunk.subarray(0, bytesRead);
+    // Read into the reader's window, not into a buffer of our own it would copy from.
+    const readInto = async (target: Buffer, offset: number): Promise<number> => {
+      const { bytesRead } = await handle.read(target, offset, target.length - offset, null).catch((err: unknown) => Promise.reject(unreadable(file, err)));
+      ctx.onBytes?.(bytesRead);
+      return bytesRead;
     };
-    await decrypter.decryptChunks(counted(read, ctx), file);
+    await decrypter.decryptChunks({ readInto }, file);
   } finally {
     await handle.close();
   }

@@ -1,7 +1,7 @@
 import * as openpgp from 'openpgp';
 import { decodeControl, parseMetadata, type BlockMetadata, type ControlRecord } from '../metadata.ts';
 import { countNewlines } from '../writer.ts';
-import { openOwnShape, type Opened, type SessionKeyOf } from './fast-open.ts';
+import { openOwnArmored, openOwnShape, type Opened, type SessionKeyOf } from './fast-open.ts';
 import { keyOptionsFor } from './gpg-session-keys.ts';
 import { findMessageStart, nextPiece, type Piece } from './split.ts';
 import { dearmor } from '../packets.ts';
@@ -72,6 +72,16 @@ interface LiteralFields {
   readonly date?: Date;
 }
 
+/**
+ * Where the reader takes its input: chunk by chunk (a stream, an archive's inside), or, for a
+ * file, read into the reader's own window (`readInto` fills `target` from `offset` as far as it
+ * can and returns how many bytes it read, 0 at the end).
+ */
+export type ChunkSource = (() => Promise<Buffer | null>) | { readonly readInto: (target: Buffer, offset: number) => Promise<number> };
+
+/** A file is read this much at a time: large enough to hold many blocks, small next to any RAM. */
+const WINDOW_BYTES = 16 * 1024 * 1024;
+
 /** Messages opened ahead of the one being delivered. */
 const OPEN_AHEAD = 4;
 /** Input read past the start of a torn piece before it is judged torn (blocks are ~1.4 MiB at most). */
@@ -111,23 +121,42 @@ export class LogDecrypter {
    * at the end of what was read is delivered at once instead of waiting for more input, and
    * what is already opened is delivered before waiting for the next chunk.
    */
-  async decryptChunks(read: () => Promise<Buffer | null>, source: string, options: { readonly live?: boolean } = {}): Promise<void> {
+  async decryptChunks(read: ChunkSource, source: string, options: { readonly live?: boolean } = {}): Promise<void> {
     const live = options.live === true;
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let base = 0; // input offset of buf[0]
     let pos = 0; // the next byte of buf not yet split
     let eof = false;
+    // A file is read straight into a window (`buf` is its filled part). Bytes once read there are
+    // never written over, so pieces being opened may keep views of it: when it is full, what is
+    // still needed moves to a new window. It is shared memory, so a worker thread reads a message
+    // where it lies instead of a copy of it.
+    let window = buf;
     const ahead: Array<{ piece: Piece; at: number; opened: Promise<Opened | Error> | null }> = [];
     const readMore = async (): Promise<void> => {
       await this.sink.idle?.();
+      // Keep what the pieces read ahead still need: a failed one is searched again from its start.
+      const keepFrom = ahead.length > 0 ? (ahead[0] as { at: number }).at - base : pos;
+      if (typeof read !== 'function') {
+        if (window.length - buf.length < WINDOW_BYTES / 4) {
+          const kept = buf.length - keepFrom;
+          window = Buffer.from(new SharedArrayBuffer(kept + WINDOW_BYTES));
+          buf.copy(window, 0, keepFrom);
+          buf = window.subarray(0, kept);
+          base += keepFrom;
+          pos -= keepFrom;
+        }
+        const n = await read.readInto(window, buf.length);
+        if (n === 0) eof = true;
+        buf = window.subarray(0, buf.length + n);
+        return;
+      }
       const chunk = await read();
       if (chunk === null) {
         eof = true;
         return;
       }
-      // Keep what the pieces read ahead still need: a failed one is searched again from its start.
-      const keepFrom = ahead.length > 0 ? (ahead[0] as { at: number }).at - base : pos;
-      buf = Buffer.concat([buf.subarray(keepFrom), chunk]);
+      buf = keepFrom === buf.length ? chunk : Buffer.concat([buf.subarray(keepFrom), chunk]);
       base += keepFrom;
       pos -= keepFrom;
     };
@@ -181,6 +210,8 @@ export class LogDecrypter {
 
   private async open(bytes: Buffer, armored: boolean): Promise<Opened> {
     // Our own blocks take the native path; anything else (gpg's output, say) goes to openpgp.js.
+    const offloaded = armored ? await openOwnArmored(bytes, this.keys, this.sessionKeyOf) : null;
+    if (offloaded !== null) return offloaded;
     const binary = armored ? dearmor(bytes) : bytes;
     const fast = binary === null ? null : await openOwnShape(binary, this.keys, this.sessionKeyOf);
     if (fast !== null) return fast;

@@ -28,3 +28,29 @@ export async function decryptCollect(keys: readonly openpgp.PrivateKey[], buf: B
   }
   return { data, problems };
 }
+
+/**
+ * The same, read as a file is: into the reader's own window, at most `maxRead` bytes a call, so
+ * messages are cut at the window's end and read on.
+ */
+export async function decryptWindowed(keys: readonly openpgp.PrivateKey[], buf: Buffer, maxRead: number): Promise<{ data: Buffer[]; problems: Problem[] }> {
+  const data: Buffer[] = [];
+  const problems: Problem[] = [];
+  const decrypter = new LogDecrypter(keys, {
+    data: (b) => void data.push(Buffer.from(b)),
+    control: () => {},
+    problem: (p) => void problems.push(p),
+  });
+  let at = 0;
+  await decrypter.decryptChunks(
+    {
+      readInto: async (target, offset) => {
+        const n = buf.copy(target, offset, at, Math.min(buf.length, at + maxRead, at + target.length - offset));
+        at += n;
+        return n;
+      },
+    },
+    'log',
+  );
+  return { data, problems };
+}

@@ -47,4 +47,46 @@ describe('OutputBatch', () => {
     await batch.add(bytes('12'));
     await expect(batch.flush()).rejects.toThrow('EPIPE');
   });
+
+  it('writes a piece of a batch or more by itself, after what was collected before it, without copying it', async () => {
+    const writes: Uint8Array[] = [];
+    const batch = new OutputBatch(async (b) => void writes.push(b), 8);
+    const big = bytes('0123456789');
+    await batch.add(bytes('ab'));
+    await batch.add(big);
+    await batch.flush();
+    expect(writes.map((w) => Buffer.from(w).toString())).toEqual(['ab', '0123456789']);
+    expect(writes[1]).toBe(big);
+  });
+
+  it('lets the caller go on while its batch is written, and holds it when the batch before is still being written', async () => {
+    const releases: Array<() => void> = [];
+    const writes: string[] = [];
+    const batch = new OutputBatch((b) => new Promise<void>((r) => releases.push(() => (writes.push(Buffer.from(b).toString()), r()))), 4);
+    await batch.add(bytes('1111')); // its write starts; nothing before it to wait for
+    let second = false;
+    const b = batch.add(bytes('2222')).then(() => (second = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(second).toBe(false); // waits for the first write
+    releases.shift()!();
+    await b;
+    expect(writes).toEqual(['1111']);
+    const done = batch.flush();
+    await new Promise((r) => setTimeout(r, 0));
+    releases.shift()!();
+    await done;
+    expect(writes).toEqual(['1111', '2222']);
+  });
+
+  it('with a limit of 0 holds nothing: each piece is written before add resolves', async () => {
+    const writes: string[] = [];
+    const batch = new OutputBatch(async (b) => {
+      await new Promise((r) => setTimeout(r, 5));
+      writes.push(Buffer.from(b).toString());
+    }, 0);
+    await batch.add(bytes('a'));
+    expect(writes).toEqual(['a']);
+    await batch.add(bytes('bc'));
+    expect(writes).toEqual(['a', 'bc']);
+  });
 });
