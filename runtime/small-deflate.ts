@@ -1,7 +1,7 @@
 import { constants, createDeflate, deflateSync, type Deflate, type ZlibOptions } from 'node:zlib';
 
 /**
- * Deflates small blocks (a trickle's bursts) through one zlib state, reset after every block,
+ * Deflates small blocks (a trickle's bursts) through one zlib state, reset before every block,
  * instead of node's deflateSync, which builds a whole stream object (a Transform with its
  * states and listeners, and a native zlib state allocated and partly zeroed) for every call and
  * closes it after one. Under a steady trickle of ~100 blocks a second that set-up cost about as
@@ -84,6 +84,10 @@ class Reusable implements SmallDeflate {
     let inOff = 0;
     let inLeft = input.length;
     try {
+      // Reset now rather than after the last block: it clears the hash table, and the block
+      // then finds that table in the cache instead of ~10 ms colder (a state reset after each
+      // block spent more on cache misses than it saved).
+      this.handle.reset();
       for (;;) {
         this.handle.writeSync(constants.Z_FINISH, input, inOff, inLeft, this.out, 0, OUT_BYTES);
         // On a zlib error node destroys the stream, which drops its handle.
@@ -100,7 +104,6 @@ class Reusable implements SmallDeflate {
         // Output space left over means zlib finished the stream.
         if (outLeft !== 0) break;
       }
-      this.handle.reset();
     } catch (err) {
       // Whatever state the failure left is not used again.
       [this.engine, this.handle, this.state] = Reusable.open(this.options);
