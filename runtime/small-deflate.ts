@@ -10,13 +10,15 @@ import { constants, createDeflate, deflateSync, type Deflate, type ZlibOptions }
  * Every block is still its own complete zlib stream: `deflateReset` starts the state afresh
  * (empty hash table, position 0, new header), so nothing of one block can be referenced from
  * the next, and the output is byte for byte what deflateSync gives with the same options
- * (checked once at start, below, and in the tests).
+ * (checked once when the state is made, below, and in the tests). The state's window holds
+ * the last small block's plaintext in memory until the next block overwrites it, as the freed
+ * state of a fresh deflate did before; nothing writes it to a file.
  *
  * Node has no public API for a reusable synchronous deflate: this drives the stream's native
  * handle the way node's own processChunkSync does (`_handle.writeSync`, `_writeState`,
  * `_handle.reset`). Those internals have not changed since Node 10; should a Node release
- * change them, `createSmallDeflate` finds out at start (shape or output differs) and the copy
- * falls back to deflateSync.
+ * change them, `createSmallDeflate` finds out when it is made (shape or output differs) and
+ * the copy falls back to deflateSync.
  */
 export interface SmallDeflate {
   deflate(input: Uint8Array): Buffer;
