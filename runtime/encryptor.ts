@@ -25,8 +25,8 @@ const DEFLATE_CHUNK = 256 * 1024;
  *
  * They share one deflate state, reset between blocks (runtime/small-deflate.ts), with a window
  * covering the largest of them (it finds every match a 32 KiB window would; decoders accept any
- * window size) and a small hash table (memLevel 5): on nginx lines that compresses to the same
- * size as level 1's defaults, in ~80 KiB of state kept for the copy's life.
+ * window size) and memLevel 5: on nginx lines that compresses to the same size as level 1's
+ * defaults. The state (window, hash table, buffers: under 200 KiB) is kept for the copy's life.
  */
 const SYNC_DEFLATE_MAX = 16 * 1024;
 const SYNC_DEFLATE_OPTIONS = { level: ZLIB_LEVEL, windowBits: Math.log2(SYNC_DEFLATE_MAX), memLevel: 5 } as const;
