@@ -1,4 +1,4 @@
-import { constants, fstatSync, lstatSync, promises as fsp, writeSync, type Stats } from 'node:fs';
+import { constants, fdatasync, fstatSync, lstatSync, promises as fsp, writeSync, type Stats } from 'node:fs';
 import type { BakedPath } from './baked.ts';
 import { errnoCode, PipesError, refusal } from './errors.ts';
 import { assertSafeDirectory, describeFileType, octal } from './paths.ts';
@@ -57,10 +57,10 @@ export async function openAppender(output: BakedPath, events: AppenderEvents = {
     current = next;
     await previous.handle.close();
   };
-  const replacedReason = (): string | null => {
+  const checkPath = (): PathCheck | null => {
     if (!checkable) return null;
     try {
-      return pathReplacedReason(output.path, current);
+      return pathCheck(output.path, current);
     } catch (err) {
       const code = errnoCode(err);
       if (code !== 'EACCES' && code !== 'EPERM') throw err;
@@ -74,21 +74,22 @@ export async function openAppender(output: BakedPath, events: AppenderEvents = {
   return {
     path: output.path,
     async append(messages) {
-      const gone = replacedReason();
-      if (gone !== null) {
+      const path = checkPath();
+      if (path !== null && path.replaced !== null) {
         await switchTo(await openOutput(output));
         // Told here, where it is found: a write failing after the reopen must not lose the news.
-        events.onReplaced?.(gone);
+        events.onReplaced?.(path.replaced);
       }
       const log = current;
       // The checks and, for a small batch, the write itself are synchronous: each is a few
       // microseconds into the page cache, where a thread-pool round trip costs more than the
-      // work. Only fdatasync, which waits for the disk, leaves the event loop.
-      const sizeBefore = fstatSync(log.handle.fd).size;
+      // work. Only fdatasync, which waits for the disk, leaves the event loop. The size the
+      // path check found is the open log's own (same device and inode): no fstat then.
+      const sizeBefore = path !== null && path.replaced === null ? path.size : fstatSync(log.handle.fd).size;
       try {
         if (totalLength(messages) <= SYNC_WRITE_MAX) for (const message of messages) writeAllSync(log.handle.fd, message);
         else for (const message of messages) await writeAll(log.handle, message);
-        await log.handle.datasync();
+        await fdatasyncFd(log.handle.fd);
       } catch (err) {
         // A disk that filled mid-message leaves a torn message: cut the log back to its last
         // whole message, so the retry appends cleanly. Shrinking needs no space; if it fails
@@ -167,16 +168,30 @@ function unfinishedCreation(output: BakedPath, st: Stats): boolean {
   return st.isFile() && st.size === 0 && st.nlink === 1 && ownerOk && noWiderThanBaked;
 }
 
-/** Why the path no longer names the open log, or null when it still does. One lstat per batch. */
-function pathReplacedReason(path: string, open: OpenLog): string | null {
+/** What the path names: why it is no longer the open log, or (when it is) the log's size. */
+type PathCheck = { readonly replaced: string; readonly size?: undefined } | { readonly replaced: null; readonly size: number };
+
+/** One lstat per batch. */
+function pathCheck(path: string, open: OpenLog): PathCheck {
   let atPath;
   try {
     atPath = lstatSync(path);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return `${path} was deleted or moved away`;
+    if (errnoCode(err) === 'ENOENT') return { replaced: `${path} was deleted or moved away` };
     throw err;
   }
-  return atPath.ino === open.ino && atPath.dev === open.dev ? null : `${path} was replaced by another file`;
+  return atPath.ino === open.ino && atPath.dev === open.dev ? { replaced: null, size: atPath.size } : { replaced: `${path} was replaced by another file` };
+}
+
+/**
+ * fdatasync through the callback API: FileHandle.datasync() goes through two more async layers
+ * and a promise request object that allocates its own stat arrays, per block. The descriptor is
+ * never closed meanwhile: the writer runs a reopen or rotation only between appends.
+ */
+function fdatasyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fdatasync(fd, (err) => (err ? reject(err) : resolve()));
+  });
 }
 
 function openError(where: string, err: unknown): PipesError {

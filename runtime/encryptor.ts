@@ -7,6 +7,7 @@ import { formatMetadata, type BlockMetadata } from './metadata.ts';
 import type { RecipientKeys } from './recipients.ts';
 import { armorParts, compressedPacketParts, literalPacket, seipdV1Parts } from './packets.ts';
 import { MAX_BLOCKS_PER_WINDOW, SessionKeys } from './session-key.ts';
+import { createSmallDeflate, type SmallDeflate } from './small-deflate.ts';
 
 const deflateAsync = promisify(deflate);
 /**
@@ -22,13 +23,13 @@ const DEFLATE_CHUNK = 256 * 1024;
  * blocks go to the thread pool, so a flood compresses on several cores and the event loop stays
  * free to drain the pipe.
  *
- * Each gets a deflate state sized to it: a window just covering the block (it finds every match
- * a 32 KiB window would; decoders accept any window size) and a small hash table (memLevel 5).
- * On nginx lines that compresses to the same size, and the state allocated (and zeroed in part)
- * for every block is ~40 KiB instead of ~256 KiB.
+ * They share one deflate state, reset between blocks (runtime/small-deflate.ts), with a window
+ * covering the largest of them (it finds every match a 32 KiB window would; decoders accept any
+ * window size) and memLevel 5: on nginx lines that compresses to the same size as level 1's
+ * defaults. The state (window, hash table, buffers: under 200 KiB) is kept for the copy's life.
  */
 const SYNC_DEFLATE_MAX = 16 * 1024;
-const SYNC_MEM_LEVEL = 5;
+const SYNC_DEFLATE_OPTIONS = { level: ZLIB_LEVEL, windowBits: Math.log2(SYNC_DEFLATE_MAX), memLevel: 5 } as const;
 
 /**
  * Seals one block into one standalone OpenPGP message that stock `gpg --decrypt` opens.
@@ -70,6 +71,14 @@ export function createEncryptor(options: EncryptorOptions): Encryptor {
     keyPackets: (data, keyDate) =>
       openpgp.encryptSessionKey({ data, algorithm: 'aes256', encryptionKeys: [...keys], format: 'binary', date: keyDate, config: { aeadProtect: false } }),
   });
+  // Made at the first block (an archive-only or uncompressed copy never needs it); null: this
+  // Node's zlib cannot be reused that way, so every small block gets deflateSync's fresh state.
+  let small: SmallDeflate | null | undefined;
+  const compress = (literal: Buffer): Buffer | Promise<Buffer> => {
+    if (literal.length > SYNC_DEFLATE_MAX) return deflateAsync(literal, { level: ZLIB_LEVEL, chunkSize: DEFLATE_CHUNK });
+    if (small === undefined) small = createSmallDeflate(SYNC_DEFLATE_OPTIONS);
+    return small === null ? deflateSync(literal, SYNC_DEFLATE_OPTIONS) : small.deflate(literal);
+  };
   return {
     async seal(block, meta, date) {
       const literal = literalPacket(block, formatMetadata(meta), date);
@@ -116,12 +125,4 @@ export function endingKeyWindows(appender: Appender, endWindow: () => void): App
       await appender.moveAside(aside);
     },
   };
-}
-
-async function compress(literal: Buffer): Promise<Buffer> {
-  if (literal.length <= SYNC_DEFLATE_MAX) {
-    const windowBits = Math.min(14, Math.max(9, Math.ceil(Math.log2(literal.length))));
-    return deflateSync(literal, { level: ZLIB_LEVEL, windowBits, memLevel: SYNC_MEM_LEVEL });
-  }
-  return deflateAsync(literal, { level: ZLIB_LEVEL, chunkSize: DEFLATE_CHUNK });
 }

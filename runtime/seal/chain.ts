@@ -46,12 +46,19 @@ export function newSealKey(): Buffer {
 
 /** The tag for a block at position `input.seq`, made with that position's key. */
 export function sealTag(key: Uint8Array, input: SealInput): Buffer {
-  const fixed = Buffer.alloc(8 + 1 + 4);
-  fixed.writeBigUInt64BE(BigInt(input.seq), 0);
-  fixed.write(input.kind, 8, 'latin1');
+  return tagWith(key, Buffer.from(input.streamId, 'hex'), input);
+}
+
+/** sealTag with the stream id already as bytes (the copy's chain converts it once). */
+function tagWith(key: Uint8Array, streamId: Buffer, input: Omit<SealInput, 'streamId'>): Buffer {
+  const fixed = Buffer.allocUnsafe(8 + 1 + 4);
+  // The 64-bit big-endian position in two halves (a sequence number is a safe integer).
+  fixed.writeUInt32BE(Math.floor(input.seq / 2 ** 32), 0);
+  fixed.writeUInt32BE(input.seq >>> 0, 4);
+  fixed[8] = input.kind.charCodeAt(0);
   fixed.writeUInt32BE(input.time >>> 0, 9);
   const digest = input.plaintextDigest ?? createHash('sha256').update(input.plaintext).digest();
-  const mac = createHmac('sha256', key).update(DOMAIN).update(Buffer.from(input.streamId, 'hex')).update(fixed).update(digest);
+  const mac = createHmac('sha256', key).update(DOMAIN).update(streamId).update(fixed).update(digest);
   if (input.source !== undefined) mac.update(SOURCE).update(input.source, 'utf8');
   return mac.digest().subarray(0, TAG_BYTES);
 }
@@ -84,10 +91,12 @@ export function sealSeconds(date: Date): number {
 export class SealChain {
   private key: Buffer;
   private nextSeq = 0;
+  private readonly streamIdBytes: Buffer;
 
   /** Takes ownership of `firstKey` (it will be zeroed). */
-  constructor(private readonly streamId: string, firstKey: Buffer) {
+  constructor(streamId: string, firstKey: Buffer) {
     this.key = firstKey;
+    this.streamIdBytes = Buffer.from(streamId, 'hex');
   }
 
   get position(): number {
@@ -96,7 +105,7 @@ export class SealChain {
 
   tag(input: Omit<SealInput, 'streamId'>): string {
     if (input.seq !== this.nextSeq) throw new Error(`seal chain out of step: sealing ${input.seq}, expected ${this.nextSeq}`);
-    const tag = sealTag(this.key, { ...input, streamId: this.streamId });
+    const tag = tagWith(this.key, this.streamIdBytes, input);
     const next = evolveKey(this.key);
     // Best effort in a garbage-collected runtime: this buffer is the only copy the chain made.
     this.key.fill(0);

@@ -77,4 +77,14 @@ describe('seal chain', () => {
     expect(ladder.verify({ streamId, ...block(1) }, pipeTag)).toBe(true);
     expect(ladder.verify({ streamId, ...block(1), source: 'f1' }, pipeTag)).toBe(false);
   });
+  it('gives the same tags as ever (known answers: the copy and the verifier must agree across versions)', () => {
+    const id = 'ab'.repeat(16);
+    const chain = new SealChain(id, Buffer.alloc(32, 7));
+    const tags = [0, 1, 2].map((seq) =>
+      chain.tag({ seq, kind: seq === 1 ? 'c' : 'd', time: 1764649500 + seq, plaintext: Buffer.from(`line ${seq}\n`), ...(seq === 2 ? { source: 'file:/var/log/x' } : {}) }),
+    );
+    expect(tags).toEqual(['c3bfc31947ecb56b3c9a06540ee6c11a', '509c606b5570c269834fb7a16a767ded', '85078c7be65be7c963d49733ab83ea4e']);
+    // A position past 2^32: both halves of the 64-bit sequence field.
+    expect(sealTag(Buffer.alloc(32, 9), { streamId: id, seq: 2 ** 32 + 5, kind: 'h', time: 5, plaintext: Buffer.from('x') }).toString('hex')).toBe('133f1a9324fb9f322ab3b7218bc281fe');
+  });
 });
