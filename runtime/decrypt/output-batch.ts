@@ -24,7 +24,8 @@ export class OutputBatch {
   ) {}
 
   /**
-   * Takes the bytes (kept by reference, not copied). Once a batch is full its write is started,
+   * Takes the bytes (kept by reference, not copied: the caller must not change them afterwards,
+   * even once this resolves, as their write may still be running). Once a batch is full its write is started,
    * and the caller waits only for the write before it: decrypting the next blocks overlaps this
    * write, and at most two batches are held. A piece of a batch's size or more (a flood's block)
    * is written by itself, not copied into a batch. With a limit of 0 nothing is held: every
@@ -54,6 +55,12 @@ export class OutputBatch {
     this.parts = [];
     this.size = 0;
     const bytes = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
-    this.written = this.written.then(() => this.write(bytes));
+    const written = this.written.then(() => this.write(bytes));
+    // Nobody may be waiting on this write when it fails (the reader is busy with the next
+    // blocks): marked as handled here, so that is no unhandled rejection, which would end the
+    // process without its clean-up. The failure still reaches the next add or flush, which
+    // wait on it, and every write after it is skipped.
+    written.catch(() => {});
+    this.written = written;
   }
 }

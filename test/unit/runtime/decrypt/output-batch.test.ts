@@ -48,6 +48,34 @@ describe('OutputBatch', () => {
     await expect(batch.flush()).rejects.toThrow('EPIPE');
   });
 
+  it('a write that fails while nobody waits on it is no unhandled rejection; the next add gets the error, and nothing after it is written', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const writes: string[] = [];
+      const batch = new OutputBatch(async (b) => {
+        const text = Buffer.from(b).toString();
+        await new Promise((r) => setTimeout(r, 5));
+        if (text === '2222') throw new Error('EIO');
+        writes.push(text);
+      }, 4);
+      await batch.add(bytes('1111')); // its write starts; add waits only for the one before
+      await batch.add(bytes('2222')); // waits for 1111's write; this one fails 5 ms later
+      await new Promise((r) => setTimeout(r, 30)); // the reader busy elsewhere meanwhile
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+      await batch.add(bytes('3333')).then(
+        () => expect.unreachable('the failed write must reach the next add'),
+        (err: Error) => expect(err.message).toBe('EIO'),
+      );
+      await expect(batch.flush()).rejects.toThrow('EIO');
+      expect(writes).toEqual(['1111']);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('writes a piece of a batch or more by itself, after what was collected before it, without copying it', async () => {
     const writes: Uint8Array[] = [];
     const batch = new OutputBatch(async (b) => void writes.push(b), 8);
