@@ -39,6 +39,7 @@ type TailStart = 'line' | 'after-flushed-partial' | 'inside-cut-line';
 
 /** Room for one read (a pipe's 64 KiB) beyond the bytes pending, so a push rarely has to grow. */
 const READ_ROOM = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 export class Framer {
   private readonly maxBlockBytes: number;
@@ -62,7 +63,8 @@ export class Framer {
     this.maxBlockBytes = options.maxBlockBytes;
     this.partialLineWaitMs = options.partialLineWaitMs;
     this.quit = options.quitString === null ? null : Buffer.from(options.quitString, 'utf8');
-    this.buf = Buffer.allocUnsafe(READ_ROOM);
+    // Allocated with the first bytes: an idle source (a watched file, a session) holds nothing.
+    this.buf = EMPTY;
   }
 
   get pendingBytes(): number {
@@ -149,7 +151,9 @@ export class Framer {
    * and the framer moves on to a fresh buffer: it never writes into one it handed out, so the
    * blocks stay intact however long the writer keeps them (queued, sealing, retried). Smaller
    * blocks (a trickle's lines) are copied out and the buffer is reused: a view would pin a
-   * buffer many times its size. Either way no block holds more than twice its bytes.
+   * buffer many times its size. The blocks of one hand-out together fill at least half of the
+   * buffer they pin. A buffer grown for a backlog is given up once only small blocks pass
+   * through it, so it neither stays large nor keeps old lines in memory for the rest of the run.
    */
   private emit(n: number, cutLines: boolean): Buffer[] {
     const region = this.buf.subarray(0, n);
@@ -164,7 +168,13 @@ export class Framer {
       this.buf = next;
     } else {
       blocks = pieces.map((piece) => Buffer.from(piece));
-      this.buf.copyWithin(0, n, this.end);
+      if (this.buf.length > 2 * READ_ROOM && rest + READ_ROOM <= this.buf.length / 4) {
+        const smaller = Buffer.allocUnsafe(rest + READ_ROOM);
+        this.buf.copy(smaller, 0, n, this.end);
+        this.buf = smaller;
+      } else {
+        this.buf.copyWithin(0, n, this.end);
+      }
     }
     this.end = rest;
     this.readyEnd = Math.max(0, this.readyEnd - n);

@@ -163,6 +163,26 @@ describe('Framer', () => {
     }
   });
 
+  it('holds no buffer while idle, and gives up a buffer grown for a backlog once small blocks follow', () => {
+    const held = (f: Framer) => (f as unknown as { buf: Buffer }).buf.length;
+    const framer = new Framer(opts({ maxBlockBytes: 1024 * 1024 }));
+    expect(held(framer)).toBe(0);
+    // A backlog (a watched file caught up at start, the pipe after a flood): 2.4 MiB at once.
+    const backlog = Buffer.from('x'.repeat(199) + '\n').toString().repeat(12_000);
+    const blocks = [...framer.push(Buffer.from(backlog), 1).blocks];
+    expect(held(framer)).toBeGreaterThan(1024 * 1024);
+    // Then a trickle: small bursts, each flushed.
+    const trickle: Buffer[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const burst = Buffer.from(`line ${i} of the trickle\n`.repeat(20));
+      trickle.push(burst);
+      blocks.push(...framer.push(burst, 2 + i).blocks, ...framer.flushIdle(2 + i));
+    }
+    blocks.push(...framer.flushAll());
+    expect(held(framer)).toBeLessThanOrEqual(128 * 1024);
+    expect(Buffer.concat(blocks).equals(Buffer.concat([Buffer.from(backlog), ...trickle]))).toBe(true);
+  });
+
   it('removes every quit line wherever the reads split it, and only whole quit lines', () => {
     const quit = 'QUIT-0123';
     for (let round = 0; round < 20; round += 1) {
