@@ -80,7 +80,11 @@ class Reusable implements SmallDeflate {
     return [engine, handle, state];
   }
 
+  /** Set when the state could not be made again after a failure: deflateSync from then on. */
+  private broken = false;
+
   deflate(input: Uint8Array): Buffer {
+    if (this.broken) return deflateSync(input, this.options);
     const parts: Buffer[] = [];
     let total = 0;
     let inOff = 0;
@@ -90,6 +94,9 @@ class Reusable implements SmallDeflate {
       // then finds that table in the cache instead of ~10 ms colder (a state reset after each
       // block spent more on cache misses than it saved).
       this.handle.reset();
+      // A failed reset (zlib's lazy set-up out of memory) makes node destroy the stream and
+      // close the handle; writing to a closed handle would abort the process.
+      if ((this.engine as unknown as EngineInternals)._handle !== this.handle) throw new Error('deflate reset failed');
       for (;;) {
         this.handle.writeSync(constants.Z_FINISH, input, inOff, inLeft, this.out, 0, OUT_BYTES);
         // On a zlib error node destroys the stream, which drops its handle.
@@ -106,10 +113,16 @@ class Reusable implements SmallDeflate {
         // Output space left over means zlib finished the stream.
         if (outLeft !== 0) break;
       }
-    } catch (err) {
-      // Whatever state the failure left is not used again.
-      [this.engine, this.handle, this.state] = Reusable.open(this.options);
-      throw err;
+    } catch {
+      // Whatever state the failure left is not used again; this block goes through a fresh
+      // deflateSync (which throws as before if zlib fails there too), and so does every later
+      // one if a new state cannot be made.
+      try {
+        [this.engine, this.handle, this.state] = Reusable.open(this.options);
+      } catch {
+        this.broken = true;
+      }
+      return deflateSync(input, this.options);
     }
     return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, total);
   }

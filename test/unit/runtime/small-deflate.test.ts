@@ -41,4 +41,26 @@ describe('small deflate: one zlib state reset between blocks', () => {
     // And is reset properly after it.
     expect(small.deflate(burst(3, 5)).equals(deflateSync(burst(3, 5), OPTIONS))).toBe(true);
   });
+
+  it('a zlib failure (in the write or in the reset, which closes the handle) still gives that block its stream, through deflateSync, and a fresh state after it', () => {
+    interface Internals { engine: { _handle: unknown }; handle: { writeSync: (...a: unknown[]) => void; reset: () => void } }
+    const small = createSmallDeflate(OPTIONS)!;
+    const inner = small as unknown as Internals;
+    // The write fails once.
+    const failing = inner.handle;
+    failing.writeSync = () => {
+      throw new Error('zlib: out of memory');
+    };
+    expect(small.deflate(burst(1, 20)).equals(deflateSync(burst(1, 20), OPTIONS))).toBe(true);
+    expect(inner.handle).not.toBe(failing);
+    // The reset fails as node reports it: the stream destroyed, its handle dropped.
+    const reset = inner.handle.reset.bind(inner.handle);
+    inner.handle.reset = () => {
+      reset();
+      inner.engine._handle = null;
+    };
+    expect(small.deflate(burst(2, 20)).equals(deflateSync(burst(2, 20), OPTIONS))).toBe(true);
+    // Blocks after both go through a working state again.
+    for (let i = 3; i < 6; i += 1) expect(small.deflate(burst(i, 20)).equals(deflateSync(burst(i, 20), OPTIONS))).toBe(true);
+  });
 });
