@@ -76,6 +76,9 @@ interface LiteralFields {
  * Where the reader takes its input: chunk by chunk (a stream, an archive's inside), or, for a
  * file, read into the reader's own window (`readInto` fills `target` from `offset` as far as it
  * can and returns how many bytes it read, 0 at the end).
+ *
+ * A chunk is the reader's from then on: blocks being opened (on worker threads too) may be
+ * views of it, so a source must hand in a fresh buffer each time, never one it reads into again.
  */
 export type ChunkSource = (() => Promise<Buffer | null>) | { readonly readInto: (target: Buffer, offset: number) => Promise<number> };
 
