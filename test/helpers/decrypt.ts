@@ -6,13 +6,7 @@ import { LogDecrypter, type Problem } from '../../runtime/decrypt/reader.ts';
  * `chunks`, the log is fed in pieces of those sizes (cycled), as a file is read.
  */
 export async function decryptCollect(keys: readonly openpgp.PrivateKey[], buf: Buffer, chunks?: readonly number[]): Promise<{ data: Buffer[]; problems: Problem[] }> {
-  const data: Buffer[] = [];
-  const problems: Problem[] = [];
-  const decrypter = new LogDecrypter(keys, {
-    data: (b) => void data.push(Buffer.from(b)),
-    control: () => {},
-    problem: (p) => void problems.push(p),
-  });
+  const { decrypter, data, problems } = collecting(keys);
   if (chunks === undefined || chunks.length === 0) {
     await decrypter.decryptBuffer(buf, 'log');
   } else {
@@ -34,13 +28,7 @@ export async function decryptCollect(keys: readonly openpgp.PrivateKey[], buf: B
  * messages are cut at the window's end and read on.
  */
 export async function decryptWindowed(keys: readonly openpgp.PrivateKey[], buf: Buffer, maxRead: number): Promise<{ data: Buffer[]; problems: Problem[] }> {
-  const data: Buffer[] = [];
-  const problems: Problem[] = [];
-  const decrypter = new LogDecrypter(keys, {
-    data: (b) => void data.push(Buffer.from(b)),
-    control: () => {},
-    problem: (p) => void problems.push(p),
-  });
+  const { decrypter, data, problems } = collecting(keys);
   let at = 0;
   await decrypter.decryptChunks(
     {
@@ -53,4 +41,16 @@ export async function decryptWindowed(keys: readonly openpgp.PrivateKey[], buf: 
     'log',
   );
   return { data, problems };
+}
+
+/** A decrypter that keeps a copy of every data block and every problem it reports. */
+function collecting(keys: readonly openpgp.PrivateKey[]): { decrypter: LogDecrypter; data: Buffer[]; problems: Problem[] } {
+  const data: Buffer[] = [];
+  const problems: Problem[] = [];
+  const decrypter = new LogDecrypter(keys, {
+    data: (b) => void data.push(Buffer.from(b)),
+    control: () => {},
+    problem: (p) => void problems.push(p),
+  });
+  return { decrypter, data, problems };
 }

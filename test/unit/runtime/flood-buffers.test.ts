@@ -5,6 +5,7 @@ import { createLogger } from '../../../runtime/log.ts';
 import { BlockWriter } from '../../../runtime/writer.ts';
 import { decryptCollect } from '../../helpers/decrypt.ts';
 import { makeKey, testEncryptor } from '../../helpers/keys.ts';
+import { reusedReads } from '../../helpers/reused-reads.ts';
 
 /**
  * The read path hands the framer views of one reused read buffer, and the framer hands the writer
@@ -37,16 +38,11 @@ describe('a flood through reused read buffers, with a slow disk', () => {
     });
     const input = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `${i} GET /p/${(i * 7919) % 100_003} ${'x'.repeat(i % 150)}\n`).join(''));
     const framer = new Framer({ maxBlockBytes: 64 * 1024, partialLineWaitMs: 200, quitString: 'QUIT-STRING-0123' });
-    const readBuffer = Buffer.alloc(64 * 1024);
     let now = 0;
     let mostQueued = 0;
-    for (let at = 0; at < input.length; ) {
-      const n = Math.min(1 + Math.floor(Math.random() * readBuffer.length), input.length - at);
-      input.copy(readBuffer, 0, at, at + n);
-      at += n;
+    for (const read of reusedReads(input)) {
       now += 1;
-      for (const block of framer.push(readBuffer.subarray(0, n), now).blocks) writer.enqueueData(block);
-      readBuffer.fill(0x2a); // the next read overwrites it
+      for (const block of framer.push(read, now).blocks) writer.enqueueData(block);
       if (Math.random() < 0.2) for (const block of framer.flushIdle(now)) writer.enqueueData(block);
       mostQueued = Math.max(mostQueued, writer.queuedBytes);
       // Now and then let sealing and appending run while more is read.

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Framer } from '../../../runtime/framer.ts';
+import { reusedReads } from '../../helpers/reused-reads.ts';
 
 const opts = (over: Partial<{ maxBlockBytes: number; partialLineWaitMs: number; quitString: string | null }> = {}) => ({
   maxBlockBytes: 1024,
@@ -145,16 +146,11 @@ describe('Framer', () => {
     for (const maxBlockBytes of [64, 1000, 70_000, 1024 * 1024]) {
       const input = Buffer.concat(Array.from({ length: 3000 }, (_, i) => Buffer.from(`${i} ${'x'.repeat(i % 300)}\n`)));
       const framer = new Framer(opts({ maxBlockBytes }));
-      const readBuffer = Buffer.alloc(64 * 1024);
       const blocks: Buffer[] = [];
       let now = 0;
-      for (let at = 0; at < input.length; ) {
-        const n = Math.min(1 + Math.floor(Math.random() * readBuffer.length), input.length - at);
-        input.copy(readBuffer, 0, at, at + n);
-        at += n;
+      for (const read of reusedReads(input)) {
         now += 1;
-        blocks.push(...framer.push(readBuffer.subarray(0, n), now).blocks);
-        readBuffer.fill(0x23);
+        blocks.push(...framer.push(read, now).blocks);
         if (Math.random() < 0.3) blocks.push(...framer.flushIdle(now));
       }
       blocks.push(...framer.flushAll());
