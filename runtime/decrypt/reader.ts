@@ -1,10 +1,9 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { decodeControl, parseMetadata, type BlockMetadata, type ControlRecord } from '../metadata.ts';
 import { countNewlines } from '../writer.ts';
-import { openOwnArmored, openOwnShape, type Opened, type SessionKeyOf } from './fast-open.ts';
-import { keyOptionsFor } from './gpg-session-keys.ts';
+import type { Opened, SessionKeyOf } from './fast-open.ts';
+import { openMessage } from './open-message.ts';
 import { findMessageStart, nextPiece, type Piece } from './split.ts';
-import { dearmor } from '../packets.ts';
 
 /**
  * Decrypts every message of an appended log, in file order, and checks each stream as it goes:
@@ -65,12 +64,6 @@ interface StreamState {
   bytes: number;
 }
 
-/** What openpgp.js's literal packet holds, which its typings keep private. */
-interface LiteralFields {
-  getBytes(): Uint8Array | ReadableStream<Uint8Array> | null;
-  getFilename(): string;
-  readonly date?: Date;
-}
 
 /**
  * Where the reader takes its input: chunk by chunk (a stream, an archive's inside), or, for a
@@ -211,24 +204,8 @@ export class LogDecrypter {
     }
   }
 
-  private async open(bytes: Buffer, armored: boolean): Promise<Opened> {
-    // Our own blocks take the native path; anything else (gpg's output, say) goes to openpgp.js.
-    const offloaded = armored ? await openOwnArmored(bytes, this.keys, this.sessionKeyOf) : null;
-    if (offloaded !== null) return offloaded;
-    const binary = armored ? dearmor(bytes) : bytes;
-    const fast = binary === null ? null : await openOwnShape(binary, this.keys, this.sessionKeyOf);
-    if (fast !== null) return fast;
-    const message = armored
-      ? await openpgp.readMessage({ armoredMessage: bytes.toString('latin1') })
-      : await openpgp.readMessage({ binaryMessage: new Uint8Array(bytes) });
-    // Message.decrypt rather than openpgp.decrypt: the literal packet's date is wanted too.
-    const decrypted = (await decryptWith(message, await keyOptionsFor(message, this.keys, this.sessionKeyOf))) as unknown as { unwrapCompressed(): { packets: openpgp.PacketList<openpgp.AnyPacket> } };
-    const literal = decrypted.unwrapCompressed().packets.findPacket(openpgp.enums.packet.literalData) as unknown as LiteralFields | undefined;
-    if (literal === undefined) throw new Error('no literal data in the message');
-    const data = literal.getBytes();
-    if (!(data instanceof Uint8Array)) throw new Error('a streamed literal packet was not expected');
-    const filename = literal.getFilename();
-    return { data, filename: filename === '' ? null : filename, date: literal.date instanceof Date ? literal.date : null };
+  private open(bytes: Buffer, armored: boolean): Promise<Opened> {
+    return openMessage(bytes, armored, this.keys, this.sessionKeyOf);
   }
 
   private async deliver(data: Uint8Array, meta: BlockMetadata | null, info: BlockInfo, newlines?: number): Promise<void> {
@@ -305,9 +282,4 @@ function armoredTornBeforeMessage(buf: Buffer, piece: Piece): boolean {
   if (buf[piece.offset] !== 0x2d) return false; // '-': the BEGIN line
   const next = nextPiece(buf, piece.end);
   return next !== null && next.kind === 'message' && next.armored;
-}
-
-/** Message.decrypt with the private keys, or with a session key GnuPG gave (`--gpg`). */
-function decryptWith(message: openpgp.Message<Uint8Array | string>, options: Awaited<ReturnType<typeof keyOptionsFor>>): Promise<openpgp.Message<unknown>> {
-  return 'sessionKeys' in options ? message.decrypt(undefined, undefined, [options.sessionKeys]) : message.decrypt(options.decryptionKeys);
 }
