@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as openpgp from 'openpgp';
+import tmp from 'tmp';
 
 const execFileAsync = promisify(execFile);
 
@@ -29,4 +30,19 @@ export async function makeBenchKey(dir) {
 /** Stops the agent the key's GNUPGHOME started. */
 export async function disposeBenchKey(key) {
   await execFileAsync('gpgconf', ['--kill', 'all'], { env: key.gpgEnv }).catch(() => {});
+}
+
+/**
+ * Runs `run(dir, key)` in a fresh private temp dir with the bench key made in it; stops the key's
+ * agent and removes the dir afterwards, whatever happened.
+ */
+export async function withBenchKey(prefix, run) {
+  const dir = tmp.dirSync({ prefix, mode: 0o700, unsafeCleanup: true });
+  const key = await makeBenchKey(dir.name);
+  try {
+    return await run(dir.name, key);
+  } finally {
+    await disposeBenchKey(key);
+    dir.removeCallback();
+  }
 }

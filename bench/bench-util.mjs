@@ -1,6 +1,7 @@
 // Small helpers the benchmark modules share: child processes, FIFOs, hashing output as it streams.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 export const execFileAsync = promisify(execFile);
@@ -33,4 +34,9 @@ export async function hashOutput(file, args, env = process.env) {
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const { code } = await exited(child);
   return { code, bytes, sha256: hash.digest('hex'), stderr };
+}
+
+/** Writes a bench's results to `path` as JSON, stamped with the date and node's version. */
+export function writeResults(path, body) {
+  writeFileSync(path, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, ...body }, null, 2)}\n`);
 }

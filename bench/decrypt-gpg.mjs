@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import tmp from 'tmp';
+import { writeResults } from './bench-util.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist', 'cli.mjs');
@@ -90,7 +91,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     const rows = await decryptGpgBench({ dir: dir.name, blocks: Number(values.blocks), calibratedBlocks: Number(values['calibrated-blocks']) });
     console.table(rows);
-    writeFileSync(join(ROOT, 'bench', 'results-decrypt-gpg.json'), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2)}\n`);
+    writeResults(join(ROOT, 'bench', 'results-decrypt-gpg.json'), { rows });
     process.exitCode = rows.every((r) => r.decryptedMatches) ? 0 : 1;
   } finally {
     dir.removeCallback();

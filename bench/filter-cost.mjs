@@ -7,10 +7,11 @@
 //
 // Bundles the TypeScript filter modules next to this file, runs them, removes the bundle.
 // Prints a table and writes bench/results-filters.json.
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import { writeResults } from './bench-util.mjs';
 import { nginxLine, random } from './nginx-lines.mjs';
 
 const { values: opts } = parseArgs({ options: { mb: { type: 'string', default: '64' }, rounds: { type: 'string', default: '5' } } });
@@ -75,7 +76,7 @@ try {
   }
   console.log('filters                        ms CPU per MB     MB/s   lines dropped');
   for (const r of results) console.log(`${r.case.padEnd(30)} ${r.msPerMB.toFixed(2).padStart(13)} ${r.MBps.toFixed(0).padStart(8)} ${(r.droppedShare * 100).toFixed(1).padStart(12)} %`);
-  writeFileSync(join(BENCH, 'results-filters.json'), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+  writeResults(join(BENCH, 'results-filters.json'), { results });
 } finally {
   rmSync(bundle, { force: true });
 }

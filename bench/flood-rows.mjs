@@ -6,12 +6,12 @@
 //   node bench/flood-rows.mjs --lines 200000 --writer-lines 100000 --many-lines 20000 --rounds 1
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import tmp from 'tmp';
-import { disposeBenchKey, makeBenchKey } from './bench-key.mjs';
+import { withBenchKey } from './bench-key.mjs';
+import { writeResults } from './bench-util.mjs';
 import { copyFlood } from './copy-flood.mjs';
 import { cores } from './cores.mjs';
 import { efficiency } from './efficiency.mjs';
@@ -74,15 +74,10 @@ export function printFloodRows(r) {
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
   const { values: opts } = parseArgs({ options: { lines: { type: 'string', default: '1000000' }, 'writer-lines': { type: 'string', default: '300000' }, 'many-lines': { type: 'string', default: '100000' }, rounds: { type: 'string', default: '2' }, out: { type: 'string' } } });
-  const dir = tmp.dirSync({ prefix: 'pp-flood-rows-', mode: 0o700, unsafeCleanup: true });
-  const key = await makeBenchKey(dir.name);
-  try {
-    const r = await floodRows({ dir: dir.name, key, lines: Number(opts.lines), writerLines: Number(opts['writer-lines']), manyLines: Number(opts['many-lines']), rounds: Number(opts.rounds) });
+  await withBenchKey('pp-flood-rows-', async (dir, key) => {
+    const r = await floodRows({ dir, key, lines: Number(opts.lines), writerLines: Number(opts['writer-lines']), manyLines: Number(opts['many-lines']), rounds: Number(opts.rounds) });
     printFloodRows(r);
-    if (opts.out) writeFileSync(opts.out, `${JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2)}\n`);
+    if (opts.out) writeResults(opts.out, r);
     process.exitCode = Object.values(r.checks).every(Boolean) ? 0 : 1;
-  } finally {
-    await disposeBenchKey(key);
-    dir.removeCallback();
-  }
+  });
 }

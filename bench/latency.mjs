@@ -6,11 +6,11 @@
 //
 //   node bench/latency.mjs [--runs 3] [--lines 2000] [--interval-ms 5] [--out bench/results-latency.json]
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import tmp from 'tmp';
-import { disposeBenchKey, makeBenchKey } from './bench-key.mjs';
+import { withBenchKey } from './bench-key.mjs';
+import { writeResults } from './bench-util.mjs';
 import { waitForReader } from './copy-flood.mjs';
 
 const execFileAsync = promisify(execFile);
@@ -56,20 +56,15 @@ async function main() {
       out: { type: 'string' },
     },
   });
-  const dir = tmp.dirSync({ prefix: 'pp-latency-', mode: 0o700, unsafeCleanup: true });
-  const key = await makeBenchKey(dir.name);
   const results = [];
-  try {
+  await withBenchKey('pp-latency-', async (dir, key) => {
     for (let run = 0; run < Number(values.runs); run += 1) {
-      const r = await latencyRun({ dir: dir.name, key, lines: Number(values.lines), intervalMs: Number(values['interval-ms']) });
+      const r = await latencyRun({ dir, key, lines: Number(values.lines), intervalMs: Number(values['interval-ms']) });
       console.table([r]);
       results.push(r);
     }
-  } finally {
-    await disposeBenchKey(key);
-    dir.removeCallback();
-  }
-  if (values.out) writeFileSync(values.out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+  });
+  if (values.out) writeResults(values.out, { results });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

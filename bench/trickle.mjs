@@ -19,8 +19,8 @@ import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import * as openpgp from 'openpgp';
-import tmp from 'tmp';
-import { disposeBenchKey, makeBenchKey } from './bench-key.mjs';
+import { withBenchKey } from './bench-key.mjs';
+import { writeResults } from './bench-util.mjs';
 import { waitForReader } from './copy-flood.mjs';
 import { nginxLines } from './nginx-lines.mjs';
 
@@ -255,18 +255,16 @@ async function main() {
       'malloc-arena-max': { type: 'string', default: '2' },
     },
   });
-  const dir = tmp.dirSync({ prefix: 'pp-trickle-', mode: 0o700, unsafeCleanup: true });
-  const key = await makeBenchKey(dir.name);
   const results = [];
-  try {
+  await withBenchKey('pp-trickle-', async (dir, key) => {
     const windows = values['no-copy'] ? [] : (values.window ?? [null]);
     for (let run = 0; run < Number(values.runs); run += 1) {
       if (values.floor) {
-        const c = await buildFloorC(dir.name);
+        const c = await buildFloorC(dir);
         if (c.exe === null) console.log(c.why);
         for (const exe of c.exe === null ? [null] : [c.exe, null]) {
           for (const sync of [true, false]) {
-            const f = await trickleFloor({ dir: dir.name, seconds: Number(values.seconds), sync, exe });
+            const f = await trickleFloor({ dir, seconds: Number(values.seconds), sync, exe });
             console.table([f]);
             results.push({ ...f, decryptedMatches: f.matches });
           }
@@ -274,16 +272,13 @@ async function main() {
       }
       for (const window of windows) {
         const generatorArgs = window === null ? [] : ['--session-key-window', window];
-        const r = await trickleRun({ dir: dir.name, key, seconds: Number(values.seconds), generatorArgs, profileDir: values.profile ?? null, mallocArenaMax: Number(values['malloc-arena-max']) });
+        const r = await trickleRun({ dir, key, seconds: Number(values.seconds), generatorArgs, profileDir: values.profile ?? null, mallocArenaMax: Number(values['malloc-arena-max']) });
         console.table([r]);
         results.push(r);
       }
     }
-  } finally {
-    await disposeBenchKey(key);
-    dir.removeCallback();
-  }
-  if (values.out) writeFileSync(values.out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+  });
+  if (values.out) writeResults(values.out, { results });
   process.exitCode = results.every((r) => r.decryptedMatches) ? 0 : 1;
 }
 
