@@ -4,9 +4,11 @@
 // sleeps on its own thread in 1 ms steps (Atomics.wait) until a step brings nothing or 2 ms have
 // passed, reading the pipe after each step until a short read; then one write(2) of the
 // plaintext and one fdatasync on the thread pool.
-// With `nosync`, no fdatasync: what durability itself costs is the difference.
-// Usage: node floor-reader.mjs PIPE OUT [nosync]   (stops on SIGTERM)
-import { closeSync, constants, fdatasync, openSync, readSync, writeSync } from 'node:fs';
+// With `nosync`, no fdatasync: what durability itself costs is the difference. With `mainsync`,
+// fdatasync runs on the event loop's own thread: no thread-pool hand-over and no wake-up for its
+// completion (1.9 fewer context switches per burst here), at the price of a blocked loop meanwhile.
+// Usage: node floor-reader.mjs PIPE OUT [sync|nosync|mainsync]   (stops on SIGTERM)
+import { closeSync, constants, fdatasync, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 
 const [pipePath, outPath, mode] = process.argv.slice(2);
@@ -44,6 +46,10 @@ const flush = () => {
   pending = [];
   writeSync(out, block);
   if (!sync) return;
+  if (mode === 'mainsync') {
+    fdatasyncSync(out);
+    return;
+  }
   syncing = true;
   fdatasync(out, () => {
     syncing = false;

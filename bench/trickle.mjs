@@ -100,14 +100,14 @@ export async function buildFloorC(dir) {
  * what was written). `exe` null: bench/floor-reader.mjs (Node.js, the copy's pipe handling);
  * otherwise the C reader built by buildFloorC (the machine's own floor). Only its CPU is of interest.
  */
-export async function trickleFloor({ dir, seconds = 120, rate = 2000, burstMs = 10, seed = 7, sync = true, exe = null }) {
+export async function trickleFloor({ dir, seconds = 120, rate = 2000, burstMs = 10, seed = 7, sync = true, exe = null, mode: forcedMode = null }) {
   const pipe = join(dir, 'floor.pipe');
   const out = join(dir, 'floor.out');
   rmSync(out, { force: true });
   rmSync(pipe, { force: true });
   await execFileAsync('mkfifo', ['-m', '600', pipe]);
   writeFileSync(out, '', { mode: 0o600 });
-  const mode = sync ? 'sync' : 'nosync';
+  const mode = forcedMode ?? (sync ? 'sync' : 'nosync');
   const command = exe === null ? [process.execPath, [join(BENCH, 'floor-reader.mjs'), pipe, out, mode]] : [exe, [pipe, out, mode]];
   const reader = spawn(command[0], command[1], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((resolve) => reader.on('exit', (code) => resolve(code)));
