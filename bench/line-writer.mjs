@@ -1,7 +1,8 @@
 // A writer like nginx: one write(2) per line (issue 14, target 2). Builds its lines first, says
 // "ready" on stdout, waits for one byte on stdin (so several writers start together), then writes
-// and prints JSON: bytes, lines, the hrtime (ns) of its first write and of its close, and how
-// often it blocked (voluntary context switches: each is a write that found the pipe full).
+// and prints JSON: bytes, lines, the hrtime (ns) of its first write and of its close, how often it
+// blocked (voluntary context switches: each is a write that found the pipe full) and the CPU
+// seconds its writes took (user and system: what the writer itself needs of the machine's cores).
 // Usage: node line-writer.mjs PIPE COUNT WRITER
 //
 // Writer K's lines carry `rid=K-i` (its own number K, the line's index i): the bench finds every
@@ -31,6 +32,7 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
   process.stdout.write('ready\n');
   readSync(0, Buffer.alloc(1));
   const switches0 = voluntarySwitches();
+  const cpu0 = process.cpuUsage();
   const startedAt = process.hrtime.bigint();
   let from = 0;
   for (const end of ends) {
@@ -40,6 +42,8 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
   }
   closeSync(fd);
   const closedAt = process.hrtime.bigint();
+  const cpu = process.cpuUsage(cpu0);
   const blocked = voluntarySwitches() - switches0;
-  process.stdout.write(JSON.stringify({ writer: Number(writer), bytes: data.length, lines: ends.length, startedAt: String(startedAt), closedAt: String(closedAt), blocked }));
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  process.stdout.write(JSON.stringify({ writer: Number(writer), bytes: data.length, lines: ends.length, startedAt: String(startedAt), closedAt: String(closedAt), blocked, cpuSeconds }));
 }
