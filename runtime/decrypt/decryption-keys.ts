@@ -1,5 +1,7 @@
 import { createPublicKey, diffieHellman } from 'node:crypto';
 import type * as openpgp from 'openpgp';
+import type { SessionKeyOf } from './fast-open.ts';
+import { loadOpenpgp } from './load-openpgp.ts';
 import { ecdhSessionKey, parsePkesks, wellFormedValue, type Pkesk, type SessionKey } from './pkesk.ts';
 import type { NativeDecryptionKey } from './secret-key.ts';
 import { readPacket } from './split.ts';
@@ -78,4 +80,20 @@ function recipientIds(packets: Buffer): Array<string | null> {
     ids.push(packets[h.bodyStart] === 3 && h.end - h.bodyStart >= 9 ? packets.toString('hex', h.bodyStart + 1, h.bodyStart + 9).toUpperCase() : null);
   }
   return ids;
+}
+
+/**
+ * How openpgp.decrypt opens a message (openpgp.js is loaded by then): with the private keys as
+ * openpgp.js reads them, or with a session key from GnuPG.
+ */
+export async function keyOptionsFor(
+  message: openpgp.Message<Uint8Array | string>,
+  keys: readonly DecryptionKey[],
+  sessionKeyOf: SessionKeyOf | undefined,
+): Promise<{ decryptionKeys: openpgp.PrivateKey[] } | { sessionKeys: openpgp.SessionKey }> {
+  if (sessionKeyOf === undefined) return { decryptionKeys: await Promise.all(keys.map((k) => k.openpgp())) };
+  const keyPackets = Buffer.from(message.packets.filterByTag((await loadOpenpgp()).enums.packet.publicKeyEncryptedSessionKey).write());
+  const key = await sessionKeyOf(keyPackets);
+  if (key === null) throw new Error('GnuPG could not decrypt the session key (no matching secret key, or no passphrase)');
+  return { sessionKeys: { data: key.data, algorithm: key.algorithm as openpgp.enums.symmetricNames } };
 }

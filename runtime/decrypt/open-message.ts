@@ -1,8 +1,7 @@
 import type * as openpgp from 'openpgp';
 import { dearmor } from '../packets.ts';
-import type { DecryptionKey } from './decryption-keys.ts';
 import { openOwnArmored, openOwnShape, type Opened, type SessionKeyOf } from './fast-open.ts';
-import { keyOptionsFor } from './gpg-session-keys.ts';
+import { keyOptionsFor, type DecryptionKey } from './decryption-keys.ts';
 import { loadOpenpgp } from './load-openpgp.ts';
 
 /**
