@@ -53,6 +53,7 @@ export function nativeSessionKey(packets: Buffer, keys: readonly DecryptionKey[]
   // A packet for a subkey openpgp.js opens, or one that may be (hidden, or of another version).
   const forOther = (id: string | null) => keys.some((k) => k.otherKeyIds === null || (id === null || id === WILDCARD ? k.otherKeyIds.size > 0 : k.otherKeyIds.has(id)));
   if (keys.some((k) => k.otherKeyIds === null) || named.some(forOther)) return ASK_OPENPGP;
+  if (named.includes(WILDCARD)) throw new Error('no key given opens it: its session key is for a hidden recipient');
   if (tried.size > 0) throw new Error(`the session key does not open with subkey ${[...tried].join(', ')}: its key packet is damaged`);
   const ids = named.map((id) => id ?? 'unknown');
   throw new Error(`no key given opens it: its session key is for ${ids.length === 0 ? 'no key' : `key ID ${ids.join(', ')}`}`);
