@@ -46,7 +46,9 @@ export function parseProtection(secret: Buffer): Protection | null {
 
 /** The plaintext material, or null when the passphrase is wrong (its SHA-1 does not match). */
 export function unprotect(p: Protection, passphrase: string): Buffer | null {
-  const key = s2kKey(p, Buffer.from(passphrase, 'utf8'));
+  const secret = Buffer.from(passphrase, 'utf8');
+  const key = s2kKey(p, secret);
+  secret.fill(0);
   const decipher = createDecipheriv(p.cipher.name, key, p.iv);
   const plain = Buffer.concat([decipher.update(p.encrypted), decipher.final()]);
   key.fill(0);
@@ -82,5 +84,7 @@ function s2kKey(p: Protection, passphrase: Buffer): Buffer {
   }
   chunk.fill(0);
   unit.fill(0);
-  return Buffer.concat(digests).subarray(0, p.cipher.keyBytes);
+  const key = Buffer.concat(digests).subarray(0, p.cipher.keyBytes);
+  for (const d of digests) d.fill(0);
+  return key;
 }
