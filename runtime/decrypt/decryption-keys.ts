@@ -1,8 +1,8 @@
-import { createPublicKey, diffieHellman } from 'node:crypto';
+import { constants, createPublicKey, diffieHellman, privateDecrypt } from 'node:crypto';
 import type * as openpgp from 'openpgp';
 import type { SessionKeyOf } from './fast-open.ts';
 import { loadOpenpgp } from './load-openpgp.ts';
-import { ecdhSessionKey, parsePkesks, wellFormedValue, type Pkesk, type SessionKey } from './pkesk.ts';
+import { ecdhSessionKey, parsePkesks, rsaSessionKey, wellFormedValue, type Pkesk, type SessionKey } from './pkesk.ts';
 import type { NativeDecryptionKey } from './secret-key.ts';
 import { readPacket } from './split.ts';
 
@@ -32,8 +32,8 @@ const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 
 /**
  * The session key of a message's key packets opened with the native keys (X25519, then the RFC
- * 6637 KDF and key unwrap of pkesk.ts), trying each key whose ID a packet names, or every key
- * for a hidden recipient. ASK_OPENPGP when a packet may be for a subkey only openpgp.js opens.
+ * 6637 KDF and key unwrap of pkesk.ts; or RSA and PKCS#1 unpadding), trying each key whose ID a
+ * packet names, or every key for a hidden recipient. ASK_OPENPGP when a packet may be for a subkey only openpgp.js opens.
  * Throws, naming the key IDs, when none of the keys given can open it: openpgp.js could not
  * either, and it is not loaded only to say so.
  */
@@ -41,9 +41,9 @@ export function nativeSessionKey(packets: Buffer, keys: readonly DecryptionKey[]
   const natives = keys.flatMap((k) => k.native);
   const tried = new Set<string>();
   for (const p of parsePkesks(packets)) {
-    if (p.algorithm !== 'ecdh' || !wellFormedValue(p) || p.value.length !== 33) continue;
+    if (!wellFormedValue(p) || (p.algorithm === 'ecdh' && p.value.length !== 33)) continue;
     for (const key of natives) {
-      if (p.keyId !== WILDCARD && p.keyId !== key.keyId) continue;
+      if (key.kind !== p.algorithm || (p.keyId !== WILDCARD && p.keyId !== key.keyId)) continue;
       tried.add(key.keyId);
       const found = openWith(p, key);
       if (found !== null) return found;
@@ -60,6 +60,16 @@ export function nativeSessionKey(packets: Buffer, keys: readonly DecryptionKey[]
 }
 
 function openWith(p: Pkesk, key: NativeDecryptionKey): SessionKey | null {
+  if (key.kind === 'rsa') {
+    if (p.value.length > key.modulusBytes) return null;
+    const padded = Buffer.concat([Buffer.alloc(key.modulusBytes - p.value.length), p.value]);
+    try {
+      // The unpadding is pkesk.ts's (node refuses PKCS#1 v1.5 decryption itself since CVE-2023-46809).
+      return rsaSessionKey(privateDecrypt({ key: key.privateKey, padding: constants.RSA_NO_PADDING }, padded), true);
+    } catch {
+      return null; // a value not below the modulus: not for this key
+    }
+  }
   let shared: Buffer;
   try {
     const publicKey = createPublicKey({ key: Buffer.concat([X25519_SPKI, p.value.subarray(1)]), format: 'der', type: 'spki' });

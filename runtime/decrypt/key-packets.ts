@@ -17,7 +17,7 @@ export const KEY_TAG = { secretKey: 5, publicKey: 6, secretSubkey: 7, publicSubk
 const KEY_TAGS = new Set<number>(Object.values(KEY_TAG));
 
 /** Public-key algorithm ids (RFC 4880 9.1, RFC 6637, RFC 9580). */
-export const ALGORITHM = { ecdh: 18 } as const;
+export const ALGORITHM = { rsaEncryptSign: 1, rsaEncrypt: 2, ecdh: 18 } as const;
 /** Algorithms whose keys can decrypt: RSA, Elgamal, ECDH, X25519, X448. */
 const DECRYPTING = new Set([1, 2, 16, 18, 20, 25, 26]);
 
@@ -36,6 +36,8 @@ export interface KeyPacket {
   readonly decrypts: boolean;
   /** ECDH (any curve): what the session-key derivation needs besides the fingerprint. */
   readonly ecdh: { readonly oid: Buffer; readonly point: Buffer; readonly hash: number; readonly cipher: number } | null;
+  /** RSA: the modulus and public exponent (MPI values, big-endian). */
+  readonly rsa: { readonly n: Buffer; readonly e: Buffer } | null;
   /** Of a secret packet: everything after the public part (S2K usage octet onwards); null for a public one. */
   readonly secret: Buffer | null;
 }
@@ -115,12 +117,19 @@ function keyPacket(tag: number, primary: boolean, body: Buffer): KeyPacket | Oth
   const head = Buffer.from([0x99, publicPart.length >> 8, publicPart.length & 0xff]);
   const fingerprint = createHash('sha1').update(head).update(publicPart).digest();
   const secret = tag === KEY_TAG.secretKey || tag === KEY_TAG.secretSubkey ? body.subarray(fields.end) : null;
-  return { tag, primary, algorithm, keyId: fingerprint.toString('hex', 12).toUpperCase(), fingerprint, decrypts: DECRYPTING.has(algorithm), ecdh: fields.ecdh, secret };
+  return { tag, primary, algorithm, keyId: fingerprint.toString('hex', 12).toUpperCase(), fingerprint, decrypts: DECRYPTING.has(algorithm), ecdh: fields.ecdh, rsa: fields.rsa, secret };
 }
 
-/** Where the algorithm's public fields end, and for ECDH what they hold; null for an algorithm not listed or a cut packet. */
-function publicFields(algorithm: number, body: Buffer, start: number): { end: number; ecdh: KeyPacket['ecdh'] } | null {
+interface PublicFields {
+  readonly end: number;
+  readonly ecdh: KeyPacket['ecdh'];
+  readonly rsa: KeyPacket['rsa'];
+}
+
+/** Where the algorithm's public fields end, and for ECDH and RSA what they hold; null for an algorithm not listed or a cut packet. */
+function publicFields(algorithm: number, body: Buffer, start: number): PublicFields | null {
   let at = start;
+  const plain = (end: number): PublicFields => ({ end, ecdh: null, rsa: null });
   const mpis = (n: number): boolean => {
     for (let i = 0; i < n; i += 1) {
       const end = mpiEnd(body, at);
@@ -136,20 +145,25 @@ function publicFields(algorithm: number, body: Buffer, start: number): { end: nu
     at += 1 + length;
     return value;
   };
-  const fixed = (n: number) => (at + n <= body.length ? { end: at + n, ecdh: null } : null);
+  const fixed = (n: number) => (at + n <= body.length ? plain(at + n) : null);
   switch (algorithm) {
     case 1: // RSA
     case 2:
-    case 3:
-      return mpis(2) ? { end: at, ecdh: null } : null;
+    case 3: {
+      const nAt = at;
+      if (!mpis(1)) return null;
+      const eAt = at;
+      if (!mpis(1)) return null;
+      return { end: at, ecdh: null, rsa: { n: body.subarray(nAt + 2, eAt), e: body.subarray(eAt + 2, at) } };
+    }
     case 16: // Elgamal
     case 20:
-      return mpis(3) ? { end: at, ecdh: null } : null;
+      return mpis(3) ? plain(at) : null;
     case 17: // DSA
-      return mpis(4) ? { end: at, ecdh: null } : null;
+      return mpis(4) ? plain(at) : null;
     case 19: // ECDSA
     case 22: // EdDSA (legacy)
-      return oid() !== null && mpis(1) ? { end: at, ecdh: null } : null;
+      return oid() !== null && mpis(1) ? plain(at) : null;
     case ALGORITHM.ecdh: {
       const curve = oid();
       const pointAt = at;
@@ -157,7 +171,7 @@ function publicFields(algorithm: number, body: Buffer, start: number): { end: nu
       const point = body.subarray(pointAt + 2, at);
       // KDF parameters: length 3, reserved 1, hash id, key-wrap cipher id.
       if (body[at] !== 3 || body[at + 1] !== 1 || at + 4 > body.length) return null;
-      return { end: at + 4, ecdh: { oid: curve, point, hash: body[at + 2] as number, cipher: body[at + 3] as number } };
+      return { end: at + 4, ecdh: { oid: curve, point, hash: body[at + 2] as number, cipher: body[at + 3] as number }, rsa: null };
     }
     case 25: // X25519
     case 27: // Ed25519

@@ -7,7 +7,7 @@ import { TempGpg } from '../helpers/gpg.ts';
 
 /**
  * `decrypt` and `verify` with the keys admins have (a `paranoid-pipes keygen` key, a gpg
- * future-default key with a passphrase, an unprotected one) read the copy's log and archives
+ * future-default key with a passphrase, an unprotected one, gpg 2.2's RSA shape) read the copy's log and archives
  * without loading openpgp.js: they run under module hooks that make any import of it fail
  * (test/helpers/no-openpgp.mjs), so a static import anywhere on their path fails these tests.
  * A message of another shape (gpg's, with AES-128) still needs openpgp.js: under the hooks it
@@ -36,10 +36,17 @@ beforeAll(async () => {
   writeFileSync(keys.gpg.sec, gpg.run([...pass, '--armor', '--export-secret-keys', 'gpg-admin@example.org']), { mode: 0o600 });
   writeFileSync(keys.gpg.pub, gpg.run(['--armor', '--export', 'gpg-admin@example.org']));
   keys.plain = { ...fx.keyFiles, protected: false };
+  // GnuPG 2.2's default shape: an RSA primary key for signing and an RSA encryption subkey.
+  gpg.run([...pass, '--quick-gen-key', 'rsa-admin@example.org', 'rsa2048', 'cert,sign', 'never']);
+  const fpr = /^fpr:+([0-9A-F]{40}):/m.exec(gpg.run(['--with-colons', '--list-keys', 'rsa-admin@example.org']).toString())![1]!;
+  gpg.run([...pass, '--quick-add-key', fpr, 'rsa2048', 'encr', 'never']);
+  keys.rsa = { sec: join(fx.tmp.path, 'rsa.sec.asc'), pub: join(fx.tmp.path, 'rsa.pub.asc'), protected: true };
+  writeFileSync(keys.rsa.sec, gpg.run([...pass, '--armor', '--export-secret-keys', 'rsa-admin@example.org']), { mode: 0o600 });
+  writeFileSync(keys.rsa.pub, gpg.run(['--armor', '--export', 'rsa-admin@example.org']));
 
   archives = join(fx.tmp.path, 'archive');
   mkdirSync(archives, { mode: 0o700 });
-  const paths = await fx.generate(['--recipient-key', keys.keygen.pub, '--recipient-key', keys.gpg.pub, '--quit-string', QUIT, '--compress', 'none', '--rotate-size', '256K', '--rotate-check-every', '1', '--archive-dir', archives]);
+  const paths = await fx.generate(['--recipient-key', keys.keygen.pub, '--recipient-key', keys.gpg.pub, '--recipient-key', keys.rsa.pub, '--quit-string', QUIT, '--compress', 'none', '--rotate-size', '256K', '--rotate-check-every', '1', '--archive-dir', archives]);
   const copy = await fx.startReading(paths);
   // Bursts of lines, uncompressed: blocks large enough for the decrypter's worker threads.
   for (let at = 0; at < LINES; at += 1_000) await writerProcess(paths.pipe, 'n', 1_000, 200, at);
@@ -57,7 +64,7 @@ const withoutOpenpgp = (args: readonly string[]) => run(process.execPath, ['--im
 const keyArgs = (name: string) => ['--key', keys[name]!.sec, ...(keys[name]!.protected ? ['--passphrase-file', passFile] : [])];
 
 describe('decrypt without openpgp.js', () => {
-  it.each(['keygen', 'gpg', 'plain'])('decrypts the log and its archives with the %s key, every line once, and verify finds them sound', async (name) => {
+  it.each(['keygen', 'gpg', 'plain', 'rsa'])('decrypts the log and its archives with the %s key, every line once, and verify finds them sound', async (name) => {
     const r = await withoutOpenpgp(['decrypt', ...keyArgs(name), '--archive-dir', archives, log]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

@@ -18,7 +18,7 @@ const PASS = 'log inputs passphrase';
 const gpg = new TempGpg();
 const dir = tempDir('pp-keys-');
 const files: Record<string, string> = {};
-let mixedRsaSubkey = '';
+let mixedNistSubkey = '';
 
 const file = (name: string, text: string | Buffer) => {
   const path = join(dir.path, name);
@@ -30,18 +30,18 @@ beforeAll(async () => {
   const pass = ['--pinentry-mode', 'loopback', '--passphrase', PASS];
   gpg.run([...pass, '--quick-gen-key', 'locked@example.org', 'future-default', 'default', 'never']);
   files.locked = file('locked.asc', gpg.run([...pass, '--armor', '--export-secret-keys', 'locked@example.org']));
-  // An admin's key with an RSA encryption subkey added beside the cv25519 one.
+  // An admin's key with a NIST P-256 encryption subkey (not read natively) added beside the cv25519 one.
   gpg.run([...pass, '--quick-gen-key', 'mixed@example.org', 'future-default', 'default', 'never']);
   const fpr = /^fpr:+([0-9A-F]{40}):/m.exec(gpg.run(['--with-colons', '--list-keys', 'mixed@example.org']).toString())![1]!;
-  gpg.run([...pass, '--quick-add-key', fpr, 'rsa2048', 'encr', 'never']);
+  gpg.run([...pass, '--quick-add-key', fpr, 'nistp256', 'encr', 'never']);
   files.mixed = file('mixed.asc', gpg.run([...pass, '--armor', '--export-secret-keys', 'mixed@example.org']));
-  mixedRsaSubkey = gpg
+  mixedNistSubkey = gpg
     .run(['--with-colons', '--list-keys', 'mixed@example.org'])
     .toString()
     .split('\n')
     .map((l) => l.split(':'))
-    .find((f) => f[0] === 'sub' && f[3] === '1')![4]!;
-  files.rsa = file('rsa.asc', (await makeKey('rsa@example.org', { type: 'rsa', rsaBits: 2048 } as never)).privateArmored);
+    .find((f) => f[0] === 'sub' && f[16] === 'nistp256')![4]!;
+  files.nist = file('nist.asc', (await makeKey('nist@example.org', { curve: 'nistP256' } as never)).privateArmored);
   files.junk = file('junk.asc', 'hello\n');
 }, 120_000);
 afterAll(() => {
@@ -79,23 +79,23 @@ describe('loadSecretKeys', () => {
     await expect(loadSecretKeys([files.junk!], '--key', given(null).passphrase)).rejects.toMatchObject({ code: 'KEY_UNREADABLE', message: expect.stringMatching(/not an armored OpenPGP secret key/) });
   });
 
-  it('leaves an RSA key to openpgp.js', async () => {
-    const [key] = await loadSecretKeys([files.rsa!], '--key', given(null).passphrase);
+  it('leaves a key of another curve to openpgp.js', async () => {
+    const [key] = await loadSecretKeys([files.nist!], '--key', given(null).passphrase);
     expect(key!.native).toEqual([]);
     expect(key!.otherKeyIds).toBeNull();
     expect((await key!.openpgp()).isDecrypted()).toBe(true);
   });
 
-  it('opens a message for the RSA subkey of a mixed key through openpgp.js, one for its cv25519 subkey natively', async () => {
+  it('opens a message for the P-256 subkey of a mixed key through openpgp.js, one for its cv25519 subkey natively', async () => {
     const [key] = await loadSecretKeys([files.mixed!], '--key', given(PASS).passphrase);
     expect(key!.native).toHaveLength(1);
-    expect([...key!.otherKeyIds!]).toEqual([mixedRsaSubkey]);
+    expect([...key!.otherKeyIds!]).toEqual([mixedNistSubkey]);
     const encrypt = (recipient: string) => gpg.run(['--trust-model', 'always', '--encrypt', '--recipient', recipient], 'x\n');
     const keyPackets = (msg: Buffer) => msg.subarray(0, (readPacket(msg, 0) as { end: number }).end);
-    const toRsa = keyPackets(encrypt(`${mixedRsaSubkey}!`));
-    expect(nativeSessionKey(toRsa, [key!])).toBe(ASK_OPENPGP);
-    const viaOpenpgp = await sessionKeyFor(toRsa, [key!], undefined);
-    const [reference] = await openpgp.decryptSessionKeys({ message: await openpgp.readMessage({ binaryMessage: toRsa }), decryptionKeys: await key!.openpgp() });
+    const toNist = keyPackets(encrypt(`${mixedNistSubkey}!`));
+    expect(nativeSessionKey(toNist, [key!])).toBe(ASK_OPENPGP);
+    const viaOpenpgp = await sessionKeyFor(toNist, [key!], undefined);
+    const [reference] = await openpgp.decryptSessionKeys({ message: await openpgp.readMessage({ binaryMessage: toNist }), decryptionKeys: await key!.openpgp() });
     expect(Buffer.from(viaOpenpgp!.data).equals(Buffer.from(reference!.data))).toBe(true);
     const toCv = keyPackets(encrypt(`${key!.native[0]!.keyId}!`));
     expect(nativeSessionKey(toCv, [key!])).not.toBe(ASK_OPENPGP);
