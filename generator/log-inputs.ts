@@ -25,9 +25,10 @@ export function passphraseOnce(options: PassphraseSource, env: NodeJS.ProcessEnv
 type Passphrase = (fingerprint: string) => Promise<string | null>;
 
 /**
- * Reads each secret key file: natively when its decryption subkeys are of the shape admins have
- * (runtime/decrypt/secret-key.ts: Curve25519 ECDH, from gpg or keygen), so that decrypting never
- * loads openpgp.js; any other key with openpgp.js, as before. Either way the same errors.
+ * Reads each secret key file: natively when its decryption subkeys are of the shapes admins have
+ * (runtime/decrypt/secret-key.ts: Curve25519 ECDH from gpg or keygen, or gpg's RSA), so that
+ * decrypting never loads openpgp.js; any other key with openpgp.js, as before. Either way the
+ * same errors.
  */
 export async function loadSecretKeys(files: readonly string[], option: string, passphrase: Passphrase): Promise<DecryptionKey[]> {
   const keys: DecryptionKey[] = [];
