@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { constants, promises as fsp } from 'node:fs';
 import { promisify } from 'node:util';
-import { gpgSessionKeys, type GpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
+import type { GpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
 import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
 import { BATCH_BYTES, OutputBatch } from '../runtime/decrypt/output-batch.ts';
 import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
@@ -195,7 +195,8 @@ async function localGpg(env: NodeJS.ProcessEnv, notice: (text: string) => void):
   await execFileAsync('gpg', ['--version'], { env }).catch((err: unknown) => {
     throw new PipesError('GPG_MISSING', `--gpg: cannot run gpg: ${errnoCode(err) ?? (err as Error).message}; install GnuPG or use --key FILE`);
   });
-  return gpgSessionKeys({ env, notice });
+  // The gpg-agent route (Assuan client and all) is loaded only for --gpg.
+  return (await import('../runtime/decrypt/gpg-session-keys.ts')).gpgSessionKeys({ env, notice });
 }
 
 async function* wholeStdin(read: () => Promise<Buffer>): AsyncIterable<Uint8Array> {

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { EXIT, usageError } from '../runtime/errors.ts';
-import { hostsTable, listHostLogs } from '../runtime/receive/hosts.ts';
-import { receive } from '../runtime/receive/receive.ts';
 import { resolveForward } from './forward-options.ts';
 import type { CliIo } from './cli.ts';
 
@@ -23,6 +21,7 @@ export function addForwardCommands(program: Command, io: CliIo, result: { exitCo
     .requiredOption('--output <path>', 'encrypted log to append to (created when missing)')
     .option('--mode <octal>', 'mode of a log it creates', '640')
     .action(async (options: { output: string; mode: string }) => {
+      const { receive } = await import('../runtime/receive/receive.ts'); // not loaded for the other commands
       const r = await receive(options.output, parseMode('--mode', options.mode), {
         stdin: io.stdinStream?.() ?? process.stdin,
         out: io.out,
@@ -66,7 +65,8 @@ export function addForwardCommands(program: Command, io: CliIo, result: { exitCo
     .description('list the collected logs in a directory (DIR/HOST/LOG from collect, or files from receive) with when each last got a block and how long it has been silent, longest silence first; last contact is the newest block stored (the file\'s modification time), so copies with --heartbeat keep it fresh while idle and a long silence means the host or its link is down')
     .requiredOption('--dir <dir>', 'the directory given to collect, or where receive writes')
     .option('--json', 'print JSON instead of a table')
-    .action((options: { dir: string; json?: boolean }) => {
+    .action(async (options: { dir: string; json?: boolean }) => {
+      const { hostsTable, listHostLogs } = await import('../runtime/receive/hosts.ts');
       const logs = listHostLogs(options.dir);
       io.out(options.json === true ? `${JSON.stringify(logs, null, 2)}\n` : hostsTable(logs));
     });

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
 import { inflateRawSync, inflateSync } from 'node:zlib';
-import * as openpgp from 'openpgp';
+import { ASK_OPENPGP, nativeSessionKey, type DecryptionKey } from './decryption-keys.ts';
+import { loadOpenpgp } from './load-openpgp.ts';
 import { OFFLOAD_MIN_BYTES, OpenPool } from './open-pool.ts';
 import { openSymmetric, type Natives, type SymmetricOpened } from './open-symmetric.ts';
 import { armorBody } from '../packets.ts';
@@ -9,9 +10,10 @@ import { readPacket } from './split.ts';
 /**
  * Opens a message of the shape the copy writes — session-key packets, then one SEIPD v1 packet
  * of fixed length around an optionally ZLIB/ZIP-compressed literal packet — with native
- * AES, SHA-1 and zlib, as runtime/packets.ts writes them. openpgp.js decrypts only the session
- * key. Returns null for any other shape (partial lengths, other algorithms, as gpg may write):
- * the caller then hands the message to openpgp.decrypt, which reads everything.
+ * AES, SHA-1 and zlib, as runtime/packets.ts writes them. The session key is opened natively
+ * too (decryption-keys.ts) when the key allows, else by openpgp.js. Returns null for any other
+ * shape (partial lengths, other algorithms, as gpg may write): the caller then hands the
+ * message to openpgp.decrypt, which reads everything.
  *
  * Integrity is checked as openpgp.js and GnuPG check it: the MDC (SHA-1 over prefix and
  * plaintext) must match, or the message is rejected, not passed on.
@@ -55,7 +57,7 @@ export type SessionKeyOf = (keyPackets: Buffer) => Promise<{ readonly data: Uint
  * smartcard) fast to open. A promise is kept, so blocks opened side by side share the operation.
  */
 type KeyCache = Map<string, Promise<{ data: Uint8Array; algorithm: string } | null>>;
-const sessionKeyCaches = new WeakMap<readonly openpgp.PrivateKey[], KeyCache>();
+const sessionKeyCaches = new WeakMap<readonly DecryptionKey[], KeyCache>();
 /**
  * Distinct session keys remembered per key set. A log's windows come in order, so a few would
  * do; more keeps interleaved streams (a replaced pipe, several copies into one log) cheap too,
@@ -63,7 +65,7 @@ const sessionKeyCaches = new WeakMap<readonly openpgp.PrivateKey[], KeyCache>();
  */
 const SESSION_KEY_CACHE_ENTRIES = 256;
 
-export async function sessionKeyFor(keyPacketBytes: Buffer, keys: readonly openpgp.PrivateKey[], sessionKeyOf: SessionKeyOf | undefined): Promise<{ data: Uint8Array; algorithm: string } | null> {
+export async function sessionKeyFor(keyPacketBytes: Buffer, keys: readonly DecryptionKey[], sessionKeyOf: SessionKeyOf | undefined): Promise<{ data: Uint8Array; algorithm: string } | null> {
   let cache = sessionKeyCaches.get(keys);
   if (cache === undefined) {
     cache = new Map();
@@ -91,18 +93,21 @@ export async function sessionKeyFor(keyPacketBytes: Buffer, keys: readonly openp
 export const sessionKeyStats = { decrypted: 0 };
 
 /** With the private keys, or through the local GnuPG (`--gpg`) when `sessionKeyOf` is given. */
-async function decryptSessionKey(keyPacketBytes: Buffer, keys: readonly openpgp.PrivateKey[], sessionKeyOf: SessionKeyOf | undefined): Promise<{ data: Uint8Array; algorithm: string } | null> {
+async function decryptSessionKey(keyPacketBytes: Buffer, keys: readonly DecryptionKey[], sessionKeyOf: SessionKeyOf | undefined): Promise<{ data: Uint8Array; algorithm: string } | null> {
   sessionKeyStats.decrypted += 1;
   if (sessionKeyOf !== undefined) {
     const key = await sessionKeyOf(keyPacketBytes);
     return key === null || key.algorithm !== 'aes256' ? null : { data: key.data, algorithm: key.algorithm };
   }
+  const native = nativeSessionKey(keyPacketBytes, keys);
+  if (native !== ASK_OPENPGP) return native.algorithm !== 'aes256' ? null : native;
+  const openpgp = await loadOpenpgp();
   const keyPackets = await openpgp.readMessage({ binaryMessage: keyPacketBytes });
-  const [sessionKey] = await openpgp.decryptSessionKeys({ message: keyPackets, decryptionKeys: [...keys] });
+  const [sessionKey] = await openpgp.decryptSessionKeys({ message: keyPackets, decryptionKeys: await Promise.all(keys.map((k) => k.openpgp())) });
   return sessionKey === undefined || sessionKey.algorithm !== 'aes256' ? null : { data: sessionKey.data, algorithm: sessionKey.algorithm };
 }
 
-export async function openOwnShape(binary: Buffer, keys: readonly openpgp.PrivateKey[], sessionKeyOf?: SessionKeyOf): Promise<Opened | null> {
+export async function openOwnShape(binary: Buffer, keys: readonly DecryptionKey[], sessionKeyOf?: SessionKeyOf): Promise<Opened | null> {
   let at = 0;
   let seipd: Packet | null = null;
   while (at < binary.length) {
@@ -137,7 +142,7 @@ export async function openOwnShape(binary: Buffer, keys: readonly openpgp.Privat
  * do not fit the head (many recipients), another shape, no workers yet (the first large block
  * starts them) — and then the caller reads the message whole, as before.
  */
-export async function openOwnArmored(text: Buffer, keys: readonly openpgp.PrivateKey[], sessionKeyOf?: SessionKeyOf): Promise<Opened | null> {
+export async function openOwnArmored(text: Buffer, keys: readonly DecryptionKey[], sessionKeyOf?: SessionKeyOf): Promise<Opened | null> {
   const body = armorBody(text);
   if (body === null || ((body.end - body.start) * 3) / 4 < OFFLOAD_MIN_BYTES || pool === null) return null;
   const head = Buffer.from(text.toString('latin1', body.start, Math.min(body.end, body.start + ARMOR_HEAD_CHARS)), 'base64');

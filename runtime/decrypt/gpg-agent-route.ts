@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import * as openpgp from 'openpgp';
 import { AssuanClient, AssuanError, plusEscape } from './assuan.ts';
+import { isRead, readKeyPackets } from './key-packets.ts';
 import { ecdhSessionKey, encValSexp, parsePkesks, plainValue, rsaSessionKey, wellFormedValue, type EcdhParams, type Pkesk, type SessionKey } from './pkesk.ts';
 
 const execFileAsync = promisify(execFile);
@@ -158,14 +158,11 @@ async function secretKeys(gpg: string, env: NodeJS.ProcessEnv): Promise<Map<stri
   }
   if (keys.size === 0) return keys;
   const { stdout: exported } = await execFileAsync(gpg, ['--batch', '--no-tty', '--export', ...primaries], { env, encoding: 'buffer', maxBuffer: 64 << 20 });
-  const publicKeys = exported.length === 0 ? [] : await openpgp.readKeys({ binaryKeys: new Uint8Array(exported) }).catch(() => []);
-  for (const pub of publicKeys) {
-    for (const k of pub.getKeys()) {
-      const entry = keys.get(k.getKeyID().toHex().toUpperCase());
-      const params = k.keyPacket.publicParams as { oid?: { write(): Uint8Array }; kdfParams?: { hash: number; cipher: number } };
-      if (entry === undefined || k.keyPacket.version !== 4 || params.oid === undefined || params.kdfParams === undefined) continue;
-      entry.ecdh = { oid: Buffer.from(params.oid.write()), hash: params.kdfParams.hash, cipher: params.kdfParams.cipher, fingerprint: Buffer.from(k.keyPacket.getFingerprintBytes() as Uint8Array) };
-    }
+  // Read natively (key-packets.ts): a key packet of another shape is skipped, as it has no v4 ECDH parameters.
+  for (const k of (readKeyPackets(exported) ?? []).filter(isRead)) {
+    const entry = keys.get(k.keyId);
+    if (entry === undefined || k.ecdh === null) continue;
+    entry.ecdh = { oid: k.ecdh.oid, hash: k.ecdh.hash, cipher: k.ecdh.cipher, fingerprint: k.fingerprint };
   }
   return keys;
 }

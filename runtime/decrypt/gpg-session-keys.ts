@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import * as openpgp from 'openpgp';
 import { PipesError } from '../errors.ts';
 import type { SessionKeyOf } from './fast-open.ts';
 import { openAgentRoute, type AgentRoute } from './gpg-agent-route.ts';
@@ -214,17 +213,4 @@ function runGpg(input: Buffer, options: GpgOptions): Promise<{ status: string[];
     child.stdin?.on('error', () => {}); // gpg may stop reading early (no secret key): the status says why
     child.stdin?.end(input);
   });
-}
-
-/** How openpgp.decrypt opens a message: with private keys, or with a session key from GnuPG. */
-export async function keyOptionsFor(
-  message: openpgp.Message<Uint8Array | string>,
-  keys: readonly openpgp.PrivateKey[],
-  sessionKeyOf: SessionKeyOf | undefined,
-): Promise<{ decryptionKeys: openpgp.PrivateKey[] } | { sessionKeys: openpgp.SessionKey }> {
-  if (sessionKeyOf === undefined) return { decryptionKeys: [...keys] };
-  const keyPackets = Buffer.from(message.packets.filterByTag(openpgp.enums.packet.publicKeyEncryptedSessionKey).write());
-  const key = await sessionKeyOf(keyPackets);
-  if (key === null) throw new Error('GnuPG could not decrypt the session key (no matching secret key, or no passphrase)');
-  return { sessionKeys: { data: key.data, algorithm: key.algorithm as openpgp.enums.symmetricNames } };
 }

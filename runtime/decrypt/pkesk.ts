@@ -3,8 +3,8 @@ import { readPacket } from './split.ts';
 
 /**
  * The halves of a public-key session-key packet (v3 PKESK, RFC 4880 5.1 and RFC 6637) around a
- * private-key operation done elsewhere (gpg-agent): what the agent is given as ciphertext, and
- * how its answer becomes the session key. For ECDH the agent returns only the shared point;
+ * private-key operation done elsewhere (gpg-agent) or natively (decryption-keys.ts): what the
+ * agent is given as ciphertext, and how its answer becomes the session key. For ECDH the agent returns only the shared point;
  * the key derivation (RFC 6637 section 7) and AES key unwrap (RFC 3394) are done here, as gpg
  * does them after asking the agent. For RSA it returns the PKCS#1 frame.
  */

@@ -3,13 +3,13 @@ import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import * as openpgp from 'openpgp';
 import { errnoCode, PipesError } from '../errors.ts';
 import { ArchiveFormatError, openArchiveStream } from './archive-stream.ts';
+import { keyOptionsFor, type DecryptionKey } from './decryption-keys.ts';
 import { sessionKeyFor, type SessionKeyOf } from './fast-open.ts';
 import { FollowStopped, openFollowed } from './follow.ts';
-import { keyOptionsFor } from './gpg-session-keys.ts';
 import type { Input } from './inputs.ts';
+import { loadOpenpgp } from './load-openpgp.ts';
 import type { LogDecrypter } from './reader.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -17,7 +17,7 @@ const readFileAsync = promisify(readFile);
 const openAsync = promisify(openCb);
 
 export interface ReadContext {
-  readonly archiveKeys: readonly openpgp.PrivateKey[];
+  readonly archiveKeys: readonly DecryptionKey[];
   /** With `--gpg`: the session keys come from GnuPG (archives' outer layer too). */
   readonly sessionKeyOf?: SessionKeyOf;
   /** Standard input, chunk by chunk. */
@@ -146,6 +146,7 @@ async function decryptArchiveWhole(decrypter: LogDecrypter, file: string, ctx: R
 
 /** Outer layer (rotation key), then gunzip: the rotated log as it was on the server. */
 async function openArchive(buf: Buffer, ctx: ReadContext): Promise<Buffer> {
+  const openpgp = await loadOpenpgp();
   const message = await openpgp.readMessage({ binaryMessage: new Uint8Array(buf) });
   const { data } = await openpgp.decrypt({ message, ...(await keyOptionsFor(message, ctx.archiveKeys, ctx.sessionKeyOf)), format: 'binary' });
   return gunzipAsync(data as Uint8Array);

@@ -1,6 +1,6 @@
-import type * as openpgp from 'openpgp';
 import { decodeControl, parseMetadata, type BlockMetadata, type ControlRecord } from '../metadata.ts';
 import { countNewlines } from '../writer.ts';
+import type { DecryptionKey } from './decryption-keys.ts';
 import type { Opened, SessionKeyOf } from './fast-open.ts';
 import { openMessage } from './open-message.ts';
 import { findMessageStart, nextPiece, type Piece } from './split.ts';
@@ -88,7 +88,7 @@ export class LogDecrypter {
   private readonly streams = new Map<string, StreamState>();
 
   constructor(
-    private readonly keys: readonly openpgp.PrivateKey[],
+    private readonly keys: readonly DecryptionKey[],
     private readonly sink: DecryptSink,
     /** With `--gpg`: session keys come from the local GnuPG instead of `keys`. */
     private readonly sessionKeyOf?: SessionKeyOf,

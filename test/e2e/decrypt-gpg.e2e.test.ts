@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, writerProcess } from '../helpers/cli.ts';
+import { cli, CLI, ROOT, run, writerProcess } from '../helpers/cli.ts';
 import { E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 import { TempGpg } from '../helpers/gpg.ts';
 
@@ -98,6 +98,10 @@ describe.skipIf(!existsSync(PRESET))('decrypt --gpg', () => {
     expect(r.stderr).toBe(''); // the fallback to gpg calls would say so
     expect(r.code).toBe(0);
     expect(linesByWriter(r.stdout.toString()).get('w')).toEqual(range(BURSTS * PER_BURST));
+    // The agent route reads GnuPG's public keys natively: openpgp.js is not loaded (its import would fail here).
+    const hooked = await run(process.execPath, ['--import', join(ROOT, 'test', 'helpers', 'no-openpgp.mjs'), CLI, 'decrypt', '--gpg', perBlockLog], { env: gpg.env });
+    expect(hooked.stderr).toBe('');
+    expect(hooked.stdout.equals(r.stdout)).toBe(true);
   });
 
   it('refuses key files and passphrase options next to --gpg (exit 2), and says when gpg is missing', async () => {

@@ -1,5 +1,6 @@
 import type * as openpgp from 'openpgp';
 import { LogDecrypter, type Problem } from '../../runtime/decrypt/reader.ts';
+import { decryptionKeyOf } from './keys.ts';
 
 /**
  * Decrypts a log buffer in-process and collects the data blocks and the problems reported. With
@@ -47,7 +48,7 @@ export async function decryptWindowed(keys: readonly openpgp.PrivateKey[], buf: 
 function collecting(keys: readonly openpgp.PrivateKey[]): { decrypter: LogDecrypter; data: Buffer[]; problems: Problem[] } {
   const data: Buffer[] = [];
   const problems: Problem[] = [];
-  const decrypter = new LogDecrypter(keys, {
+  const decrypter = new LogDecrypter(keys.map(decryptionKeyOf), {
     data: (b) => void data.push(Buffer.from(b)),
     control: () => {},
     problem: (p) => void problems.push(p),

@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
+import type { DecryptionKey } from '../../runtime/decrypt/decryption-keys.ts';
+import { readSecretKey } from '../../runtime/decrypt/secret-key.ts';
 import { createEncryptor, type Encryptor } from '../../runtime/encryptor.ts';
 import { loadRecipientKeys } from '../../runtime/recipients.ts';
 
@@ -23,6 +25,17 @@ export async function makeKey(email: string, extra: Partial<Parameters<typeof op
   } as Parameters<typeof openpgp.generateKey>[0] & { format: 'armored' });
   const key = await openpgp.readPrivateKey({ armoredKey: privateKey });
   return { publicArmored: publicKey, privateArmored: privateKey, fingerprint: key.getFingerprint().toUpperCase(), privateKey: key };
+}
+
+/**
+ * A key openpgp.js holds, as the decrypter takes it: read natively when its shape allows (as
+ * `--key` reads it), else for openpgp.js only.
+ */
+export function decryptionKeyOf(key: openpgp.PrivateKey): DecryptionKey {
+  const read = key.isDecrypted() ? readSecretKey(key.armor()) : null;
+  const fingerprint = key.getFingerprint().toUpperCase();
+  if (read === null || read.locked) return { fingerprint, native: [], otherKeyIds: null, openpgp: () => Promise.resolve(key) };
+  return { fingerprint, native: read.unlock(null), otherKeyIds: read.otherKeyIds, openpgp: () => Promise.resolve(key) };
 }
 
 export function writeKeyFiles(dir: string, name: string, key: TestKey): { pub: string; sec: string } {

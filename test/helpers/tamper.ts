@@ -1,6 +1,7 @@
 import type * as openpgp from 'openpgp';
 import { LogDecrypter, type OpenedBlock } from '../../runtime/decrypt/reader.ts';
 import { nextPiece } from '../../runtime/decrypt/split.ts';
+import { decryptionKeyOf } from './keys.ts';
 
 /** The messages of a log, each as its own buffer, in file order (a log of whole messages only). */
 export function splitMessages(buf: Buffer): Buffer[] {
@@ -27,7 +28,7 @@ export interface LogBlock {
 export async function blocksOf(buf: Buffer, key: openpgp.PrivateKey): Promise<LogBlock[]> {
   const messages = splitMessages(buf);
   const opened: OpenedBlock[] = [];
-  const reader = new LogDecrypter([key], { block: (b) => void opened.push(b), data: () => {}, control: () => {}, problem: () => {} });
+  const reader = new LogDecrypter([decryptionKeyOf(key)], { block: (b) => void opened.push(b), data: () => {}, control: () => {}, problem: () => {} });
   await reader.decryptBuffer(buf, 'log');
   if (opened.length !== messages.length) throw new Error(`opened ${opened.length} of ${messages.length} messages`);
   return messages.map((bytes, i) => {

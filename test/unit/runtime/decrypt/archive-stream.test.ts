@@ -8,7 +8,7 @@ import { ArchiveFormatError, openArchiveStream } from '../../../../runtime/decry
 import { sessionKeyFor } from '../../../../runtime/decrypt/fast-open.ts';
 import { gnupgCompatible } from '../../../../runtime/encryptor.ts';
 import { TempGpg } from '../../../helpers/gpg.ts';
-import { makeKey, type TestKey } from '../../../helpers/keys.ts';
+import { decryptionKeyOf, makeKey, type TestKey } from '../../../helpers/keys.ts';
 
 /**
  * The archive's outer layer read as a stream: as the copy writes it (openpgp.js, streamed, so
@@ -34,7 +34,7 @@ async function copyArchive(inner: Buffer): Promise<Buffer> {
 }
 
 const chunksOf = (buf: Buffer, size = 100_000) => Readable.from(Array.from({ length: Math.ceil(buf.length / size) }, (_, i) => buf.subarray(i * size, (i + 1) * size)));
-const keyOf = (packets: Buffer) => sessionKeyFor(packets, [key.privateKey], undefined);
+const keyOf = (packets: Buffer) => sessionKeyFor(packets, [decryptionKeyOf(key.privateKey)], undefined);
 
 async function readAll(archive: Buffer): Promise<{ out: Buffer; error: Error | null; chunks: number }> {
   const inner = await openArchiveStream(chunksOf(archive), keyOf);
@@ -90,7 +90,7 @@ describe('openArchiveStream', () => {
   it('a key that does not open it is an error; a symmetric-only message is left to openpgp.js (null)', async () => {
     const other = await makeKey('other@example.org');
     const archive = await copyArchive(innerLog.subarray(0, 1000));
-    await expect(openArchiveStream(chunksOf(archive), (p) => sessionKeyFor(p, [other.privateKey], undefined))).rejects.toThrow();
+    await expect(openArchiveStream(chunksOf(archive), (p) => sessionKeyFor(p, [decryptionKeyOf(other.privateKey)], undefined))).rejects.toThrow();
     const symmetric = Buffer.from(
       (await openpgp.encrypt({ message: await openpgp.createMessage({ binary: gzipSync(Buffer.from('x')) }), passwords: ['pw'], format: 'binary', config: { aeadProtect: false } })) as Uint8Array,
     );

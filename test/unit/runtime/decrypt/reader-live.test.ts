@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LogDecrypter, type BlockInfo, type Problem } from '../../../../runtime/decrypt/reader.ts';
-import { makeKey, type TestKey, testEncryptor } from '../../../helpers/keys.ts';
+import { decryptionKeyOf, makeKey, type TestKey, testEncryptor } from '../../../helpers/keys.ts';
 
 /**
  * Live inputs (a followed log, a pipe): each whole block is delivered while the reader still
@@ -45,7 +45,7 @@ describe.each(['armored', 'binary'] as const)('live decrypt (%s)', (shape) => {
     const got: string[] = [];
     const infos: BlockInfo[] = [];
     const problems: Problem[] = [];
-    const decrypter = new LogDecrypter([key.privateKey], {
+    const decrypter = new LogDecrypter([decryptionKeyOf(key.privateKey)], {
       data: (b, _meta, info) => {
         got.push(Buffer.from(b).toString());
         infos.push(info);
@@ -75,7 +75,7 @@ describe.each(['armored', 'binary'] as const)('live decrypt (%s)', (shape) => {
 
   it('without live, still reads the same blocks (the batch path is unchanged)', async () => {
     const got: string[] = [];
-    const decrypter = new LogDecrypter([key.privateKey], { data: (b) => void got.push(Buffer.from(b).toString()), control: () => {}, problem: () => {} });
+    const decrypter = new LogDecrypter([decryptionKeyOf(key.privateKey)], { data: (b) => void got.push(Buffer.from(b).toString()), control: () => {}, problem: () => {} });
     await decrypter.decryptBuffer(Buffer.concat(blocks[shape]), 'file');
     expect(got).toEqual(['line 0\n', 'line 1\n', 'line 2\n']);
   });
