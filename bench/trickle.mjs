@@ -8,7 +8,8 @@
 //     shape of issue 11), and compares the text with what was written.
 //
 //   node bench/trickle.mjs [--seconds 120] [--runs 1] [--window 60s ...] [--out FILE] [--profile DIR]
-//                          [--floor] [--no-copy]   # --floor: the C and Node.js floors too (each with and without fdatasync)
+//                          [--floor] [--no-copy]   # --floor: the C and Node.js floors too (each with and without fdatasync;
+//                                                  #   Node.js also with fdatasync on the event loop's thread, as the copy under a trickle)
 //                          [--malloc-arena-max 2]  # the copy's MALLOC_ARENA_MAX, as its unit sets it; 0: unset
 //   npm run bench:soak     # 600 s, results in bench/results-soak.json
 //
@@ -126,7 +127,7 @@ export async function trickleFloor({ dir, seconds = 120, rate = 2000, burstMs = 
   rmSync(out, { force: true });
   const writes = w.growth.length;
   return {
-    options: `floor (${exe === null ? 'Node.js' : 'C'}): read + write${sync ? ' + fdatasync' : ''}, no encryption`,
+    options: `floor (${exe === null ? 'Node.js' : 'C'}): read + write${sync ? ` + fdatasync${mode === 'mainsync' ? ' on the loop' : ''}` : ''}, no encryption`,
     seconds,
     cpuPercentOfCore: +((100 * (ticks1 - ticks0)) / CLK_TCK / wallS).toFixed(2),
     writes,
@@ -263,8 +264,9 @@ async function main() {
         const c = await buildFloorC(dir);
         if (c.exe === null) console.log(c.why);
         for (const exe of c.exe === null ? [null] : [c.exe, null]) {
-          for (const sync of [true, false]) {
-            const f = await trickleFloor({ dir, seconds: Number(values.seconds), sync, exe });
+          // The Node.js reader also with fdatasync on the loop's thread, as the copy does under a trickle.
+          for (const mode of exe === null ? ['sync', 'mainsync', 'nosync'] : ['sync', 'nosync']) {
+            const f = await trickleFloor({ dir, seconds: Number(values.seconds), sync: mode !== 'nosync', exe, mode });
             console.table([f]);
             results.push({ ...f, decryptedMatches: f.matches });
           }

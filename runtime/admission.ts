@@ -86,6 +86,8 @@ export class Admission {
 
   /** A drop episode ends (the buffer is half empty again, or the copy stops): said, and recorded. */
   endDropEpisode(): void {
+    // Asked after every append: no Date for the common case, no episode.
+    if (!this.drops.dropping) return;
     const episode = this.drops.end(new Date());
     if (episode === null) return;
     const detail = `${episode.lines} lines, ${episode.bytes} bytes dropped from ${episode.since} to ${episode.until}: writers were faster than encryption and the ${this.deps.baked.overload.maxBufferBytes}-byte buffer was full`;

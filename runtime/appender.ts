@@ -1,4 +1,4 @@
-import { constants, fdatasync, fstatSync, lstatSync, promises as fsp, writeSync, type Stats } from 'node:fs';
+import { constants, fdatasync, fdatasyncSync, fstatSync, lstatSync, promises as fsp, writeSync, type Stats } from 'node:fs';
 import type { BakedPath } from './baked.ts';
 import { errnoCode, PipesError, refusal } from './errors.ts';
 import { assertSafeDirectory, describeFileType, octal } from './paths.ts';
@@ -19,7 +19,7 @@ export interface Appender {
    * someone else would otherwise swallow every later block (an unlinked file is lost on close).
    * Then it opens a fresh log and tells `onReplaced`.
    */
-  append(messages: readonly Uint8Array[]): Promise<void>;
+  append(messages: readonly Uint8Array[], options?: AppendOptions): Promise<void>;
   /** Closes and opens the path again (SIGHUP: after logrotate-style moves). */
   reopen(): Promise<void>;
   /**
@@ -32,6 +32,15 @@ export interface Appender {
   size(): Promise<number>;
   close(): Promise<void>;
   readonly path: string;
+}
+
+export interface AppendOptions {
+  /**
+   * The caller has nothing to do meanwhile (a trickle, not a flood): a small batch is made
+   * durable right here, on the event loop's own thread, instead of on the thread pool. The
+   * promise is then settled when append returns.
+   */
+  readonly syncOnLoop?: boolean;
 }
 
 export interface AppenderEvents {
@@ -73,7 +82,7 @@ export async function openAppender(output: BakedPath, events: AppenderEvents = {
   };
   return {
     path: output.path,
-    async append(messages) {
+    async append(messages, options) {
       const path = checkPath();
       if (path !== null && path.replaced !== null) {
         await switchTo(await openOutput(output));
@@ -83,13 +92,20 @@ export async function openAppender(output: BakedPath, events: AppenderEvents = {
       const log = current;
       // The checks and, for a small batch, the write itself are synchronous: each is a few
       // microseconds into the page cache, where a thread-pool round trip costs more than the
-      // work. Only fdatasync, which waits for the disk, leaves the event loop. The size the
-      // path check found is the open log's own (same device and inode): no fstat then.
+      // work. The size the path check found is the open log's own (same device and inode): no
+      // fstat then.
       const sizeBefore = path !== null && path.replaced === null ? path.size : fstatSync(log.handle.fd).size;
       try {
-        if (totalLength(messages) <= SYNC_WRITE_MAX) for (const message of messages) writeAllSync(log.handle.fd, message);
+        const small = totalLength(messages) <= SYNC_WRITE_MAX;
+        if (small) for (const message of messages) writeAllSync(log.handle.fd, message);
         else for (const message of messages) await writeAll(log.handle, message);
-        await fdatasyncFd(log.handle.fd);
+        // fdatasync waits for the disk. Under a trickle the loop has nothing else to do until it
+        // returns (the next block may not be appended before it anyway, and the pipe buffer
+        // holds what comes): waiting right here saves the hand-over to a pool thread and the
+        // loop's wake-up for its completion. In a flood it goes to the pool, so the loop keeps
+        // reading meanwhile.
+        if (small && options?.syncOnLoop === true) fdatasyncSync(log.handle.fd);
+        else await fdatasyncFd(log.handle.fd);
       } catch (err) {
         // A disk that filled mid-message leaves a torn message: cut the log back to its last
         // whole message, so the retry appends cleanly. Shrinking needs no space; if it fails

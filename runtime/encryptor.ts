@@ -113,7 +113,7 @@ export function endingKeyWindows(appender: Appender, endWindow: () => void): App
     get path() {
       return appender.path;
     },
-    append: (messages) => appender.append(messages),
+    append: (messages, options) => appender.append(messages, options),
     size: () => appender.size(),
     close: () => appender.close(),
     async reopen() {

@@ -153,6 +153,7 @@ export class Reading {
     const now = Date.now();
     this.flushIdle(now);
     this.pacer.endGather(now, got);
+    this.deps.writer.readingFlood(this.pacer.streaming);
     youngGenerationMayGrow(this.pacer.streaming);
     oldGenerationMayGrow(this.pacer.streaming);
     if (this.pacer.streaming) {
@@ -199,6 +200,7 @@ export class Reading {
         return;
       }
       this.pacer.idle();
+      this.deps.writer.readingFlood(false);
       youngGenerationMayGrow(false);
       oldGenerationMayGrow(false);
       this.flushIdle(now);

@@ -1,4 +1,4 @@
-import type { Appender } from './appender.ts';
+import type { Appender, AppendOptions } from './appender.ts';
 import { errnoCode } from './errors.ts';
 import type { Encryptor } from './encryptor.ts';
 import type { Logger } from './log.ts';
@@ -86,6 +86,9 @@ export interface WriterMarks {
   readonly durable: (marks: readonly unknown[]) => void;
 }
 
+const IN_A_TRICKLE: AppendOptions = Object.freeze({ syncOnLoop: true });
+const IN_A_FLOOD: AppendOptions = Object.freeze({ syncOnLoop: false });
+
 export class BlockWriter {
   readonly stats: WriterStats = { lines: 0, bytes: 0, lastSeq: -1, lastTag: null };
   private readonly queue: Item[] = [];
@@ -96,6 +99,8 @@ export class BlockWriter {
   /** After stop, retries are bounded so a dead disk cannot hold the process forever. */
   private maxAttempts = Number.POSITIVE_INFINITY;
   private failure: Error | null = null;
+  /** How batches are appended: see readingFlood. */
+  private appendOptions: AppendOptions = IN_A_TRICKLE;
   private readonly deps: BlockWriterDeps;
   private readonly now: () => Date;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -108,6 +113,15 @@ export class BlockWriter {
 
   get queuedBytes(): number {
     return this.queued;
+  }
+
+  /**
+   * Reading says whether it reads a flood. Outside one, a small batch is made durable on the
+   * event loop's thread (runtime/appender.ts says why); in one, on the thread pool, so reading
+   * goes on while the disk works.
+   */
+  readingFlood(flood: boolean): void {
+    this.appendOptions = flood ? IN_A_FLOOD : IN_A_TRICKLE;
   }
 
   enqueueData(bytes: Buffer, counted = true, origin?: BlockOrigin): void {
@@ -183,7 +197,7 @@ export class BlockWriter {
         sealed &&
         (await this.withRetry('APPEND_FAILED', () => {
           if (marks.length > 0) this.deps.marks?.beforeAppend(marks, batch.messages.reduce((n, m) => n + m.length, 0));
-          return this.deps.appender.append(batch.messages);
+          return this.deps.appender.append(batch.messages, this.appendOptions);
         }));
       if (!appended) {
         // Put everything back so a caller can count what is lost; stop working.

@@ -158,4 +158,19 @@ describe('block writer', () => {
     expect(blocks.slice(0, 4)).toEqual(['pipe=p1\n', 'f1=a1\na2\n', 'f2=b1\n', 'pipe=p2\n']);
     expect(metas[4]?.source).toBe('f2');
   });
+
+  it('asks the appender to sync on the loop outside a flood, and on the thread pool while reading says a flood is on', async () => {
+    const asked: Array<boolean | undefined> = [];
+    const appender = { ...memoryAppender(0), append: async (_messages: readonly Uint8Array[], options?: { syncOnLoop?: boolean }) => void asked.push(options?.syncOnLoop) };
+    const writer = writerFor(appender);
+    writer.enqueueData(Buffer.from('trickle\n'));
+    await writer.idle();
+    writer.readingFlood(true);
+    writer.enqueueData(Buffer.from('flood\n'));
+    await writer.idle();
+    writer.readingFlood(false);
+    writer.enqueueData(Buffer.from('trickle again\n'));
+    await writer.idle();
+    expect(asked).toEqual([true, false, true]);
+  });
 });
