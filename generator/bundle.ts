@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { PipesError } from '../runtime/errors.ts';
+import { oneByteSource } from './one-byte-source.ts';
 import { PACKAGE_ROOT } from './package-info.ts';
 import { RUNTIME_SPECIFIER } from './render.ts';
 
@@ -28,5 +29,6 @@ export async function bundleCopy(entrySource: string, nodePath: string): Promise
   });
   const file = result.outputFiles[0];
   if (file === undefined) throw new PipesError('BUNDLE_FAILED', 'bundling produced no output');
-  return Buffer.from(file.contents);
+  // One byte per character in V8's heap (see one-byte-source.ts).
+  return Buffer.from(oneByteSource(file.text), 'utf8');
 }
