@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { PipesError } from '../runtime/errors.ts';
+import { BUILTIN_REQUIRE, lazyBuiltins } from './lazy-builtins.ts';
 import { oneByteSource } from './one-byte-source.ts';
 import { PACKAGE_ROOT } from './package-info.ts';
 import { RUNTIME_SPECIFIER } from './render.ts';
@@ -8,7 +9,8 @@ import { RUNTIME_SPECIFIER } from './render.ts';
 /**
  * Bundles the rendered entry and everything it imports into one ESM file that runs with no
  * node_modules beside it. ESM because openpgp 6 bundled as CJS crashes at load. The banner
- * gives bundled CommonJS code a `require` for Node built-ins.
+ * gives bundled CommonJS code a `require` for Node built-ins; ES imports of them go through it
+ * too, loaded where their importer is (lazy-builtins.ts).
  */
 export async function bundleCopy(entrySource: string, nodePath: string): Promise<Buffer> {
   const result = await build({
@@ -21,8 +23,9 @@ export async function bundleCopy(entrySource: string, nodePath: string): Promise
     write: false,
     logLevel: 'silent',
     legalComments: 'inline',
+    plugins: [lazyBuiltins()],
     banner: {
-      js: `#!${nodePath}\nimport { createRequire as __ppCreateRequire } from 'node:module';\nconst require = __ppCreateRequire(import.meta.url);`,
+      js: `#!${nodePath}\nimport { createRequire as __ppCreateRequire } from 'node:module';\nconst require = __ppCreateRequire(import.meta.url);\nconst ${BUILTIN_REQUIRE} = require;`,
     },
   }).catch((err: unknown) => {
     throw new PipesError('BUNDLE_FAILED', `bundling the copy failed: ${(err as Error).message}`);

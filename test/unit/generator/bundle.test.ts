@@ -28,9 +28,17 @@ describe('oneByteSource', () => {
 });
 
 describe('bundleCopy', () => {
+  const entry = "import { runCopy } from '@paranoid-pipes/runtime';\nconsole.log(typeof runCopy);\n";
+
   it('writes a copy that V8 stores as a one-byte string', async () => {
-    const entry = "import { runCopy } from '@paranoid-pipes/runtime';\nconsole.log(typeof runCopy);\n";
     const bytes = await bundleCopy(entry, '/usr/bin/node');
     expect(isOneByte(bytes.toString('utf8'))).toBe(true);
+  }, 60_000);
+
+  it("imports node's modules where their importer is evaluated: the only top-level import is the banner's", async () => {
+    const source = (await bundleCopy(entry, '/usr/bin/node')).toString('utf8');
+    expect(source.match(/^import .*$/gm)).toEqual(["import { createRequire as __ppCreateRequire } from 'node:module';"]);
+    // nodemailer's http and https are bundled as shims, required only when a mailer is made.
+    expect(source).toContain('__ppRequire("node:https")');
   }, 60_000);
 });
