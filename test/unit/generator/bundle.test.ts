@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundleCopy } from '../../../generator/bundle.ts';
 import { isOneByte, oneByteSource } from '../../../generator/one-byte-source.ts';
@@ -35,10 +39,24 @@ describe('bundleCopy', () => {
     expect(isOneByte(bytes.toString('utf8'))).toBe(true);
   }, 60_000);
 
-  it("imports node's modules where their importer is evaluated: the only top-level import is the banner's", async () => {
-    const source = (await bundleCopy(entry, '/usr/bin/node')).toString('utf8');
-    expect(source.match(/^import .*$/gm)).toEqual(["import { createRequire as __ppCreateRequire } from 'node:module';"]);
-    // nodemailer's http and https are bundled as shims, required only when a mailer is made.
-    expect(source).toContain('__ppRequire("node:https")');
+  it('leaves out the packages it is told to: they are a stub that throws, naming the package, if ever evaluated', async () => {
+    const unused = ['openpgp', 'nodemailer', '@nats-io/transport-node', '@nats-io/jetstream'];
+    const full = (await bundleCopy(entry, '/usr/bin/node')).toString('utf8');
+    const lean = (await bundleCopy(entry, '/usr/bin/node', unused)).toString('utf8');
+    expect(full).toContain('// node_modules/openpgp/');
+    expect(full).toContain('from "node:https"');
+    for (const marker of ['// node_modules/openpgp/', '// node_modules/nodemailer/', '// node_modules/@nats-io/', 'from "node:https"']) expect(lean).not.toContain(marker);
+    expect(lean.length).toBeLessThan(full.length / 4);
+
+    const dir = mkdtempSync(join(tmpdir(), 'pp-bundle-'));
+    try {
+      const script = join(dir, 'stub.mjs');
+      writeFileSync(script, await bundleCopy("const m = await import('nodemailer');\nconsole.log(typeof m);\n", process.execPath, ['nodemailer']));
+      const run = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 20_000 });
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toContain('nodemailer was left out of this copy');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
