@@ -8,6 +8,7 @@ import { attachParts } from './copy-parts.ts';
 import { countingErrors } from './report/error-count.ts';
 import { describeBaked } from './describe.ts';
 import { youngGenerationMayGrow } from './heap-tuning.ts';
+import { isoDatesFromUtcFields } from './iso-date.ts';
 import { createEncryptor, endingKeyWindows } from './encryptor.ts';
 import { loadSealingKeys } from './seal/recipient-keys.ts';
 import { describeFailure, EXIT, usageError } from './errors.ts';
@@ -31,6 +32,8 @@ const PROGRAM = 'paranoid-pipes copy';
  */
 export async function runCopy(baked: BakedOptions, argv: readonly string[], selfUrl: string): Promise<number> {
   youngGenerationMayGrow(false);
+  // Keeps ICU's time-zone data out of memory (iso-date.ts).
+  isoDatesFromUtcFields();
   // Diagnostics must never kill the copy: a closed stderr (detached start) is ignored.
   process.stderr.on('error', () => {});
   const log = createLogger(baked.logLevel, (line) => process.stderr.write(line));
