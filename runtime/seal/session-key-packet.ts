@@ -24,8 +24,13 @@ export function sessionKeyPacket(key: EncryptionKey, sessionKey: Uint8Array): Bu
   let sum = 0;
   for (const b of sessionKey) sum = (sum + b) & 0xffff;
   const m = Buffer.concat([Buffer.from([SESSION_KEY_ALGORITHM]), sessionKey, Buffer.from([sum >> 8, sum & 0xff])]);
-  const fields = key.algorithm === 'rsa' ? [mpi(rsaEncrypt(key, m))] : ecdhFields(key, m);
-  return packet(TAG_PKESK, Buffer.concat([Buffer.from([3]), key.keyId, Buffer.from([key.id]), ...fields]));
+  try {
+    const fields = key.algorithm === 'rsa' ? [mpi(rsaEncrypt(key, m))] : ecdhFields(key, m);
+    return packet(TAG_PKESK, Buffer.concat([Buffer.from([3]), key.keyId, Buffer.from([key.id]), ...fields]));
+  } finally {
+    // The session key's own copies are erased with it (see docs/threat-model.md).
+    m.fill(0);
+  }
 }
 
 function rsaEncrypt(key: Extract<EncryptionKey, { algorithm: 'rsa' }>, m: Buffer): Buffer {
