@@ -11,7 +11,6 @@
  * the same character there (a surrogate pair of escapes is one code point in a `u` regex too).
  */
 export function oneByteSource(source: string): string {
-  // eslint-disable-next-line no-control-regex
   return source.replace(/[^\u0000-\u00ff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
