@@ -102,6 +102,10 @@ describe('the copy takes no options', () => {
     expect(body).not.toMatch(armored('PRIVATE'));
     expect(body).toMatch(armored('PUBLIC'));
     expect(body).not.toContain(fx.key.privateArmored.split('\n')[2]);
+    // Options that need neither archives, reports, mail nor NATS leave those packages out.
+    for (const left of ['openpgp', 'nodemailer', '@nats-io/transport-node']) expect(body).toContain(`${left} was left out of this copy`);
+    expect(body).not.toContain('// node_modules/openpgp/');
+    expect(body.length).toBeLessThan(500_000);
   });
 
   it('a baked encryption key that is not part of the baked public key (an edited copy) stops it at start, before the pipe is made', async () => {
