@@ -1,15 +1,19 @@
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { PipesError } from '../runtime/errors.ts';
+import { leftOutPackages } from './left-out-packages.ts';
+import { oneByteSource } from './one-byte-source.ts';
 import { PACKAGE_ROOT } from './package-info.ts';
 import { RUNTIME_SPECIFIER } from './render.ts';
 
 /**
  * Bundles the rendered entry and everything it imports into one ESM file that runs with no
  * node_modules beside it. ESM because openpgp 6 bundled as CJS crashes at load. The banner
- * gives bundled CommonJS code a `require` for Node built-ins.
+ * gives bundled CommonJS code a `require` for Node built-ins. `leaveOut`: packages the copy's
+ * options never use (runtime/copy-packages.ts), bundled as a stub that throws; their imports of
+ * node's modules (which esbuild hoists to the top, so node would load them at start) go with them.
  */
-export async function bundleCopy(entrySource: string, nodePath: string): Promise<Buffer> {
+export async function bundleCopy(entrySource: string, nodePath: string, leaveOut: readonly string[] = []): Promise<Buffer> {
   const result = await build({
     stdin: { contents: entrySource, resolveDir: PACKAGE_ROOT, sourcefile: 'paranoid-pipes-copy.mjs', loader: 'js' },
     alias: { [RUNTIME_SPECIFIER]: join(PACKAGE_ROOT, 'runtime', 'copy.ts') },
@@ -20,6 +24,7 @@ export async function bundleCopy(entrySource: string, nodePath: string): Promise
     write: false,
     logLevel: 'silent',
     legalComments: 'inline',
+    plugins: [leftOutPackages(leaveOut)],
     banner: {
       js: `#!${nodePath}\nimport { createRequire as __ppCreateRequire } from 'node:module';\nconst require = __ppCreateRequire(import.meta.url);`,
     },
@@ -28,5 +33,6 @@ export async function bundleCopy(entrySource: string, nodePath: string): Promise
   });
   const file = result.outputFiles[0];
   if (file === undefined) throw new PipesError('BUNDLE_FAILED', 'bundling produced no output');
-  return Buffer.from(file.contents);
+  // One byte per character in V8's heap (see one-byte-source.ts).
+  return Buffer.from(oneByteSource(file.text), 'utf8');
 }

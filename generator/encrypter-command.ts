@@ -1,4 +1,5 @@
 import { resolve as resolvePath } from 'node:path';
+import { packagesUnused } from '../runtime/copy-packages.ts';
 import { describeBaked, ownerText } from '../runtime/describe.ts';
 import { usageError } from '../runtime/errors.ts';
 import { octal } from '../runtime/paths.ts';
@@ -54,7 +55,7 @@ ${file.option} ${file.target.path} (owner root, mode ${octal(file.target.mode)})
 ${file.text}`);
     return resolved;
   }
-  const bytes = await bundleCopy(renderCopyEntry(resolved.baked), resolved.nodePath);
+  const bytes = await bundleCopy(renderCopyEntry(resolved.baked), resolved.nodePath, packagesUnused(resolved.baked));
   await installCopy(bytes, resolved.save, resolved.force);
   io.out(`installed the encrypter copy (${bytes.length} bytes)
 ${described}${saveLine}`);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
-import type { BakedRecipient } from '../runtime/baked.ts';
+import type { BakedRecipient, BakedSealing } from '../runtime/baked.ts';
 import { errnoCode, refusal, usageError } from '../runtime/errors.ts';
 import type { SystemPort } from './system.ts';
 
@@ -96,5 +96,29 @@ async function checkKey(key: openpgp.Key, where: string, now: Date): Promise<Bak
     fingerprint,
     userIds: key.getUserIDs(),
     armoredKey: key.toPublic().armor(),
+    sealing: await sealingFacts(key, now),
+  };
+}
+
+/**
+ * The facts the copy seals with (runtime/baked.ts BakedSealing), as openpgp.js sees the key at
+ * generation: the same subkey, window and compression preference the copy's openpgp.js path
+ * works out at its start.
+ */
+export async function sealingFacts(key: openpgp.Key, now: Date): Promise<BakedSealing> {
+  const sub = await key.getEncryptionKey(undefined, now);
+  const from = Math.max(key.getCreationTime().getTime(), sub.getCreationTime().getTime());
+  let until = Number.POSITIVE_INFINITY;
+  // The primary key may be the encryption key itself (RSA sign+encrypt): it has no own subkey expiry.
+  const subExpiry = sub === key ? null : await (sub as openpgp.Subkey).getExpirationTime(now);
+  for (const expires of [await key.getExpirationTime(), subExpiry]) {
+    if (expires instanceof Date) until = Math.min(until, expires.getTime());
+  }
+  const prefs = (await key.getPrimaryUser(now)).selfCertification.preferredCompressionAlgorithms;
+  return {
+    keyPacket: Buffer.from(sub.keyPacket.write()).toString('hex'),
+    validFrom: new Date(from).toISOString(),
+    validUntil: Number.isFinite(until) ? new Date(until).toISOString() : null,
+    zlib: prefs?.includes(openpgp.enums.compression.zlib) ?? false,
   };
 }

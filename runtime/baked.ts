@@ -23,6 +23,28 @@ export interface BakedRecipient {
   readonly userIds: readonly string[];
   /** Armored public key only; the generator refuses secret keys. */
   readonly armoredKey: string;
+  /** Absent (a copy baked by hand in tests): the copy reads the armored key with openpgp.js. */
+  readonly sealing?: BakedSealing;
+}
+
+/**
+ * What the copy needs to seal blocks to a recipient without loading openpgp.js (whose code and
+ * objects were a quarter of an idle copy's memory), worked out by the generator with openpgp.js
+ * when it checks the key (signatures, revocation, expiry: runtime/seal/recipient-keys.ts).
+ */
+export interface BakedSealing {
+  /**
+   * The body (hex) of the public key packet the blocks' session keys are encrypted to: the
+   * encryption subkey openpgp.js picks at generation, or a primary key that encrypts. The copy
+   * checks that the armored key holds it.
+   */
+  readonly keyPacket: string;
+  /** The later creation of the key and that subkey, ISO 8601. */
+  readonly validFrom: string;
+  /** The earlier expiry of the key and that subkey, ISO 8601; null: neither expires. */
+  readonly validUntil: string | null;
+  /** The key's primary user lists ZLIB among its preferred compression algorithms (RFC 4880 5.2.3.9). */
+  readonly zlib: boolean;
 }
 
 export interface BakedPath {

@@ -8,8 +8,9 @@ import { attachParts } from './copy-parts.ts';
 import { countingErrors } from './report/error-count.ts';
 import { describeBaked } from './describe.ts';
 import { youngGenerationMayGrow } from './heap-tuning.ts';
+import { isoDatesFromUtcFields } from './iso-date.ts';
 import { createEncryptor, endingKeyWindows } from './encryptor.ts';
-import { loadRecipientKeys } from './recipients.ts';
+import { loadSealingKeys } from './seal/recipient-keys.ts';
 import { describeFailure, EXIT, usageError } from './errors.ts';
 import { openFifo, removeOwnFifo } from './fifo.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -31,6 +32,8 @@ const PROGRAM = 'paranoid-pipes copy';
  */
 export async function runCopy(baked: BakedOptions, argv: readonly string[], selfUrl: string): Promise<number> {
   youngGenerationMayGrow(false);
+  // Keeps ICU's time-zone data out of memory (iso-date.ts).
+  isoDatesFromUtcFields();
   // Diagnostics must never kill the copy: a closed stderr (detached start) is ignored.
   process.stderr.on('error', () => {});
   const log = createLogger(baked.logLevel, (line) => process.stderr.write(line));
@@ -79,9 +82,12 @@ async function serve(baked: BakedOptions, diagnostics: Logger): Promise<number> 
     record('recipient-key-expired', `${what}: ${detail}`);
   };
   const generatedAt = new Date(baked.generatedAt);
-  const recipients = await loadRecipientKeys(baked.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('log key'));
+  // openpgp.js is evaluated only where it is needed: reports and archives (openpgp.encrypt), or
+  // keys the copy cannot encrypt to natively; then at start, so a failure shows now.
+  const recipients = await loadSealingKeys(baked.recipients, generatedAt, onKeysExpired('log key'), baked.report !== undefined);
   const encryptor = createEncryptor({ recipients, compress: baked.compress, armor: baked.armor, sessionKeyWindowMs: baked.sessionKeyWindowMs });
-  const archiveKeys = baked.rotation === null ? null : await loadRecipientKeys(baked.rotation.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('archive key'));
+  const archiveKeys =
+    baked.rotation === null ? null : await (await import('./recipients.ts')).loadRecipientKeys(baked.rotation.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('archive key'));
   if (baked.rotation?.archive) assertSafeDirectory(join(baked.rotation.archive.path, 'archive'), 'archive');
   // A copy for files or sessions only has no pipe: nothing is made at a pipe path.
   const fifo = baked.pipe === null ? null : await openFifo(baked.pipe);

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { Appender } from './appender.ts';
 import { promisify } from 'node:util';
 import { deflate, deflateSync } from 'node:zlib';
-import * as openpgp from 'openpgp';
 import { formatMetadata, type BlockMetadata } from './metadata.ts';
 import type { RecipientKeys } from './recipients.ts';
 import { armorParts, compressedPacketParts, literalPacket, seipdV1Parts } from './packets.ts';
@@ -36,8 +35,9 @@ const SYNC_DEFLATE_OPTIONS = { level: ZLIB_LEVEL, windowBits: Math.log2(SYNC_DEF
  *
  * Always SEIPDv1 with MDC, AES-256 and v3 PKESK packets, whatever the keys advertise: openpgp.js
  * would pick SEIPDv2 (AEAD) when every recipient key advertises it, and GnuPG 2.2/2.4 cannot read
- * SEIPDv2. openpgp.js encrypts the session key to each recipient, once per session-key window
- * (runtime/session-key.ts); packets.ts writes the rest.
+ * SEIPDv2. The recipients' key packets are made once per session-key window
+ * (runtime/session-key.ts; natively in runtime/seal/session-key-packet.ts, else by openpgp.js);
+ * packets.ts writes the rest.
  */
 export interface Encryptor {
   seal(block: Uint8Array, meta: BlockMetadata, date: Date): Promise<Uint8Array>;
@@ -62,14 +62,12 @@ export interface EncryptorOptions {
 }
 
 export function createEncryptor(options: EncryptorOptions): Encryptor {
-  const { keys } = options.recipients;
   // As openpgp.js and GnuPG do: compress only when every recipient says it can decompress.
   const zlib = options.compress === 'zlib' && options.recipients.acceptZlib;
   const sessionKeys = new SessionKeys({
     windowMs: options.sessionKeyWindowMs,
     maxBlocks: MAX_BLOCKS_PER_WINDOW,
-    keyPackets: (data, keyDate) =>
-      openpgp.encryptSessionKey({ data, algorithm: 'aes256', encryptionKeys: [...keys], format: 'binary', date: keyDate, config: { aeadProtect: false } }),
+    keyPackets: (data, keyDate) => options.recipients.keyPackets(data, keyDate),
   });
   // Made at the first block (an archive-only or uncompressed copy never needs it); null: this
   // Node's zlib cannot be reused that way, so every small block gets deflateSync's fresh state.

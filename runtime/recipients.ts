@@ -14,13 +14,21 @@ import { PipesError, refusal } from './errors.ts';
  * and the generator refuses revoked ones.
  */
 export interface RecipientKeys {
-  readonly keys: readonly openpgp.PublicKey[];
   /** Every key lists ZLIB among its preferred compression algorithms (RFC 4880 5.2.3.9). */
   readonly acceptZlib: boolean;
   /** The date to check the keys at: `now` while they are valid, else the generation time. */
   validAt(now: Date): Promise<Date>;
+  /** The key packets that give every recipient an AES-256 session key; `date` from validAt. */
+  keyPackets(sessionKey: Uint8Array, date: Date): Promise<Uint8Array>;
+  /** The keys as openpgp.js reads them, for `openpgp.encrypt` (archives, reports). */
+  openpgpKeys(): Promise<readonly openpgp.PublicKey[]>;
 }
 
+/**
+ * The keys read and checked by openpgp.js: for archive keys, and for log keys the generator
+ * baked no sealing facts for or whose algorithm the copy does not encrypt to natively
+ * (runtime/seal/recipient-keys.ts). A copy evaluates openpgp.js only when it comes here.
+ */
 export async function loadRecipientKeys(armoredKeys: readonly string[], generatedAt: Date, onExpired: (detail: string) => void = () => {}): Promise<RecipientKeys> {
   const keys = await readPublicKeys(armoredKeys);
   const start = new Date();
@@ -35,8 +43,10 @@ export async function loadRecipientKeys(armoredKeys: readonly string[], generate
   const acceptZlib = await everyKeyAcceptsZlib(keys, checkedAt);
   let usingGenerationTime = false;
   return {
-    keys,
     acceptZlib,
+    keyPackets: (data, date) =>
+      openpgp.encryptSessionKey({ data, algorithm: 'aes256', encryptionKeys: [...keys], format: 'binary', date, config: { aeadProtect: false } }),
+    openpgpKeys: () => Promise.resolve(keys),
     async validAt(now) {
       const valid = now.getTime() >= window.from && now.getTime() < window.until;
       if (!valid && !usingGenerationTime) {

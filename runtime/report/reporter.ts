@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import * as openpgp from 'openpgp';
 import type { BakedReport } from '../baked.ts';
 import { gnupgCompatible } from '../encryptor.ts';
 import type { Logger } from '../log.ts';
@@ -78,8 +77,10 @@ export class Reporter {
     const numbers = `${facts.written.lines} lines written, ${facts.filtered.lines} filtered, ${facts.monitorChangeCount} monitor changes, ${facts.overloadDropped.lines} dropped, ${Object.values(facts.errors).reduce((a, b) => a + b, 0)} errors`;
     try {
       const date = await this.keys.validAt(new Date());
+      // openpgp.js was loaded at start with the keys (runtime/seal/recipient-keys.ts).
+      const openpgp = await import('openpgp');
       const message = await openpgp.createMessage({ text: reportText(facts), format: 'utf8' });
-      const armored = (await openpgp.encrypt({ message, encryptionKeys: [...this.keys.keys], format: 'armored', date, ...gnupgCompatible() })) as string;
+      const armored = (await openpgp.encrypt({ message, encryptionKeys: [...(await this.keys.openpgpKeys())], format: 'armored', date, ...gnupgCompatible() })) as string;
       await this.mailer.sendReport(`paranoid-pipes report from ${facts.host}`, armored);
       this.record('report-sent', `period ${facts.from} to ${facts.to} to ${this.options.mail.to.join(', ')}: ${numbers}`);
     } catch (err) {

@@ -4,7 +4,6 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import * as openpgp from 'openpgp';
 import type { BakedPath } from '../baked.ts';
 import { writeAll } from '../appender.ts';
 import { gnupgCompatible } from '../encryptor.ts';
@@ -24,9 +23,12 @@ export interface ArchiveInfo {
  */
 async function encryptedGzipStream(source: string, recipients: RecipientKeys): Promise<ReadableStream<Uint8Array>> {
   const date = await recipients.validAt(new Date());
+  // Loaded at start with the archive keys (runtime/copy.ts), so this never loads it first.
+  const openpgp = await import('openpgp');
+  const encryptionKeys = [...(await recipients.openpgpKeys())];
   const gz = createReadStream(source).pipe(createGzip());
   const message = await openpgp.createMessage({ binary: Readable.toWeb(gz) as ReadableStream<Uint8Array>, format: 'binary', filename: `${basename(source).replace(/\.aside$/, '')}.gz` });
-  return openpgp.encrypt({ message, encryptionKeys: [...recipients.keys], format: 'binary', date, ...gnupgCompatible() }) as Promise<ReadableStream<Uint8Array>>;
+  return openpgp.encrypt({ message, encryptionKeys, format: 'binary', date, ...gnupgCompatible() }) as Promise<ReadableStream<Uint8Array>>;
 }
 
 function hashing(hash: ReturnType<typeof createHash>, count: { bytes: number }): Transform {

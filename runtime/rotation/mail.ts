@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { BakedMail } from '../baked.ts';
 
 export interface Mailer {
@@ -11,10 +11,25 @@ export interface Mailer {
   sendArchive(filename: string, content: Buffer, anchor?: string | null): Promise<void>;
 }
 
-function transportOf(mail: BakedMail) {
-  return mail.transport.kind === 'smtp'
-    ? nodemailer.createTransport(mail.transport.url)
-    : nodemailer.createTransport({ sendmail: true, path: mail.transport.path, newline: 'unix' });
+/**
+ * nodemailer (and the http, https, tls and dns modules it imports) is loaded only by a copy that
+ * mails: a copy without --mail-to never evaluates it, which keeps ~1 MB of code and objects
+ * out of its memory. A copy that mails loads it at start, when the mailer is made, not at its
+ * first rotation; the send awaits the same promise.
+ */
+function lazyTransport(make: (nodemailer: typeof import('nodemailer').default) => Transporter): Promise<Transporter> {
+  const transport = import('nodemailer').then((m) => make(m.default));
+  // A failure is reported by the send that awaits it, not as an unhandled rejection.
+  transport.catch(() => {});
+  return transport;
+}
+
+function transportOf(mail: BakedMail): Promise<Transporter> {
+  return lazyTransport((nodemailer) =>
+    mail.transport.kind === 'smtp'
+      ? nodemailer.createTransport(mail.transport.url)
+      : nodemailer.createTransport({ sendmail: true, path: mail.transport.path, newline: 'unix' }),
+  );
 }
 
 /** --report-every: sends a report already encrypted (armored OpenPGP) as the body of a mail. */
@@ -29,10 +44,11 @@ export interface ReportMailer {
 const REPORT_SMTP_TIMEOUTS = { connectionTimeout: 20_000, greetingTimeout: 20_000, socketTimeout: 60_000 };
 
 export function createReportMailer(mail: BakedMail): ReportMailer {
-  const transport = mail.transport.kind === 'smtp' ? nodemailer.createTransport({ url: mail.transport.url, ...REPORT_SMTP_TIMEOUTS }) : transportOf(mail);
+  const { transport: via } = mail;
+  const transport = via.kind === 'smtp' ? lazyTransport((nodemailer) => nodemailer.createTransport({ url: via.url, ...REPORT_SMTP_TIMEOUTS })) : transportOf(mail);
   return {
     async sendReport(subject, armored) {
-      await transport.sendMail({ from: mail.from, to: [...mail.to], subject, text: armored });
+      await (await transport).sendMail({ from: mail.from, to: [...mail.to], subject, text: armored });
     },
   };
 }
@@ -43,7 +59,7 @@ export function createMailer(mail: BakedMail): Mailer {
     async sendArchive(filename, content, anchor = null) {
       const sha256 = createHash('sha256').update(content).digest('hex');
       const host = hostname();
-      await transport.sendMail({
+      await (await transport).sendMail({
         from: mail.from,
         to: [...mail.to],
         subject: `paranoid-pipes archive ${filename} from ${host}`,

@@ -102,6 +102,27 @@ describe('the copy takes no options', () => {
     expect(body).not.toMatch(armored('PRIVATE'));
     expect(body).toMatch(armored('PUBLIC'));
     expect(body).not.toContain(fx.key.privateArmored.split('\n')[2]);
+    // Options that need neither archives, reports, mail nor NATS leave those packages out.
+    for (const left of ['openpgp', 'nodemailer', '@nats-io/transport-node']) expect(body).toContain(`${left} was left out of this copy`);
+    expect(body).not.toContain('// node_modules/openpgp/');
+    expect(body.length).toBeLessThan(500_000);
+  });
+
+  it('a baked encryption key that is not part of the baked public key (an edited copy) stops it at start, before the pipe is made', async () => {
+    const paths = await fx.generate([], 'tampered-key');
+    const body = readFileSync(paths.copy, 'utf8');
+    const m = /"keyPacket": "([0-9a-f]+)"/.exec(body);
+    expect(m).not.toBeNull();
+    const hex = m![1]!;
+    // One other byte of the public point: still a well-formed Curve25519 key, but another one.
+    const at = hex.length - 20;
+    const edited = `${hex.slice(0, at)}${hex[at] === '0' ? '1' : '0'}${hex.slice(at + 1)}`;
+    writeFileSync(paths.copy, body.replace(hex, edited));
+    const r = await run(paths.copy, []);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/\[KEY_UNUSABLE\].*not part of the baked public key/);
+    expect(existsSync(paths.pipe)).toBe(false);
+    expect(existsSync(paths.output)).toBe(false);
   });
 
   it('refuses to overwrite an existing copy without --force', async () => {

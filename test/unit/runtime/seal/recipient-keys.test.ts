@@ -1,0 +1,117 @@
+import * as openpgp from 'openpgp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sealingFacts } from '../../../../generator/keys.ts';
+import type { BakedOptions, BakedRecipient } from '../../../../runtime/baked.ts';
+import { packagesUnused } from '../../../../runtime/copy-packages.ts';
+import { createEncryptor } from '../../../../runtime/encryptor.ts';
+import { loadSealingKeys, sealsNatively } from '../../../../runtime/seal/recipient-keys.ts';
+import { TempGpg } from '../../../helpers/gpg.ts';
+import { makeKey, type TestKey } from '../../../helpers/keys.ts';
+
+const meta = { streamId: 'ab'.repeat(16), seq: 1, kind: 'data' } as const;
+const HOUR = 3_600_000;
+
+async function baked(key: TestKey, at = new Date()): Promise<BakedRecipient> {
+  const k = await openpgp.readKey({ armoredKey: key.publicArmored });
+  return { fingerprint: key.fingerprint, userIds: k.getUserIDs(), armoredKey: key.publicArmored, sealing: await sealingFacts(k, at) };
+}
+
+describe('sealing without openpgp.js', () => {
+  const keys: Record<string, TestKey> = {};
+  let gpg: TempGpg;
+
+  beforeAll(async () => {
+    keys.curve25519 = await makeKey('c@example.org');
+    keys.rsa = await makeKey('r@example.org', { type: 'rsa', rsaBits: 2048 });
+    keys.p256 = await makeKey('p@example.org', { type: 'ecc', curve: 'nistP256' });
+    keys.p384 = await makeKey('q@example.org', { type: 'ecc', curve: 'nistP384' });
+    gpg = new TempGpg();
+    for (const k of Object.values(keys)) gpg.importKey(k.privateArmored);
+  }, 60_000);
+  afterAll(() => gpg.dispose());
+
+  for (const kind of ['curve25519', 'rsa', 'p256', 'p384']) {
+    it(`${kind}: blocks sealed with natively made key packets open in gpg and openpgp.js`, async () => {
+      const key = keys[kind] as TestKey;
+      const recipients = [await baked(key)];
+      expect(sealsNatively(recipients)).toBe(true);
+      const encryptor = createEncryptor({ recipients: await loadSealingKeys(recipients, new Date(), () => {}, false), compress: 'zlib', armor: true, sessionKeyWindowMs: 0 });
+      const block = Buffer.from(`a line for ${kind} — ü\n`.repeat(20));
+      const message = await encryptor.seal(block, meta, new Date());
+      expect(gpg.decrypt(Buffer.from(message)).equals(block)).toBe(true);
+      const { data } = await openpgp.decrypt({ message: await openpgp.readMessage({ armoredMessage: Buffer.from(message).toString() }), decryptionKeys: key.privateKey, format: 'binary' });
+      expect(Buffer.from(data).equals(block)).toBe(true);
+    });
+  }
+
+  it('one message opens for each of several recipients of different kinds', async () => {
+    const recipients = [await baked(keys.rsa as TestKey), await baked(keys.curve25519 as TestKey)];
+    const encryptor = createEncryptor({ recipients: await loadSealingKeys(recipients, new Date(), () => {}, false), compress: 'none', armor: false, sessionKeyWindowMs: 60_000 });
+    const block = Buffer.from('both\n');
+    const message = await encryptor.seal(block, meta, new Date());
+    for (const key of [keys.rsa, keys.curve25519] as TestKey[]) {
+      const { data } = await openpgp.decrypt({ message: await openpgp.readMessage({ binaryMessage: message }), decryptionKeys: key.privateKey, format: 'binary' });
+      expect(Buffer.from(data).equals(block)).toBe(true);
+    }
+  });
+
+  it('refuses at start facts that are not part of the baked key, and an armored secret key', async () => {
+    const good = await baked(keys.curve25519 as TestKey);
+    const other = await baked(keys.p256 as TestKey);
+    const mixed = { ...good, sealing: other.sealing };
+    await expect(loadSealingKeys([mixed], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'KEY_UNUSABLE' });
+    const secret = { ...good, armoredKey: (keys.curve25519 as TestKey).privateArmored };
+    await expect(loadSealingKeys([secret], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'SECRET_KEY' });
+    const torn = { ...good, sealing: { ...good.sealing!, keyPacket: good.sealing!.keyPacket.slice(0, 40) } };
+    await expect(loadSealingKeys([torn], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'KEY_UNUSABLE' });
+    // A key packet with more than the public fields (a secret key's) is refused, whatever the algorithm.
+    for (const k of [good, await baked(keys.rsa as TestKey)]) {
+      const padded = { ...k, sealing: { ...k.sealing!, keyPacket: `${k.sealing!.keyPacket}00` } };
+      await expect(loadSealingKeys([padded], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'SECRET_KEY' });
+    }
+  });
+
+  it('past its window it seals as at generation and says so once; a window that excludes the generation is refused', async () => {
+    const key = keys.curve25519 as TestKey;
+    const now = Date.now();
+    const r = await baked(key);
+    const expired = { ...r, sealing: { ...r.sealing!, validFrom: new Date(now - 3 * HOUR).toISOString(), validUntil: new Date(now - HOUR).toISOString() } };
+    const generatedAt = new Date(now - 2 * HOUR);
+    const said: string[] = [];
+    const sealing = await loadSealingKeys([expired], generatedAt, (d) => said.push(d), false);
+    expect(await sealing.validAt(new Date(now))).toEqual(generatedAt);
+    expect(await sealing.validAt(new Date(now + 1000))).toEqual(generatedAt);
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain(key.fingerprint);
+    const block = Buffer.from('still sealed\n');
+    const message = await createEncryptor({ recipients: sealing, compress: 'zlib', armor: true, sessionKeyWindowMs: 0 }).seal(block, meta, new Date(now));
+    expect(gpg.decrypt(Buffer.from(message)).equals(block)).toBe(true);
+    await expect(loadSealingKeys([expired], new Date(now), () => {}, false)).rejects.toMatchObject({ code: 'KEY_UNUSABLE' });
+  });
+
+  it('keys without facts go through openpgp.js, as before', async () => {
+    const { sealing: _, ...plain } = await baked(keys.p256 as TestKey);
+    expect(sealsNatively([plain])).toBe(false);
+    const keysNow = await loadSealingKeys([plain], new Date(), () => {}, false);
+    expect(await keysNow.openpgpKeys()).toHaveLength(1);
+    const block = Buffer.from('via openpgp.js\n');
+    const message = await createEncryptor({ recipients: keysNow, compress: 'zlib', armor: true, sessionKeyWindowMs: 0 }).seal(block, meta, new Date());
+    expect(gpg.decrypt(Buffer.from(message)).equals(block)).toBe(true);
+  });
+});
+
+describe('packagesUnused', () => {
+  it('leaves out openpgp.js, nodemailer and the NATS client unless the options use them', async () => {
+    const key = await makeKey('u@example.org');
+    const r = await baked(key);
+    const base = { recipients: [r], rotation: null } as unknown as BakedOptions;
+    const nats = ['@nats-io/transport-node', '@nats-io/jetstream'];
+    expect(packagesUnused(base)).toEqual(['openpgp', 'nodemailer', ...nats]);
+    expect(packagesUnused({ ...base, recipients: [{ ...r, sealing: undefined }] } as unknown as BakedOptions)).toEqual(['nodemailer', ...nats]);
+    expect(packagesUnused({ ...base, rotation: { mail: null } } as unknown as BakedOptions)).toEqual(['nodemailer', ...nats]);
+    expect(packagesUnused({ ...base, rotation: { mail: { to: ['a@b'] } } } as unknown as BakedOptions)).toEqual(nats);
+    expect(packagesUnused({ ...base, report: { everyMs: 1 } } as unknown as BakedOptions)).toEqual(nats);
+    expect(packagesUnused({ ...base, forward: [{ kind: 'ssh' }] } as unknown as BakedOptions)).toEqual(['openpgp', 'nodemailer', ...nats]);
+    expect(packagesUnused({ ...base, forward: [{ kind: 'nats' }] } as unknown as BakedOptions)).toEqual(['openpgp', 'nodemailer']);
+  });
+});
