@@ -91,6 +91,18 @@ describe('sealing without openpgp.js', () => {
     await expect(loadSealingKeys([mixed], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'KEY_UNUSABLE' });
     const secret = { ...good, armoredKey: (keys.curve25519 as TestKey).privateArmored };
     await expect(loadSealingKeys([secret], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'SECRET_KEY' });
+    // Another key's packet carried inside the baked key (here in a user attribute packet, as a
+    // third party's certification could carry it in a notation) is not one of its key packets.
+    const bytes = (await openpgp.unarmor(good.armoredKey)).data as Uint8Array;
+    const body = Buffer.from(other.sealing!.keyPacket, 'hex');
+    const carried = Buffer.concat([Buffer.from(bytes), Buffer.from([0xc0 | 17, 0xff]), Buffer.alloc(4), body]);
+    carried.writeUInt32BE(body.length, carried.length - body.length - 4);
+    const smuggled = { ...good, armoredKey: openpgp.armor(openpgp.enums.armor.publicKey, carried), sealing: other.sealing };
+    await expect(loadSealingKeys([smuggled], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'KEY_UNUSABLE' });
+    // Old-format packet headers (as gpg --export writes them) are read too.
+    const gpgExported = { ...good, armoredKey: gpg.run(['--armor', '--export', good.fingerprint]).toString() };
+    expect(gpgExported.armoredKey).toContain('BEGIN PGP PUBLIC KEY BLOCK');
+    await expect(loadSealingKeys([gpgExported], new Date(), () => {}, false)).resolves.toBeDefined();
     const torn = { ...good, sealing: { ...good.sealing!, keyPacket: good.sealing!.keyPacket.slice(0, 40) } };
     await expect(loadSealingKeys([torn], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'KEY_UNUSABLE' });
     // A key packet with more than the public fields (a secret key's) is refused, whatever the algorithm.
