@@ -112,16 +112,22 @@ export function plainValue(sexp: Buffer): Buffer | null {
   return whole && sexp[end] === 0x29 ? sexp.subarray(start, end) : null;
 }
 
-/** RSA: the agent's frame (PKCS#1 v1.5 type 2, unless it removed the padding itself) to the session key. */
+/**
+ * RSA: the frame (PKCS#1 v1.5 type 2, unless gpg-agent removed the padding itself) to the session
+ * key. Decoded as RFC 8017 7.2.2 and openpgp.js decode it: 0x00 (which gpg-agent's answer drops),
+ * 0x02, at least 8 nonzero bytes, 0x00. The key packet is hostile input (anyone can append a block
+ * to a log), so nothing looser is taken: a laxer check makes more forged values look well padded.
+ * The separator is looked for without stopping early; the rest is not constant-time (neither is
+ * openpgp.js's default), and every failure is the same null.
+ */
 export function rsaSessionKey(frame: Buffer, padded: boolean): SessionKey | null {
   let m = frame;
   if (padded) {
-    let at = 0;
-    while (at < m.length && m[at] === 0) at += 1;
-    if (m[at] !== 2) return null;
-    const zero = m.indexOf(0, at + 1);
-    if (zero < 0) return null;
-    m = m.subarray(zero + 1);
+    const at = m[0] === 0 ? 1 : 0;
+    let separator = -1;
+    for (let i = at + 1; i < m.length; i += 1) if (m[i] === 0 && separator < 0) separator = i;
+    if (m[at] !== 2 || separator < at + 1 + 8) return null;
+    m = m.subarray(separator + 1);
   }
   return checkedKey(m);
 }

@@ -55,10 +55,14 @@ export function unprotect(p: Protection, passphrase: string): Buffer | null {
   if (plain.length < SHA1_BYTES) return null;
   const material = plain.subarray(0, plain.length - SHA1_BYTES);
   const check = createHash('sha1').update(material).digest();
-  if (!timingSafeEqual(check, plain.subarray(plain.length - SHA1_BYTES))) {
+  const matches = timingSafeEqual(check, plain.subarray(plain.length - SHA1_BYTES));
+  // The caller zeroes the material it is given; the SHA-1 of it goes here.
+  check.fill(0);
+  if (!matches) {
     plain.fill(0);
     return null;
   }
+  plain.subarray(material.length).fill(0);
   return material;
 }
 
@@ -84,7 +88,10 @@ function s2kKey(p: Protection, passphrase: Buffer): Buffer {
   }
   chunk.fill(0);
   unit.fill(0);
-  const key = Buffer.concat(digests).subarray(0, p.cipher.keyBytes);
+  // The key is a copy: the digests' bytes past it are S2K output too, and are zeroed with them.
+  const all = Buffer.concat(digests);
+  const key = Buffer.from(all.subarray(0, p.cipher.keyBytes));
+  all.fill(0);
   for (const d of digests) d.fill(0);
   return key;
 }

@@ -91,8 +91,10 @@ export function parseEncryptionKey(bodyHex: string): EncryptionKey | null {
 }
 
 /**
- * Whether the armored public key holds this key packet's body: the baked facts belong to the
- * baked key. An armored secret key is refused, as openpgp.js's path refuses it.
+ * Whether the armored public key holds this key packet's body as one of its own key packets
+ * (the primary key or a subkey): the baked facts belong to the baked key. Bytes found elsewhere
+ * in it do not count (a user attribute, or a third party's certification with a notation, may
+ * carry any bytes). An armored secret key is refused, as openpgp.js's path refuses it.
  */
 export function armoredKeyHolds(armoredKey: string, bodyHex: string): boolean {
   if (/-----BEGIN PGP (PRIVATE|SECRET) KEY BLOCK-----/.test(armoredKey)) throw refusal('SECRET_KEY', 'a baked recipient key is a secret key; regenerate the copy');
@@ -100,5 +102,38 @@ export function armoredKeyHolds(armoredKey: string, bodyHex: string): boolean {
   if (m === null) return false;
   // The base64 lines, without the CRC-24 line ("=XXXX") that ends them.
   const base64 = (m[1] as string).replace(/^=[A-Za-z0-9+/]{4}\s*$/m, '').replace(/\s+/g, '');
-  return Buffer.from(base64, 'base64').includes(Buffer.from(bodyHex, 'hex'));
+  const body = Buffer.from(bodyHex, 'hex');
+  return keyPacketBodies(Buffer.from(base64, 'base64')).some((b) => b.equals(body));
+}
+
+const PUBLIC_KEY_TAGS = new Set([6, 14]);
+
+/** The bodies of the public key and subkey packets of a key block (RFC 4880 4.2: old and new headers); none when a header is cut or partial. */
+function keyPacketBodies(binary: Buffer): Buffer[] {
+  const bodies: Buffer[] = [];
+  for (let at = 0; at < binary.length; ) {
+    const ctb = binary[at] as number;
+    let tag: number;
+    let length: number;
+    let start: number;
+    if ((ctb & 0xc0) === 0x80) {
+      // Old format: tag in bits 5-2, then a 1-, 2- or 4-octet length (3: indeterminate, refused).
+      tag = (ctb >> 2) & 0x0f;
+      const octets = [1, 2, 4][ctb & 3];
+      if (octets === undefined || at + 1 + octets > binary.length) return [];
+      length = binary.readUIntBE(at + 1, octets);
+      start = at + 1 + octets;
+    } else if ((ctb & 0xc0) === 0xc0) {
+      tag = ctb & 0x3f;
+      const first = binary[at + 1];
+      if (first === undefined || (first >= 224 && first < 255)) return []; // partial lengths: not in a key block
+      if (first < 192) [length, start] = [first, at + 2];
+      else if (first < 224) [length, start] = [((first - 192) << 8) + (binary[at + 2] ?? 0) + 192, at + 3];
+      else [length, start] = [at + 6 <= binary.length ? binary.readUInt32BE(at + 2) : Number.POSITIVE_INFINITY, at + 6];
+    } else return [];
+    if (start + length > binary.length) return [];
+    if (PUBLIC_KEY_TAGS.has(tag)) bodies.push(binary.subarray(start, start + length));
+    at = start + length;
+  }
+  return bodies;
 }

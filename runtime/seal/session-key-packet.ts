@@ -42,24 +42,30 @@ function ecdhFields(key: Extract<EncryptionKey, { algorithm: 'ecdh' }>, m: Buffe
   const { ephemeral, shared } = key.curve === 'curve25519' ? x25519(key.point) : nist(key.curve, key.point);
   const param = Buffer.concat([key.oid, Buffer.from([key.id, 3, 1, key.hash, key.cipher]), ANONYMOUS_SENDER, key.fingerprint]);
   const kekBytes = KEK_BYTES[key.cipher] as number;
-  const kek = createHash(HASHES[key.hash] as string)
+  const digest = createHash(HASHES[key.hash] as string)
     .update(Buffer.from([0, 0, 0, 1]))
     .update(shared)
     .update(param)
-    .digest()
-    .subarray(0, kekBytes);
+    .digest();
+  const kek = digest.subarray(0, kekBytes);
   shared.fill(0);
   // PKCS#5 padding to a multiple of 8 bytes (RFC 6637 section 8): n bytes of value n.
   const pad = 8 - (m.length % 8);
   const padded = Buffer.concat([m, Buffer.alloc(pad, pad)]);
   const wrap = createCipheriv(`id-aes${kekBytes * 8}-wrap`, kek, KEY_WRAP_IV);
   const wrapped = Buffer.concat([wrap.update(padded), wrap.final()]);
-  kek.fill(0);
+  // The whole digest: a KEK shorter than the hash (AES-128 under SHA-256) leaves a tail of it.
+  digest.fill(0);
   padded.fill(0);
   return [mpi(ephemeral), Buffer.from([wrapped.length]), wrapped];
 }
 
-/** Curve25519 in OpenPGP's legacy ECDH: points are 0x40 || u (RFC 7748 byte order). */
+/**
+ * Curve25519 in OpenPGP's legacy ECDH: points are 0x40 || u (RFC 7748 byte order). The
+ * ephemeral private key (here and for the NIST curves) opens the packet as the session key
+ * does; it stays in an OpenSSL key object node cannot clear, which OpenSSL clears when the
+ * object is freed after the collector finds it (docs/threat-model.md).
+ */
 function x25519(point: Buffer): { ephemeral: Buffer; shared: Buffer } {
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
   const recipient = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: point.subarray(1).toString('base64url') }, format: 'jwk' });

@@ -1,7 +1,9 @@
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../../../generator/keygen.ts';
 import { ASK_OPENPGP, nativeSessionKey, type DecryptionKey } from '../../../../runtime/decrypt/decryption-keys.ts';
+import { readKeyPackets } from '../../../../runtime/decrypt/key-packets.ts';
 import { KeyFormatError, readSecretKey, WrongPassphrase } from '../../../../runtime/decrypt/secret-key.ts';
 import { readPacket } from '../../../../runtime/decrypt/split.ts';
 import { crc24 } from '../../../../runtime/packets.ts';
@@ -218,6 +220,58 @@ describe('readSecretKey refuses a damaged key', () => {
     expect(() => readSecretKey(armor(binary))!.unlock(PASS)).toThrow(WrongPassphrase);
   });
 });
+
+describe('readSecretKey with an S2K that needs more than one digest (RFC 4880 3.7.1.3)', () => {
+  // GnuPG exports with SHA-1 and AES-128, openpgp.js protects with SHA-256 and AES-256: a digest
+  // is enough for the key either way. SHA-1 for AES-256 (as GnuPG 1.4 writes with
+  // --s2k-cipher-algo AES256) needs a second context, preloaded with one zero octet; openpgp.js
+  // reads the key made here, so the native reader must too.
+  it('a cv25519 subkey protected with iterated SHA-1 and AES-256 unlocks as in openpgp.js', async () => {
+    const s = samples[0]!;
+    const binary = Buffer.from(dearmorBody(s.secret), 'base64');
+    const out: Buffer[] = [];
+    for (let at = 0; at < binary.length; ) {
+      const h = readPacket(binary, at);
+      if (h.status !== 'ok') throw new Error('unreadable sample');
+      const whole = binary.subarray(at, h.end);
+      at = h.end;
+      const [k] = h.tag === 7 ? readKeyPackets(whole)! : [];
+      if (k === undefined || !('secret' in k) || k.secret === null) {
+        out.push(whole);
+        continue;
+      }
+      // The public part as it was, then the material protected anew.
+      const secretAt = k.secret.byteOffset - whole.byteOffset;
+      const body = Buffer.concat([whole.subarray(h.bodyStart - (whole.byteOffset - binary.byteOffset), secretAt), sha1Aes256(k.secret.subarray(1, k.secret.length - 2), PASS)]);
+      const length = body.length < 192 ? [body.length] : [((body.length - 192) >> 8) + 192, (body.length - 192) & 0xff];
+      out.push(Buffer.from([0xc0 | 7, ...length]), body);
+    }
+    const armored = armor(Buffer.concat(out));
+    const key = await openpgp.readPrivateKey({ armoredKey: armored });
+    const packet = key.subkeys[0]!.keyPacket as openpgp.SecretSubkeyPacket;
+    expect(packet.isDecrypted()).toBe(false);
+    await packet.decrypt(PASS); // openpgp.js checks the SHA-1: it throws when the S2K key is not this one
+    expect(packet.isDecrypted()).toBe(true);
+    const read = readSecretKey(armored)!;
+    expect(read.locked).toBe(true);
+    const native = { fingerprint: read.fingerprint, native: read.unlock(PASS), otherKeyIds: read.otherKeyIds, openpgp: () => Promise.reject(new Error('openpgp.js was asked')) };
+    const msg = await copyMessage(s.publicKey, 'sha-1 s2k\n');
+    expect(nativeSessionKeyHex(msg, native)).toBe(await openpgpSessionKey(msg, await reference(s)));
+    expect(() => read.unlock('wrong')).toThrow(WrongPassphrase);
+  });
+});
+
+/** S2K usage 254, AES-256, iterated and salted SHA-1 (count byte 0: 1024 octets), the material's SHA-1 inside. */
+function sha1Aes256(material: Buffer, passphrase: string): Buffer {
+  const salt = randomBytes(8);
+  const unit = Buffer.concat([salt, Buffer.from(passphrase)]);
+  const stream = Buffer.concat(Array.from({ length: Math.ceil(1024 / unit.length) }, () => unit)).subarray(0, 1024);
+  const key = Buffer.concat([0, 1].map((zeros) => createHash('sha1').update(Buffer.alloc(zeros)).update(stream).digest())).subarray(0, 32);
+  const iv = randomBytes(16);
+  const cipher = createCipheriv('aes-256-cfb', key, iv);
+  const encrypted = Buffer.concat([cipher.update(Buffer.concat([material, createHash('sha1').update(material).digest()])), cipher.final()]);
+  return Buffer.concat([Buffer.from([254, 9, 3, 2]), salt, Buffer.from([0]), iv, encrypted]);
+}
 
 function dearmorBody(text: string): string {
   const lines = text.split('\n');

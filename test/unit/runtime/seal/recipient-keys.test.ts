@@ -4,7 +4,10 @@ import { sealingFacts } from '../../../../generator/keys.ts';
 import type { BakedOptions, BakedRecipient } from '../../../../runtime/baked.ts';
 import { packagesUnused } from '../../../../runtime/copy-packages.ts';
 import { createEncryptor } from '../../../../runtime/encryptor.ts';
+import { parsePkesks } from '../../../../runtime/decrypt/pkesk.ts';
+import { parseEncryptionKey } from '../../../../runtime/seal/encryption-key.ts';
 import { loadSealingKeys, sealsNatively } from '../../../../runtime/seal/recipient-keys.ts';
+import { sessionKeyPacket } from '../../../../runtime/seal/session-key-packet.ts';
 import { TempGpg } from '../../../helpers/gpg.ts';
 import { makeKey, type TestKey } from '../../../helpers/keys.ts';
 
@@ -25,12 +28,13 @@ describe('sealing without openpgp.js', () => {
     keys.rsa = await makeKey('r@example.org', { type: 'rsa', rsaBits: 2048 });
     keys.p256 = await makeKey('p@example.org', { type: 'ecc', curve: 'nistP256' });
     keys.p384 = await makeKey('q@example.org', { type: 'ecc', curve: 'nistP384' });
+    keys.p521 = await makeKey('s@example.org', { type: 'ecc', curve: 'nistP521' });
     gpg = new TempGpg();
     for (const k of Object.values(keys)) gpg.importKey(k.privateArmored);
   }, 60_000);
   afterAll(() => gpg.dispose());
 
-  for (const kind of ['curve25519', 'rsa', 'p256', 'p384']) {
+  for (const kind of ['curve25519', 'rsa', 'p256', 'p384', 'p521']) {
     it(`${kind}: blocks sealed with natively made key packets open in gpg and openpgp.js`, async () => {
       const key = keys[kind] as TestKey;
       const recipients = [await baked(key)];
@@ -43,6 +47,31 @@ describe('sealing without openpgp.js', () => {
       expect(Buffer.from(data).equals(block)).toBe(true);
     });
   }
+
+  it('RSA: every packet names the encryption subkey and writes its value as an exact MPI, leading zero bits and bytes included', async () => {
+    const key = keys.rsa as TestKey;
+    const r = await baked(key);
+    const sub = await (await openpgp.readKey({ armoredKey: key.publicArmored })).getEncryptionKey();
+    const encryptionKey = parseEncryptionKey(r.sealing!.keyPacket);
+    expect(encryptionKey?.algorithm).toBe('rsa');
+    const sessionKey = Buffer.alloc(32, 7);
+    let shortValues = 0;
+    // About one value in 256 starts with a zero byte: 4096 packets give some (one miss in e^16).
+    for (let i = 0; i < 4096; i += 1) {
+      const packet = sessionKeyPacket(encryptionKey!, sessionKey);
+      const [pkesk] = parsePkesks(packet);
+      expect(pkesk?.keyId).toBe(sub.getKeyID().toHex().toUpperCase());
+      const value = pkesk!.value;
+      const bits = packet.readUInt16BE(packet.length - value.length - 2);
+      expect(value[0]).not.toBe(0);
+      expect(bits).toBe(BigInt(`0x${value.toString('hex')}`).toString(2).length);
+      if (value.length < 256 && shortValues++ < 2) {
+        const [opened] = await openpgp.decryptSessionKeys({ message: await openpgp.readMessage({ binaryMessage: packet }), decryptionKeys: key.privateKey });
+        expect(Buffer.from(opened!.data).equals(sessionKey)).toBe(true);
+      }
+    }
+    expect(shortValues).toBeGreaterThan(0);
+  });
 
   it('one message opens for each of several recipients of different kinds', async () => {
     const recipients = [await baked(keys.rsa as TestKey), await baked(keys.curve25519 as TestKey)];
@@ -62,6 +91,18 @@ describe('sealing without openpgp.js', () => {
     await expect(loadSealingKeys([mixed], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'KEY_UNUSABLE' });
     const secret = { ...good, armoredKey: (keys.curve25519 as TestKey).privateArmored };
     await expect(loadSealingKeys([secret], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'SECRET_KEY' });
+    // Another key's packet carried inside the baked key (here in a user attribute packet, as a
+    // third party's certification could carry it in a notation) is not one of its key packets.
+    const bytes = (await openpgp.unarmor(good.armoredKey)).data as Uint8Array;
+    const body = Buffer.from(other.sealing!.keyPacket, 'hex');
+    const carried = Buffer.concat([Buffer.from(bytes), Buffer.from([0xc0 | 17, 0xff]), Buffer.alloc(4), body]);
+    carried.writeUInt32BE(body.length, carried.length - body.length - 4);
+    const smuggled = { ...good, armoredKey: openpgp.armor(openpgp.enums.armor.publicKey, carried), sealing: other.sealing };
+    await expect(loadSealingKeys([smuggled], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'KEY_UNUSABLE' });
+    // Old-format packet headers (as gpg --export writes them) are read too.
+    const gpgExported = { ...good, armoredKey: gpg.run(['--armor', '--export', good.fingerprint]).toString() };
+    expect(gpgExported.armoredKey).toContain('BEGIN PGP PUBLIC KEY BLOCK');
+    await expect(loadSealingKeys([gpgExported], new Date(), () => {}, false)).resolves.toBeDefined();
     const torn = { ...good, sealing: { ...good.sealing!, keyPacket: good.sealing!.keyPacket.slice(0, 40) } };
     await expect(loadSealingKeys([torn], new Date(), () => {}, false)).rejects.toMatchObject({ code: 'KEY_UNUSABLE' });
     // A key packet with more than the public fields (a secret key's) is refused, whatever the algorithm.
