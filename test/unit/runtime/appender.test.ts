@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openAppender } from '../../../runtime/appender.ts';
+import { openAppender, type AppendOptions } from '../../../runtime/appender.ts';
 
 /**
  * The appender's two ways of making a batch durable: fdatasync on the event loop's thread (a
@@ -51,32 +51,28 @@ beforeEach(() => {
 });
 
 describe('appender: where fdatasync runs', () => {
-  it('a small batch asked to sync on the loop is durable when append returns, without the thread pool', async () => {
+  it.each([
+    {
+      what: 'a small batch asked to sync on the loop is durable when append returns, without the thread pool',
+      batches: [{ messages: ['one\n', 'two\n'], options: { syncOnLoop: true } }],
+      expected: { onLoop: 1, onPool: 0 },
+    },
+    {
+      what: 'without the option (a flood) it syncs on the thread pool',
+      batches: [{ messages: ['one\n'] }, { messages: ['two\n'], options: { syncOnLoop: false } }],
+      expected: { onLoop: 0, onPool: 2 },
+    },
+    {
+      what: 'a large batch goes to the thread pool even when asked to sync on the loop',
+      batches: [{ messages: ['a'.repeat(100 * 1024)], options: { syncOnLoop: true } }],
+      expected: { onLoop: 0, onPool: 1 },
+    },
+  ])('$what', async ({ batches, expected }) => {
     const output = freshLog();
     const appender = await openAppender(output);
-    await appender.append([Buffer.from('one\n'), Buffer.from('two\n')], { syncOnLoop: true });
-    expect(syncs).toMatchObject({ onLoop: 1, onPool: 0 });
-    expect(readFileSync(output.path, 'utf8')).toBe('one\ntwo\n');
-    await appender.close();
-  });
-
-  it('without the option (a flood) it syncs on the thread pool', async () => {
-    const output = freshLog();
-    const appender = await openAppender(output);
-    await appender.append([Buffer.from('one\n')]);
-    await appender.append([Buffer.from('two\n')], { syncOnLoop: false });
-    expect(syncs).toMatchObject({ onLoop: 0, onPool: 2 });
-    expect(readFileSync(output.path, 'utf8')).toBe('one\ntwo\n');
-    await appender.close();
-  });
-
-  it('a large batch goes to the thread pool even when asked to sync on the loop', async () => {
-    const output = freshLog();
-    const appender = await openAppender(output);
-    const big = Buffer.alloc(100 * 1024, 0x61);
-    await appender.append([big], { syncOnLoop: true });
-    expect(syncs).toMatchObject({ onLoop: 0, onPool: 1 });
-    expect(statSync(output.path).size).toBe(big.length);
+    for (const { messages, options } of batches as Array<{ messages: string[]; options?: AppendOptions }>) await appender.append(messages.map((m) => Buffer.from(m)), options);
+    expect(syncs).toMatchObject(expected);
+    expect(readFileSync(output.path, 'utf8')).toBe(batches.flatMap((b) => b.messages).join(''));
     await appender.close();
   });
 
