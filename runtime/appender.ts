@@ -80,6 +80,21 @@ export async function openAppender(output: BakedPath, events: AppenderEvents = {
       return null;
     }
   };
+  // A disk whose fdatasync stalls (a busy journal, a failing device) blocks the loop's thread:
+  // nothing is read meanwhile, and writers wait once the pipe's buffer is full, whatever
+  // --max-buffer and --on-overload say. After one such stall, batches go to the pool for a while.
+  let poolUntil: number | null = null;
+  const loopSyncAllowed = () => {
+    if (poolUntil === null) return true;
+    if (performance.now() < poolUntil) return false;
+    poolUntil = null;
+    return true;
+  };
+  const syncOnLoop = (fd: number) => {
+    const started = performance.now();
+    fdatasyncSync(fd);
+    if (performance.now() - started > SLOW_LOOP_SYNC_MS) poolUntil = performance.now() + POOL_AFTER_SLOW_SYNC_MS;
+  };
   return {
     path: output.path,
     async append(messages, options) {
@@ -104,7 +119,7 @@ export async function openAppender(output: BakedPath, events: AppenderEvents = {
         // holds what comes): waiting right here saves the hand-over to a pool thread and the
         // loop's wake-up for its completion. In a flood it goes to the pool, so the loop keeps
         // reading meanwhile.
-        if (small && options?.syncOnLoop === true) fdatasyncSync(log.handle.fd);
+        if (small && options?.syncOnLoop === true && loopSyncAllowed()) syncOnLoop(log.handle.fd);
         else await fdatasyncFd(log.handle.fd);
       } catch (err) {
         // A disk that filled mid-message leaves a torn message: cut the log back to its last
@@ -237,6 +252,14 @@ function checkOutputStat(output: BakedPath, st: Stats, where: string): void {
  * up to 2 MiB go through the thread pool so the event loop keeps draining the pipe meanwhile.
  */
 const SYNC_WRITE_MAX = 64 * 1024;
+/**
+ * An fdatasync on the loop's thread that took longer than this was a stall, not a disk's normal
+ * latency (an SSD's is well under 1 ms, a spinning disk's some 10 ms); small batches then sync on
+ * the thread pool for POOL_AFTER_SLOW_SYNC_MS. Under a trickle the pipe's 64 KiB hold this much
+ * wait with room to spare.
+ */
+const SLOW_LOOP_SYNC_MS = 50;
+const POOL_AFTER_SLOW_SYNC_MS = 60_000;
 
 function totalLength(messages: readonly Uint8Array[]): number {
   let n = 0;

@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './log.ts';
 import { assertSafeDirectory } from './paths.ts';
 import { assertOwnFileTrusted } from './path-chain.ts';
 import { dropPrivileges } from './privileges.ts';
+import { loadNodemailer } from './rotation/mail.ts';
 import { assertRotationDirsWritable, createRotation, type Rotation } from './rotation/setup.ts';
 import { BlockWriter } from './writer.ts';
 import { copySources, type CopySources } from './sources/setup.ts';
@@ -89,6 +90,9 @@ async function serve(baked: BakedOptions, diagnostics: Logger): Promise<number> 
   const archiveKeys =
     baked.rotation === null ? null : await (await import('./recipients.ts')).loadRecipientKeys(baked.rotation.recipients.map((r) => r.armoredKey), generatedAt, onKeysExpired('archive key'));
   if (baked.rotation?.archive) assertSafeDirectory(join(baked.rotation.archive.path, 'archive'), 'archive');
+  // A copy that mails (archives, reports) loads its mail client now, as it loaded openpgp.js
+  // above: a copy that cannot stops here rather than at its first mail.
+  if (baked.rotation?.mail != null || baked.report !== undefined) await loadNodemailer();
   // A copy for files or sessions only has no pipe: nothing is made at a pipe path.
   const fifo = baked.pipe === null ? null : await openFifo(baked.pipe);
   let appender: Appender;

@@ -195,9 +195,11 @@ export class BlockWriter {
       const marks = this.deps.marks === undefined ? [] : marksOf(batch.items);
       const appended =
         sealed &&
-        (await this.withRetry('APPEND_FAILED', () => {
+        (await this.withRetry('APPEND_FAILED', (attempt) => {
           if (marks.length > 0) this.deps.marks?.beforeAppend(marks, batch.messages.reduce((n, m) => n + m.length, 0));
-          return this.deps.appender.append(batch.messages, this.appendOptions);
+          // A retry means a failing disk, whose fdatasync can hang for the device's timeouts: it
+          // goes to the thread pool, so reading goes on meanwhile (and --on-overload applies).
+          return this.deps.appender.append(batch.messages, attempt === 1 ? this.appendOptions : IN_A_FLOOD);
         }));
       if (!appended) {
         // Put everything back so a caller can count what is lost; stop working.
@@ -271,11 +273,11 @@ export class BlockWriter {
     return { bytes, lines };
   }
 
-  private async withRetry(code: string, op: () => Promise<void>, onFailure?: () => void): Promise<boolean> {
+  private async withRetry(code: string, op: (attempt: number) => Promise<void>, onFailure?: () => void): Promise<boolean> {
     let delay = this.deps.limits.retryMinMs;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await op();
+        await op(attempt);
         if (attempt > 1) this.deps.log.warn(`${code}_RECOVERED`, `succeeded after ${attempt} attempts`);
         return true;
       } catch (err) {

@@ -11,14 +11,22 @@ export interface Mailer {
   sendArchive(filename: string, content: Buffer, anchor?: string | null): Promise<void>;
 }
 
+type Nodemailer = typeof import('nodemailer').default;
+let loading: Promise<Nodemailer> | null = null;
+
 /**
  * nodemailer (and the http, https, tls and dns modules it imports) is loaded only by a copy that
  * mails: a copy without --mail-to never evaluates it, which keeps ~1 MB of code and objects
- * out of its memory. A copy that mails loads it at start, when the mailer is made, not at its
- * first rotation; the send awaits the same promise.
+ * out of its memory. A copy that mails awaits this at start (runtime/copy.ts), so one that
+ * cannot load it stops there and not at its first mail, hours later; the sends await the same
+ * promise.
  */
-function lazyTransport(make: (nodemailer: typeof import('nodemailer').default) => Transporter): Promise<Transporter> {
-  const transport = import('nodemailer').then((m) => make(m.default));
+export function loadNodemailer(): Promise<Nodemailer> {
+  return (loading ??= import('nodemailer').then((m) => m.default));
+}
+
+function lazyTransport(make: (nodemailer: Nodemailer) => Transporter): Promise<Transporter> {
+  const transport = loadNodemailer().then(make);
   // A failure is reported by the send that awaits it, not as an unhandled rejection.
   transport.catch(() => {});
   return transport;

@@ -125,6 +125,26 @@ describe('the copy takes no options', () => {
     expect(existsSync(paths.output)).toBe(false);
   });
 
+  it('a copy that mails but cannot load its mail client stops at start, before the pipe is made, not at its first rotation', async () => {
+    const paths = await fx.generate(
+      ['--rotate-size', '1M', '--rotate-actions', 'encrypted-email,remove-old', '--mail-to', 'ops@example.org', '--mail-from', 'pp@example.org', '--mail-transport', 'smtp://127.0.0.1:9'],
+      'nomailer',
+    );
+    // As if the generator had left nodemailer out of this copy: its module throws when evaluated.
+    const body = readFileSync(paths.copy, 'utf8');
+    const start = /"node_modules\/nodemailer\/[^"]*\/nodemailer\.js"\([^)]*\) \{/.exec(body);
+    expect(start).not.toBeNull();
+    const at = start!.index + start![0].length;
+    writeFileSync(paths.copy, `${body.slice(0, at)}throw new Error("nodemailer cannot be loaded");${body.slice(at)}`);
+    const copy = fx.start(paths);
+    const code = await Promise.race([copy.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
+    if (code === 'still running') copy.child.kill('SIGKILL');
+    expect(code).not.toBe(0);
+    expect(code).not.toBe('still running');
+    expect(copy.stderr()).toContain('nodemailer cannot be loaded');
+    expect(existsSync(paths.pipe)).toBe(false);
+  }, 30_000);
+
   it('refuses to overwrite an existing copy without --force', async () => {
     const paths = await fx.generate([], 'force');
     const before = readFileSync(paths.copy);

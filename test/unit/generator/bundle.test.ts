@@ -59,4 +59,41 @@ describe('bundleCopy', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('reaches the packages a copy may leave out only through the lazy imports runtime/copy-packages.ts accounts for', async () => {
+    const unused = ['openpgp', 'nodemailer', '@nats-io/transport-node', '@nats-io/jetstream'];
+    const lines = (await bundleCopy(entry, '/usr/bin/node', unused)).toString('utf8').split('\n');
+    // esbuild heads each module with a `// path` comment and wraps a lazily evaluated one in an init function.
+    let current = '';
+    const moduleAt = lines.map((line) => (current = /^\/\/ ((?:left-out:)?\S+)$/.exec(line)?.[1] ?? current));
+    const initOf = new Map<string, string>();
+    lines.forEach((line, i) => {
+      const m = /^var (\w+) = __(?:esm|commonJS)\(\{$/.exec(line);
+      if (m) initOf.set(moduleAt[i] as string, m[1] as string);
+    });
+    /** The modules whose dynamic import() leads to evaluating `init`; "(eager)" where a module evaluated at start would. */
+    const lazyImporters = (init: string, seen: Set<string>): string[] =>
+      lines.flatMap((line, i) => {
+        if (!line.includes(`${init}()`) || line.startsWith('var ')) return [];
+        const mod = moduleAt[i] as string;
+        if (line.includes('Promise.resolve().then(')) return [mod];
+        const outer = initOf.get(mod);
+        if (outer === undefined) return [`${mod} (eager)`];
+        if (seen.has(outer)) return [];
+        seen.add(outer);
+        return lazyImporters(outer, seen);
+      });
+    const reached = Object.fromEntries(unused.map((name) => [name, [...new Set(lazyImporters(initOf.get(`left-out:${name}`) as string, new Set()))].sort()]));
+    // Each is evaluated only under the options that keep the package in the bundle: a new one
+    // here needs its option in packagesUnused, or a copy would throw when it first gets there.
+    expect(reached).toEqual({
+      // rotation (the archive keys, at start), --report-every, keys without native sealing facts
+      openpgp: ['runtime/copy.ts', 'runtime/report/reporter.ts', 'runtime/rotation/archive.ts', 'runtime/seal/recipient-keys.ts'],
+      // rotation's encrypted-email, --report-every (loaded at start by runtime/copy.ts)
+      nodemailer: ['runtime/rotation/mail.ts'],
+      // --forward nats://
+      '@nats-io/transport-node': ['runtime/sinks/forward/setup.ts'],
+      '@nats-io/jetstream': ['runtime/sinks/forward/setup.ts'],
+    });
+  }, 60_000);
 });

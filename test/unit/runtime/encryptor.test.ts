@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Appender, AppendOptions } from '../../../runtime/appender.ts';
 import { readPacket } from '../../../runtime/decrypt/split.ts';
+import { endingKeyWindows } from '../../../runtime/encryptor.ts';
 import { armorMessage, armorParts, crc24, packetHeader } from '../../../runtime/packets.ts';
 import { decryptCollect } from '../../helpers/decrypt.ts';
 import { TempGpg } from '../../helpers/gpg.ts';
@@ -181,3 +183,27 @@ function keyPackets(message: Buffer): Buffer {
     at = h.end;
   }
 }
+
+describe('endingKeyWindows', () => {
+  it('passes each append on with its options, and ends the key window before a reopen or a move aside', async () => {
+    const calls: string[] = [];
+    const inner: Appender = {
+      path: '/log',
+      append: async (messages, options?: AppendOptions) => void calls.push(`append ${messages.length} ${String(options?.syncOnLoop)}`),
+      reopen: async () => void calls.push('reopen'),
+      moveAside: async (aside) => void calls.push(`aside ${aside}`),
+      size: async () => 5,
+      close: async () => void calls.push('close'),
+    };
+    const wrapped = endingKeyWindows(inner, () => calls.push('end window'));
+    await wrapped.append([Buffer.from('a')], { syncOnLoop: true });
+    await wrapped.append([Buffer.from('b'), Buffer.from('c')], { syncOnLoop: false });
+    await wrapped.append([Buffer.from('d')]);
+    await wrapped.reopen();
+    await wrapped.moveAside('/log.1');
+    expect(await wrapped.size()).toBe(5);
+    await wrapped.close();
+    expect(wrapped.path).toBe('/log');
+    expect(calls).toEqual(['append 1 true', 'append 2 false', 'append 1 undefined', 'end window', 'reopen', 'end window', 'aside /log.1', 'close']);
+  });
+});

@@ -173,4 +173,17 @@ describe('block writer', () => {
     await writer.idle();
     expect(asked).toEqual([true, false, true]);
   });
+
+  it('retries a failed append with fdatasync on the thread pool, so reading goes on while the disk fails; the next batch is back on the loop', async () => {
+    const asked: Array<boolean | undefined> = [];
+    const failing = memoryAppender(2);
+    const appender = { ...failing, append: (messages: readonly Uint8Array[], options?: { syncOnLoop?: boolean }) => (asked.push(options?.syncOnLoop), failing.append.call(failing, messages)) };
+    const writer = writerFor(appender);
+    writer.enqueueData(Buffer.from('one\n'));
+    await writer.idle();
+    writer.enqueueData(Buffer.from('two\n'));
+    await writer.idle();
+    expect(asked).toEqual([true, false, false, true]);
+    expect(failing.text()).toBe('0:one\n|1:two\n|');
+  });
 });
