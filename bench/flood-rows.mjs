@@ -64,7 +64,7 @@ export function printFloodRows(r) {
   console.table(r.efficiency.map(({ primitivesMsPerMB, ...rest }) => ({ ...rest, 'deflate/sha1/aes/base64 ms/MB': Object.values(primitivesMsPerMB).join(' / ') })));
   console.log('Target 2, one write(2) per line: each writer\'s wall time (first write to close), into cat and into the copy:');
   console.table(r.writers.rows);
-  console.table(Object.entries(r.writers.ratios).map(([k, v]) => ({ writers: k, 'copy ÷ cat (median writer)': v.median, 'copy ÷ cat (slowest)': v.max, target: v.target })));
+  console.table(Object.entries(r.writers.ratios).map(([k, v]) => ({ writers: k, 'copy ÷ cat (median writer)': v.median, 'copy ÷ cat (slowest)': v.max, 'floor (any sealing reader)': v.floor, target: v.target })));
   console.log('Target 3, the flood pinned to 1 and 2 cores (taskset around the copy; the writer not pinned):');
   console.table(r.cores.map(({ threads, ...rest }) => ({ ...rest, 'main thread CPU s': threads.main, 'other threads CPU s': threads.others })));
   console.log('Target 6, peers on one stream:');
