@@ -120,8 +120,31 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
  * the main thread reads the message the usual way. Self-contained, as `openSymmetric`.
  */
 export function decodeArmored(body: Uint8Array, head: Uint8Array, end: number): Buffer | null {
-  // Node's base64 decoder skips the line breaks itself.
-  const binary = Buffer.from(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1'), 'base64');
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  // Node's base64 decoder skips the line breaks itself. It needs a string, and a string of a
+  // whole block's lines (~350 KiB for 1 MiB of text) is made in fresh pages of its own every
+  // time (V8's large-object space, or a malloc'd external string past ~1 MB): a fifth of the
+  // decrypter's page faults in a flood. So the lines are decoded in pieces under 128 KiB, whose
+  // strings live and die in the young generation. A piece ends only where a whole number of
+  // lines of the first line's length ends, and only when such a line holds a multiple of 4
+  // characters, so each piece decodes on its own. If the lines differ after all, a piece decodes
+  // short and so does the whole (decoding never drops whole bytes, only a piece's last bits),
+  // and the length check below refuses it.
+  const firstBreak = bytes.indexOf(10);
+  const lineChars = firstBreak - (firstBreak > 0 && bytes[firstBreak - 1] === 13 ? 1 : 0);
+  const step = (firstBreak + 1) * Math.floor((96 * 1024) / (firstBreak + 1));
+  let binary: Buffer;
+  if (firstBreak > 0 && lineChars % 4 === 0 && step > 0 && bytes.length > step) {
+    binary = Buffer.allocUnsafe(Math.ceil((bytes.length * 3) / 4) + 3);
+    let written = 0;
+    for (let at = 0; at < bytes.length; at += step) {
+      const cut = Math.min(bytes.length, at + step);
+      written += binary.write(bytes.toString('latin1', at, cut), written, 'base64');
+    }
+    binary = binary.subarray(0, written);
+  } else {
+    binary = Buffer.from(bytes.toString('latin1'), 'base64');
+  }
   if (binary.length !== end || binary.length < head.length) return null;
   return Buffer.compare(binary.subarray(0, head.length), head) === 0 ? binary : null;
 }

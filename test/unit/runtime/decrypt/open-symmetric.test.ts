@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { openSymmetric, type Natives } from '../../../../runtime/decrypt/open-symmetric.ts';
+import { decodeArmored, openSymmetric, type Natives } from '../../../../runtime/decrypt/open-symmetric.ts';
 import { literalPacket, seipdV1Packet } from '../../../../runtime/packets.ts';
 
 /**
@@ -53,5 +53,56 @@ describe('openSymmetric', () => {
   it('rejects a body too short to hold the prefix and the MDC', () => {
     const { packet, start } = sealed(Buffer.alloc(0));
     expect(() => openSymmetric(m, packet, start, start + 39, key)).toThrow(/Modification detected/);
+  });
+});
+
+describe('decodeArmored', () => {
+  /** `data` as base64 lines of `width` characters, each ended by `eol`. */
+  const lines = (data: Buffer, width: number, eol = '\n'): Buffer => {
+    const b64 = data.toString('base64');
+    const out: string[] = [];
+    for (let at = 0; at < b64.length; at += width) out.push(b64.slice(at, at + width) + eol);
+    return Buffer.from(out.join(''), 'latin1');
+  };
+  const data = crypto.randomBytes(700_001); // decodes in several pieces, ends with padding
+  const head = data.subarray(0, 40);
+
+  it('decodes a long body in pieces to exactly the bytes, for lines of 64 and 76 characters, LF and CRLF', () => {
+    for (const [width, eol] of [[64, '\n'], [76, '\n'], [64, '\r\n']] as const) {
+      const body = lines(data, width, eol);
+      expect(body.length).toBeGreaterThan(3 * 128 * 1024);
+      const got = decodeArmored(body, head, data.length);
+      expect(got?.equals(data), `${width} ${JSON.stringify(eol)}`).toBe(true);
+    }
+  });
+
+  it('decodes whole when a line does not hold a multiple of 4 characters', () => {
+    expect(decodeArmored(lines(data, 66), head, data.length)?.equals(data)).toBe(true);
+  });
+
+  it('never decodes lines of uneven length to other bytes: right, or refused where a piece ends mid-line', () => {
+    const body = lines(data, 64).toString('latin1').split('\n');
+    /** The body with `k` characters of line `i + 1` moved to the end of line `i`. */
+    const moved = (i: number, k: number) => {
+      const copy = [...body];
+      copy[i] = copy[i] + copy[i + 1].slice(0, k);
+      copy[i + 1] = copy[i + 1].slice(k);
+      return Buffer.from(copy.join('\n'), 'latin1');
+    };
+    // Pieces are 1,512 lines of 65 bytes: line 1511 is the last of the first piece.
+    expect(decodeArmored(moved(10, 2), head, data.length)?.equals(data)).toBe(true); // inside a piece
+    expect(decodeArmored(moved(1511, 2), head, data.length)).toBeNull(); // across a piece's end
+    for (const i of [0, 700, 1510, 1511, 1512, 3023, 3024, 5000]) {
+      for (const k of [1, 2, 3, 4, 5]) {
+        const got = decodeArmored(moved(i, k), head, data.length);
+        if (got !== null) expect(got.equals(data), `line ${i}, ${k}`).toBe(true);
+      }
+    }
+  });
+
+  it('refuses a body that decodes to another head or length', () => {
+    const body = lines(data, 64);
+    expect(decodeArmored(body, data.subarray(1, 41), data.length)).toBeNull();
+    expect(decodeArmored(body, head, data.length + 1)).toBeNull();
   });
 });
