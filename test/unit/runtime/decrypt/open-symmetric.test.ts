@@ -85,8 +85,9 @@ describe('decodeArmored', () => {
     /** The body with `k` characters of line `i + 1` moved to the end of line `i`. */
     const moved = (i: number, k: number) => {
       const copy = [...body];
-      copy[i] = copy[i] + copy[i + 1].slice(0, k);
-      copy[i + 1] = copy[i + 1].slice(k);
+      const next = copy[i + 1] ?? '';
+      copy[i] = `${copy[i] ?? ''}${next.slice(0, k)}`;
+      copy[i + 1] = next.slice(k);
       return Buffer.from(copy.join('\n'), 'latin1');
     };
     // Pieces are 1,512 lines of 65 bytes: line 1511 is the last of the first piece.
