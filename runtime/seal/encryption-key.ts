@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readPacket } from '../decrypt/split.ts';
 import { PipesError, refusal } from '../errors.ts';
 
 /**
@@ -108,32 +109,14 @@ export function armoredKeyHolds(armoredKey: string, bodyHex: string): boolean {
 
 const PUBLIC_KEY_TAGS = new Set([6, 14]);
 
-/** The bodies of the public key and subkey packets of a key block (RFC 4880 4.2: old and new headers); none when a header is cut or partial. */
+/** The bodies of the public key and subkey packets of a key block (old and new headers, read as every message is); none when a header is cut, partial or indeterminate. */
 function keyPacketBodies(binary: Buffer): Buffer[] {
   const bodies: Buffer[] = [];
   for (let at = 0; at < binary.length; ) {
-    const ctb = binary[at] as number;
-    let tag: number;
-    let length: number;
-    let start: number;
-    if ((ctb & 0xc0) === 0x80) {
-      // Old format: tag in bits 5-2, then a 1-, 2- or 4-octet length (3: indeterminate, refused).
-      tag = (ctb >> 2) & 0x0f;
-      const octets = [1, 2, 4][ctb & 3];
-      if (octets === undefined || at + 1 + octets > binary.length) return [];
-      length = binary.readUIntBE(at + 1, octets);
-      start = at + 1 + octets;
-    } else if ((ctb & 0xc0) === 0xc0) {
-      tag = ctb & 0x3f;
-      const first = binary[at + 1];
-      if (first === undefined || (first >= 224 && first < 255)) return []; // partial lengths: not in a key block
-      if (first < 192) [length, start] = [first, at + 2];
-      else if (first < 224) [length, start] = [((first - 192) << 8) + (binary[at + 2] ?? 0) + 192, at + 3];
-      else [length, start] = [at + 6 <= binary.length ? binary.readUInt32BE(at + 2) : Number.POSITIVE_INFINITY, at + 6];
-    } else return [];
-    if (start + length > binary.length) return [];
-    if (PUBLIC_KEY_TAGS.has(tag)) bodies.push(binary.subarray(start, start + length));
-    at = start + length;
+    const h = readPacket(binary, at);
+    if (h.status !== 'ok' || h.partial) return []; // partial lengths: not in a key block
+    if (PUBLIC_KEY_TAGS.has(h.tag)) bodies.push(binary.subarray(h.bodyStart, h.end));
+    at = h.end;
   }
   return bodies;
 }
