@@ -1,4 +1,5 @@
 import { constants, createCipheriv, createECDH, createHash, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt } from 'node:crypto';
+import { packetHeader } from '../packets.ts';
 import type { EcdhCurve, EncryptionKey } from './encryption-key.ts';
 
 /**
@@ -26,7 +27,8 @@ export function sessionKeyPacket(key: EncryptionKey, sessionKey: Uint8Array): Bu
   const m = Buffer.concat([Buffer.from([SESSION_KEY_ALGORITHM]), sessionKey, Buffer.from([sum >> 8, sum & 0xff])]);
   try {
     const fields = key.algorithm === 'rsa' ? [mpi(rsaEncrypt(key, m))] : ecdhFields(key, m);
-    return packet(TAG_PKESK, Buffer.concat([Buffer.from([3]), key.keyId, Buffer.from([key.id]), ...fields]));
+    const body = Buffer.concat([Buffer.from([3]), key.keyId, Buffer.from([key.id]), ...fields]);
+    return Buffer.concat([packetHeader(TAG_PKESK, body.length), body]);
   } finally {
     // The session key's own copies are erased with it (see docs/threat-model.md).
     m.fill(0);
@@ -90,12 +92,3 @@ function mpi(value: Buffer): Buffer {
   return Buffer.concat([Buffer.from([bits >> 8, bits & 0xff]), v]);
 }
 
-/** A new-format packet: tag, then a one-, two- or five-octet length (RFC 4880 4.2.2). */
-function packet(tag: number, body: Buffer): Buffer {
-  const n = body.length;
-  let length: Buffer;
-  if (n < 192) length = Buffer.from([n]);
-  else if (n < 8384) length = Buffer.from([((n - 192) >> 8) + 192, (n - 192) & 0xff]);
-  else length = Buffer.from([0xff, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
-  return Buffer.concat([Buffer.from([0xc0 | tag]), length, body]);
-}
