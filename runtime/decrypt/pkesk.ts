@@ -1,4 +1,5 @@
 import { createDecipheriv, createHash } from 'node:crypto';
+import { mpiEnd } from './key-packets.ts';
 import { readPacket } from './split.ts';
 
 /**
@@ -80,9 +81,8 @@ export function wellFormedValue(p: Pkesk): boolean {
 }
 
 function readMpi(buf: Buffer, at: number): { value: Buffer; end: number } | null {
-  if (at + 2 > buf.length) return null;
-  const end = at + 2 + Math.ceil(buf.readUInt16BE(at) / 8);
-  return end > buf.length ? null : { value: buf.subarray(at + 2, end), end };
+  const end = mpiEnd(buf, at);
+  return end === null ? null : { value: buf.subarray(at + 2, end), end };
 }
 
 /** The ciphertext as gpg hands it to the agent: a canonical S-expression `(enc-val (...))`. */
