@@ -99,16 +99,17 @@ export async function buildFloorC(dir) {
 /**
  * The floor: a reader with no encryption under the same trickle (plaintext out, compared with
  * what was written). `exe` null: bench/floor-reader.mjs (Node.js, the copy's pipe handling);
- * otherwise the C reader built by buildFloorC (the machine's own floor). Only its CPU is of interest.
+ * otherwise the C reader built by buildFloorC (the machine's own floor). `mode`: `sync` (fdatasync
+ * each burst; on the thread pool for Node.js), `mainsync` (Node.js only: on the event loop's
+ * thread) or `nosync`. Only its CPU is of interest.
  */
-export async function trickleFloor({ dir, seconds = 120, rate = 2000, burstMs = 10, seed = 7, sync = true, exe = null, mode: forcedMode = null }) {
+export async function trickleFloor({ dir, seconds = 120, rate = 2000, burstMs = 10, seed = 7, mode = 'sync', exe = null }) {
   const pipe = join(dir, 'floor.pipe');
   const out = join(dir, 'floor.out');
   rmSync(out, { force: true });
   rmSync(pipe, { force: true });
   await execFileAsync('mkfifo', ['-m', '600', pipe]);
   writeFileSync(out, '', { mode: 0o600 });
-  const mode = forcedMode ?? (sync ? 'sync' : 'nosync');
   const command = exe === null ? [process.execPath, [join(BENCH, 'floor-reader.mjs'), pipe, out, mode]] : [exe, [pipe, out, mode]];
   const reader = spawn(command[0], command[1], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((resolve) => reader.on('exit', (code) => resolve(code)));
@@ -127,7 +128,7 @@ export async function trickleFloor({ dir, seconds = 120, rate = 2000, burstMs = 
   rmSync(out, { force: true });
   const writes = w.growth.length;
   return {
-    options: `floor (${exe === null ? 'Node.js' : 'C'}): read + write${sync ? ` + fdatasync${mode === 'mainsync' ? ' on the loop' : ''}` : ''}, no encryption`,
+    options: `floor (${exe === null ? 'Node.js' : 'C'}): read + write${mode !== 'nosync' ? ` + fdatasync${mode === 'mainsync' ? ' on the loop' : ''}` : ''}, no encryption`,
     seconds,
     cpuPercentOfCore: +((100 * (ticks1 - ticks0)) / CLK_TCK / wallS).toFixed(2),
     writes,
@@ -266,7 +267,7 @@ async function main() {
         for (const exe of c.exe === null ? [null] : [c.exe, null]) {
           // The Node.js reader also with fdatasync on the loop's thread, as the copy does under a trickle.
           for (const mode of exe === null ? ['sync', 'mainsync', 'nosync'] : ['sync', 'nosync']) {
-            const f = await trickleFloor({ dir, seconds: Number(values.seconds), sync: mode !== 'nosync', exe, mode });
+            const f = await trickleFloor({ dir, seconds: Number(values.seconds), mode, exe });
             console.table([f]);
             results.push({ ...f, decryptedMatches: f.matches });
           }
