@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readPacket } from '../decrypt/split.ts';
+import { readPacket } from '../format/split.ts';
 import { PipesError, refusal } from '../errors.ts';
 
 /**

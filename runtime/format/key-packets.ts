@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { crc24 } from '../packets.ts';
+import { crc24 } from './packets.ts';
 import { readPacket } from './split.ts';
 
 /**
