@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { deflate, deflateSync } from 'node:zlib';
 import { formatMetadata, type BlockMetadata } from './metadata.ts';
 import type { RecipientKeys } from './recipients.ts';
-import { armorParts, compressedPacketParts, literalPacket, seipdV1Parts } from './packets.ts';
+import { armorParts, compressedPacketParts, literalPacket, seipdV1Parts } from './format/packets.ts';
 import { MAX_BLOCKS_PER_WINDOW, SessionKeys } from './session-key.ts';
 import { createSmallDeflate, type SmallDeflate } from './small-deflate.ts';
 

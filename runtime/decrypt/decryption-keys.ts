@@ -4,7 +4,7 @@ import type { SessionKeyOf } from './fast-open.ts';
 import { loadOpenpgp } from './load-openpgp.ts';
 import { ecdhSessionKey, parsePkesks, rsaSessionKey, wellFormedValue, type Pkesk, type SessionKey } from './pkesk.ts';
 import type { NativeDecryptionKey } from './secret-key.ts';
-import { readPacket } from './split.ts';
+import { readPacket } from '../format/split.ts';
 
 /**
  * A secret key given to the decrypter (`--key`, `--archive-key`): the decryption subkeys read

@@ -4,13 +4,13 @@ import { ASK_OPENPGP, nativeSessionKey, type DecryptionKey } from './decryption-
 import { loadOpenpgp } from './load-openpgp.ts';
 import { OFFLOAD_MIN_BYTES, OpenPool } from './open-pool.ts';
 import { openSymmetric, type Natives, type SymmetricOpened } from './open-symmetric.ts';
-import { armorBody } from '../packets.ts';
-import { readPacket } from './split.ts';
+import { armorBody } from '../format/packets.ts';
+import { readPacket } from '../format/split.ts';
 
 /**
  * Opens a message of the shape the copy writes — session-key packets, then one SEIPD v1 packet
  * of fixed length around an optionally ZLIB/ZIP-compressed literal packet — with native
- * AES, SHA-1 and zlib, as runtime/packets.ts writes them. The session key is opened natively
+ * AES, SHA-1 and zlib, as runtime/format/packets.ts writes them. The session key is opened natively
  * too (decryption-keys.ts) when the key allows, else by openpgp.js. Returns null for any other
  * shape (partial lengths, other algorithms, as gpg may write): the caller then hands the
  * message to openpgp.decrypt, which reads everything.

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AssuanClient, AssuanError, plusEscape } from './assuan.ts';
-import { isRead, readKeyPackets } from './key-packets.ts';
+import { isRead, readKeyPackets } from '../format/key-packets.ts';
 import { ecdhSessionKey, encValSexp, parsePkesks, plainValue, rsaSessionKey, wellFormedValue, type EcdhParams, type Pkesk, type SessionKey } from './pkesk.ts';
 
 const execFileAsync = promisify(execFile);

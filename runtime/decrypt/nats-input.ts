@@ -5,7 +5,7 @@ import { HEADER, natsConnectOptions, type NatsForward } from '../sinks/forward/n
 import { FollowStopped } from './follow.ts';
 import type { ReadContext } from './read-input.ts';
 import type { LogDecrypter } from './reader.ts';
-import { nextPiece } from './split.ts';
+import { nextPiece } from '../format/split.ts';
 
 /** `decrypt --from nats://…/subject`: what to read from the subject's stream. */
 export interface NatsInput {

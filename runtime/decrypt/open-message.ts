@@ -1,5 +1,5 @@
 import type * as openpgp from 'openpgp';
-import { dearmor } from '../packets.ts';
+import { dearmor } from '../format/packets.ts';
 import { openOwnArmored, openOwnShape, type Opened, type SessionKeyOf } from './fast-open.ts';
 import { keyOptionsFor, type DecryptionKey } from './decryption-keys.ts';
 import { loadOpenpgp } from './load-openpgp.ts';

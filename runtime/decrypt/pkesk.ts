@@ -1,6 +1,6 @@
 import { createDecipheriv, createHash } from 'node:crypto';
-import { mpiEnd } from './key-packets.ts';
-import { readPacket } from './split.ts';
+import { mpiEnd } from '../format/key-packets.ts';
+import { readPacket } from '../format/split.ts';
 
 /**
  * The halves of a public-key session-key packet (v3 PKESK, RFC 4880 5.1 and RFC 6637) around a

@@ -3,7 +3,7 @@ import { countNewlines } from '../writer.ts';
 import type { DecryptionKey } from './decryption-keys.ts';
 import type { Opened, SessionKeyOf } from './fast-open.ts';
 import { openMessage } from './open-message.ts';
-import { findMessageStart, nextPiece, type Piece } from './split.ts';
+import { findMessageStart, nextPiece, type Piece } from '../format/split.ts';
 
 /**
  * Decrypts every message of an appended log, in file order, and checks each stream as it goes:

@@ -1,5 +1,5 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { KeyFormatError, mpiEnd } from './key-packets.ts';
+import { KeyFormatError, mpiEnd } from '../format/key-packets.ts';
 
 /**
  * An RSA secret key (RFC 4880 5.5.3: the MPIs d, p, q, u after the public n and e) as a

@@ -1,10 +1,10 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { ALGORITHM, CV25519_OID, dearmorKey, isRead, KEY_TAG, KeyFormatError, mpiEnd, readKeyPackets, type KeyPacket } from './key-packets.ts';
+import { ALGORITHM, CV25519_OID, dearmorKey, isRead, KEY_TAG, KeyFormatError, mpiEnd, readKeyPackets, type KeyPacket } from '../format/key-packets.ts';
 import type { EcdhParams } from './pkesk.ts';
 import { rsaPrivateKey } from './rsa-key.ts';
 import { parseProtection, unprotect, type Protection } from './s2k.ts';
 
-export { KeyFormatError } from './key-packets.ts';
+export { KeyFormatError } from '../format/key-packets.ts';
 
 /**
  * The admin's secret key read natively, for the shapes admins have: a v4 key whose decryption

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JsMsg } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { BakedForward } from '../baked.ts';
-import { nextPiece } from '../decrypt/split.ts';
+import { nextPiece } from '../format/split.ts';
 import { EXIT, PipesError } from '../errors.ts';
 import { Backoff } from '../sinks/forward/backoff.ts';
 import { HEADER, natsConnectOptions } from '../sinks/forward/nats.ts';

@@ -1,4 +1,4 @@
-import { nextPiece } from '../decrypt/split.ts';
+import { nextPiece } from '../format/split.ts';
 import { RECEIVE_HELLO } from '../sinks/forward/ssh.ts';
 import type { SpoolMessage } from '../sinks/forward/spool-reader.ts';
 import { CollectorFile } from './collector-file.ts';

@@ -1,4 +1,4 @@
-import { nextPiece } from '../decrypt/split.ts';
+import { nextPiece } from '../format/split.ts';
 import { openReadOnlyOrNull } from '../paths.ts';
 import { messageId } from '../sinks/forward/message-id.ts';
 

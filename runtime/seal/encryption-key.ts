@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { readPacket } from '../decrypt/split.ts';
+import { ALGORITHM, dearmorKey, isRead, KEY_TAG, KeyFormatError, keyPacket } from '../format/key-packets.ts';
+import { readPacket } from '../format/split.ts';
 import { PipesError, refusal } from '../errors.ts';
 
 /**
@@ -36,13 +36,14 @@ const CURVES: ReadonlyMap<string, EcdhCurve> = new Map([
 ]);
 /** Point sizes: 0x40 and 32 bytes; 0x04 and two coordinates. */
 const POINT_BYTES: Record<EcdhCurve, number> = { curve25519: 33, p256: 65, p384: 97, p521: 133 };
-const ALGORITHMS = { rsaEncryptSign: 1, rsaEncrypt: 2, ecdh: 18 } as const;
 const KDF_HASHES = new Set([8, 9, 10]);
 const KEY_WRAP_CIPHERS = new Set([7, 8, 9]);
 
 /**
  * The key packet's body (hex, as baked) to an EncryptionKey; null for an algorithm or curve the
- * copy does not encrypt to natively. A body of another shape is a broken copy: an error.
+ * copy does not encrypt to natively. A body of another shape is a broken copy: an error. The
+ * fields are read by the decrypter's key reader (runtime/format/key-packets.ts), so both sides
+ * take a key packet apart the same way.
  */
 export function parseEncryptionKey(bodyHex: string): EncryptionKey | null {
   const body = Buffer.from(bodyHex, 'hex');
@@ -50,41 +51,17 @@ export function parseEncryptionKey(bodyHex: string): EncryptionKey | null {
   if (body.length < 6 || body.toString('hex') !== bodyHex.toLowerCase()) throw broken('not a key packet');
   if (body[0] !== 4) throw broken(`version ${body[0]}`);
   const id = body[5] as number;
-  const fingerprint = createHash('sha1')
-    .update(Buffer.from([0x99, body.length >> 8, body.length & 0xff]))
-    .update(body)
-    .digest();
+  if (id !== ALGORITHM.rsaEncryptSign && id !== ALGORITHM.rsaEncrypt && id !== ALGORITHM.ecdh) return null;
+  const read = keyPacket(KEY_TAG.publicSubkey, false, body);
+  // RSA and ECDH are algorithms the reader knows: unread means cut short (or, for ECDH, KDF parameters of another shape).
+  if (!isRead(read)) throw broken(id === ALGORITHM.ecdh ? 'truncated or KDF parameters' : 'truncated');
+  // Anything after the public fields (a secret key's fields) is refused, not ignored.
+  if (read.publicEnd !== body.length) throw refusal('SECRET_KEY', 'a baked encryption key packet carries more than public key material; regenerate the copy');
+  const { fingerprint } = read;
   const keyId = fingerprint.subarray(12);
-  let at = 6;
-  const mpi = (): Buffer => {
-    if (at + 2 > body.length) throw broken('truncated');
-    const bytes = Math.ceil(body.readUInt16BE(at) / 8);
-    const value = body.subarray(at + 2, at + 2 + bytes);
-    if (value.length !== bytes) throw broken('truncated');
-    at += 2 + bytes;
-    return value;
-  };
-  const end = () => {
-    // Anything after the public fields (a secret key's fields) is refused, not ignored.
-    if (at !== body.length) throw refusal('SECRET_KEY', 'a baked encryption key packet carries more than public key material; regenerate the copy');
-  };
-  if (id === ALGORITHMS.rsaEncryptSign || id === ALGORITHMS.rsaEncrypt) {
-    const n = mpi();
-    const e = mpi();
-    end();
-    return { algorithm: 'rsa', id, keyId, fingerprint, n, e };
-  }
-  if (id !== ALGORITHMS.ecdh) return null;
-  const oidBytes = body[at] as number;
-  const oid = body.subarray(at, at + 1 + oidBytes);
-  if (oidBytes === 0 || oidBytes === 0xff || oid.length !== 1 + oidBytes) throw broken('truncated');
-  at += 1 + oidBytes;
-  const point = mpi();
-  if (at + 4 > body.length || body[at] !== 3 || body[at + 1] !== 1) throw broken('KDF parameters');
-  const hash = body[at + 2] as number;
-  const cipher = body[at + 3] as number;
-  at += 4;
-  end();
+  if (read.rsa !== null) return { algorithm: 'rsa', id, keyId, fingerprint, n: read.rsa.n, e: read.rsa.e };
+  if (read.ecdh === null) throw broken('no ECDH fields');
+  const { oid, point, hash, cipher } = read.ecdh;
   const curve = CURVES.get(oid.subarray(1).toString('hex'));
   if (curve === undefined || !KDF_HASHES.has(hash) || !KEY_WRAP_CIPHERS.has(cipher)) return null;
   if (point.length !== POINT_BYTES[curve] || point[0] !== (curve === 'curve25519' ? 0x40 : 0x04)) throw broken('point');
@@ -99,15 +76,19 @@ export function parseEncryptionKey(bodyHex: string): EncryptionKey | null {
  */
 export function armoredKeyHolds(armoredKey: string, bodyHex: string): boolean {
   if (/-----BEGIN PGP (PRIVATE|SECRET) KEY BLOCK-----/.test(armoredKey)) throw refusal('SECRET_KEY', 'a baked recipient key is a secret key; regenerate the copy');
-  const m = /-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n(?:[^\r\n]+\r?\n)*?\r?\n([\s\S]*?)-----END PGP PUBLIC KEY BLOCK-----/.exec(armoredKey);
-  if (m === null) return false;
-  // The base64 lines, without the CRC-24 line ("=XXXX") that ends them.
-  const base64 = (m[1] as string).replace(/^=[A-Za-z0-9+/]{4}\s*$/m, '').replace(/\s+/g, '');
+  let armor: ReturnType<typeof dearmorKey>;
+  try {
+    armor = dearmorKey(armoredKey);
+  } catch (err) {
+    if (err instanceof KeyFormatError) return false; // its CRC-24 does not match: damaged, not ours
+    throw err;
+  }
+  if (armor === null || armor.type !== 'PUBLIC KEY BLOCK') return false;
   const body = Buffer.from(bodyHex, 'hex');
-  return keyPacketBodies(Buffer.from(base64, 'base64')).some((b) => b.equals(body));
+  return keyPacketBodies(armor.binary).some((b) => b.equals(body));
 }
 
-const PUBLIC_KEY_TAGS = new Set([6, 14]);
+const PUBLIC_KEY_TAGS = new Set<number>([KEY_TAG.publicKey, KEY_TAG.publicSubkey]);
 
 /** The bodies of the public key and subkey packets of a key block (old and new headers, read as every message is); none when a header is cut, partial or indeterminate. */
 function keyPacketBodies(binary: Buffer): Buffer[] {

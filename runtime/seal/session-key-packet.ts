@@ -1,5 +1,5 @@
 import { constants, createCipheriv, createECDH, createHash, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt } from 'node:crypto';
-import { packetHeader } from '../packets.ts';
+import { packetHeader } from '../format/packets.ts';
 import type { EcdhCurve, EncryptionKey } from './encryption-key.ts';
 
 /**

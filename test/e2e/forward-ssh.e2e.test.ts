@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nextPiece } from '../../runtime/decrypt/split.ts';
+import { nextPiece } from '../../runtime/format/split.ts';
 import { CLI, cli, run, writerProcess } from '../helpers/cli.ts';
 import { type CopyPaths, E2eFixture, linesByWriter, QUIT, range, sendQuit } from '../helpers/e2e.ts';
 import { childPids, missingForSshd, TestSshd, until } from '../helpers/servers.ts';

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
-import { nextPiece, readPacket } from '../../runtime/decrypt/split.ts';
+import { nextPiece, readPacket } from '../../runtime/format/split.ts';
 import { writerProcess } from '../helpers/cli.ts';
 import { E2eFixture, linesByWriter, QUIT, range } from '../helpers/e2e.ts';
 

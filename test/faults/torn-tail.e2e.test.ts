@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
-import { nextPiece } from '../../runtime/decrypt/split.ts';
+import { nextPiece } from '../../runtime/format/split.ts';
 import { writerProcess } from '../helpers/cli.ts';
 import { E2eFixture, linesByWriter, range, type CopyPaths } from '../helpers/e2e.ts';
 

@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { waitForReader } from '../../generator/start.ts';
-import { nextPiece } from '../../runtime/decrypt/split.ts';
+import { nextPiece } from '../../runtime/format/split.ts';
 import { cli, startCopy, tempDir, type RunningCopy } from './cli.ts';
 import { TempGpg } from './gpg.ts';
 import { makeKey, writeKeyFiles, type TestKey } from './keys.ts';

@@ -1,6 +1,6 @@
 import type * as openpgp from 'openpgp';
 import { LogDecrypter, type OpenedBlock } from '../../runtime/decrypt/reader.ts';
-import { nextPiece } from '../../runtime/decrypt/split.ts';
+import { nextPiece } from '../../runtime/format/split.ts';
 import { decryptionKeyOf } from './keys.ts';
 
 /** The messages of a log, each as its own buffer, in file order (a log of whole messages only). */

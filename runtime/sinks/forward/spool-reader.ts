@@ -1,6 +1,6 @@
 import { promises as fsp, readdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { nextPiece } from '../../decrypt/split.ts';
+import { nextPiece } from '../../format/split.ts';
 import { errnoCode } from '../../errors.ts';
 import { openReadOnlyOrNull } from '../../paths.ts';
 import type { Logger } from '../../log.ts';

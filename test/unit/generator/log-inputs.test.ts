@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSecretKeys } from '../../../generator/log-inputs.ts';
 import { ASK_OPENPGP, nativeSessionKey } from '../../../runtime/decrypt/decryption-keys.ts';
 import { sessionKeyFor } from '../../../runtime/decrypt/fast-open.ts';
-import { readPacket } from '../../../runtime/decrypt/split.ts';
+import { readPacket } from '../../../runtime/format/split.ts';
 import { tempDir } from '../../helpers/cli.ts';
 import { TempGpg } from '../../helpers/gpg.ts';
 import { makeKey } from '../../helpers/keys.ts';

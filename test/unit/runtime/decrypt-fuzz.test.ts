@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { nextPiece } from '../../../runtime/decrypt/split.ts';
-import { packetHeader } from '../../../runtime/packets.ts';
+import { nextPiece } from '../../../runtime/format/split.ts';
+import { packetHeader } from '../../../runtime/format/packets.ts';
 import { decryptCollect } from '../../helpers/decrypt.ts';
 import { makeKey, type TestKey, testEncryptor } from '../../helpers/keys.ts';
 

@@ -10,7 +10,7 @@ import { reusedReads } from '../../helpers/reused-reads.ts';
 /**
  * The read path hands the framer views of one reused read buffer, and the framer hands the writer
  * views of its own buffers (runtime/fifo.ts, runtime/framer.ts); the writer seals from its parts
- * (runtime/packets.ts). Reusing a buffer something still holds would corrupt the log silently, so
+ * (runtime/format/packets.ts). Reusing a buffer something still holds would corrupt the log silently, so
  * this runs a flood through all of it with the disk slow: many blocks queued and sealing while
  * the reads go on, every message kept exactly as the writer handed it over, then decrypted.
  */

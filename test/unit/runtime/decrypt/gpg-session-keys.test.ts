@@ -5,7 +5,7 @@ import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpgSessionKeys } from '../../../../runtime/decrypt/gpg-session-keys.ts';
 import { LogDecrypter } from '../../../../runtime/decrypt/reader.ts';
-import { readPacket } from '../../../../runtime/decrypt/split.ts';
+import { readPacket } from '../../../../runtime/format/split.ts';
 import { TempGpg } from '../../../helpers/gpg.ts';
 import { makeKey, testEncryptor, type TestKey } from '../../../helpers/keys.ts';
 

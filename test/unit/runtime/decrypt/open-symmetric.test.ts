@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeArmored, openSymmetric, type Natives } from '../../../../runtime/decrypt/open-symmetric.ts';
-import { literalPacket, seipdV1Packet } from '../../../../runtime/packets.ts';
+import { literalPacket, seipdV1Packet } from '../../../../runtime/format/packets.ts';
 
 /**
  * AES-CFB is deciphered as ECB + CBC (two passes OpenSSL runs several blocks at a time) plus the

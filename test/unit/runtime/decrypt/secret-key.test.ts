@@ -3,10 +3,10 @@ import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../../../generator/keygen.ts';
 import { ASK_OPENPGP, nativeSessionKey, type DecryptionKey } from '../../../../runtime/decrypt/decryption-keys.ts';
-import { readKeyPackets } from '../../../../runtime/decrypt/key-packets.ts';
+import { readKeyPackets } from '../../../../runtime/format/key-packets.ts';
 import { KeyFormatError, readSecretKey, WrongPassphrase } from '../../../../runtime/decrypt/secret-key.ts';
-import { readPacket } from '../../../../runtime/decrypt/split.ts';
-import { crc24 } from '../../../../runtime/packets.ts';
+import { readPacket } from '../../../../runtime/format/split.ts';
+import { crc24 } from '../../../../runtime/format/packets.ts';
 import { TempGpg } from '../../../helpers/gpg.ts';
 import { makeKey, testEncryptor } from '../../../helpers/keys.ts';
 

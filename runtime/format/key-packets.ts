@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { crc24 } from '../packets.ts';
+import { crc24 } from './packets.ts';
 import { readPacket } from './split.ts';
 
 /**
@@ -40,6 +40,8 @@ export interface KeyPacket {
   readonly rsa: { readonly n: Buffer; readonly e: Buffer } | null;
   /** Of a secret packet: everything after the public part (S2K usage octet onwards); null for a public one. */
   readonly secret: Buffer | null;
+  /** Where the public part ends in the packet's body: of a public packet, anything after it is not a public key's. */
+  readonly publicEnd: number;
 }
 
 /** A key packet this reader does not take apart (another version or algorithm): only its place is known. */
@@ -108,7 +110,11 @@ export function readKeyPackets(binary: Buffer): Array<KeyPacket | OtherPacket> |
 
 export const isRead = (p: KeyPacket | OtherPacket): p is KeyPacket => !('unread' in p);
 
-function keyPacket(tag: number, primary: boolean, body: Buffer): KeyPacket | OtherPacket {
+/**
+ * One key packet's body (`tag` says which kind: a public or secret key or subkey). The copy reads
+ * its baked encryption key with it too (runtime/seal/encryption-key.ts).
+ */
+export function keyPacket(tag: number, primary: boolean, body: Buffer): KeyPacket | OtherPacket {
   if (body[0] !== 4) return { tag, primary, unread: `a version ${body[0] ?? '?'} key packet` };
   const algorithm = body[5] ?? -1;
   const fields = publicFields(algorithm, body, 6);
@@ -117,7 +123,7 @@ function keyPacket(tag: number, primary: boolean, body: Buffer): KeyPacket | Oth
   const head = Buffer.from([0x99, publicPart.length >> 8, publicPart.length & 0xff]);
   const fingerprint = createHash('sha1').update(head).update(publicPart).digest();
   const secret = tag === KEY_TAG.secretKey || tag === KEY_TAG.secretSubkey ? body.subarray(fields.end) : null;
-  return { tag, primary, algorithm, keyId: fingerprint.toString('hex', 12).toUpperCase(), fingerprint, decrypts: DECRYPTING.has(algorithm), ecdh: fields.ecdh, rsa: fields.rsa, secret };
+  return { tag, primary, algorithm, keyId: fingerprint.toString('hex', 12).toUpperCase(), fingerprint, decrypts: DECRYPTING.has(algorithm), ecdh: fields.ecdh, rsa: fields.rsa, secret, publicEnd: fields.end };
 }
 
 interface PublicFields {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { nextPiece, type Piece } from '../../../runtime/decrypt/split.ts';
-import { decryptCollect } from '../../helpers/decrypt.ts';
-import { TempGpg } from '../../helpers/gpg.ts';
-import { makeKey, type TestKey, testEncryptor } from '../../helpers/keys.ts';
+import { nextPiece, type Piece } from '../../../../runtime/format/split.ts';
+import { decryptCollect } from '../../../helpers/decrypt.ts';
+import { TempGpg } from '../../../helpers/gpg.ts';
+import { makeKey, type TestKey, testEncryptor } from '../../../helpers/keys.ts';
 
 function pieces(buf: Buffer): Piece[] {
   const out: Piece[] = [];
