@@ -9,12 +9,15 @@
  * main thread waiting about 15 ms four times in a flood, and the workers ran out of blocks.
  *
  * A window left behind is used again for the one after next once nothing reads it any more
- * (`hold`): a fresh window is 4,096 page faults per 16 MiB, a third of a flood's.
+ * (`hold`): a fresh window costs a page fault per 4 KiB (a 16 MiB one was a tenth of a flood's).
  */
 export type ReadInto = (target: Buffer, offset: number) => Promise<number>;
 
-/** The window's size (plus what is kept when moving): large enough to hold many blocks, small next to any RAM. */
-export const WINDOW_BYTES = 16 * 1024 * 1024;
+/**
+ * The window's size (plus what is kept when moving): several reads, many blocks. Each window is
+ * read into again and again, so only the first two cost page faults (2,048 each).
+ */
+export const WINDOW_BYTES = 8 * 1024 * 1024;
 /** One read: a flood's first block is split after this much rather than after the whole window. */
 const READ_BYTES = 4 * 1024 * 1024;
 
@@ -84,7 +87,7 @@ export class FileWindow {
     if (this.window.length - this.filled >= this.size / 4) return 0;
     const kept = this.filled - keepFrom;
     const spare = this.spare;
-    const next = spare !== null && spare.length - kept >= (this.size * 3) / 4 && !this.readers.has(spare.buffer) ? spare : Buffer.from(new SharedArrayBuffer(kept + this.size));
+    const next = spare !== null && spare.length - kept >= this.size / 2 && !this.readers.has(spare.buffer) ? spare : Buffer.from(new SharedArrayBuffer(kept + this.size));
     this.window.copy(next, 0, keepFrom, this.filled);
     this.spare = this.window.length > 0 ? this.window : null;
     this.window = next;
