@@ -9,6 +9,18 @@ export const now = () => process.hrtime.bigint();
 export const seconds = (from, to) => Number(to - from) / 1e9;
 export const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
 
+/**
+ * This environment as an admin's machine has it, for timing the decrypter: without
+ * NODE_EXTRA_CA_CERTS, which some machines set to the whole system CA bundle (node then parses it
+ * at every start: 0.03–0.06 s more for any node process on this VM). bench/decrypt-flood.mjs measures
+ * it both ways when it is set.
+ */
+export function adminEnv() {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
 /** Resolves with the child's exit code and signal. */
 export function exited(child) {
   return new Promise((resolve, reject) => {

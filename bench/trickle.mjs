@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import { withBenchKey } from './bench-key.mjs';
-import { writeResults } from './bench-util.mjs';
+import { adminEnv, writeResults } from './bench-util.mjs';
 import { waitForReader } from './copy-flood.mjs';
 import { nginxLines } from './nginx-lines.mjs';
 
@@ -208,7 +208,7 @@ export async function trickleRun({ dir, key, seconds = 120, rate = 2000, burstMs
   // Decrypt the whole log (the trickle-log shape of issue 11) and compare.
   const out = join(dir, 'trickle.out');
   const td = performance.now();
-  await execFileAsync(process.execPath, [CLI, 'decrypt', '--key', key.sec, '--output', out, log]);
+  await execFileAsync(process.execPath, [CLI, 'decrypt', '--key', key.sec, '--output', out, log], { env: adminEnv() });
   const decryptS = (performance.now() - td) / 1000;
   const matches = sha256(readFileSync(out)) === sha256(nginxLines(w.lines, seed));
   const half = rss.filter(([t]) => t >= wallS / 2);
