@@ -15,6 +15,18 @@ export const COPY_LIMITS = {
   streamAfterBytes: 32 * 1024,
   /** In a flood, a short read waits this long for the writer to add more, then reads again (reading.ts). */
   floodTopUpMs: 0.3,
+  /**
+   * The flood's drain thread (runtime/drain-thread.ts): it parks after the pipe stayed empty this
+   * long (a little longer than idleFlushMs, so a flood's short gaps do not hand the pipe back and
+   * forth), sleeps this long after a read of less than 16 KiB (at 140 MB/s writers add 28 KiB
+   * meanwhile, under the pipe's 64 KiB), wakes the loop once its ring holds 64 KiB (or the pipe
+   * ran dry), and ends once parked this long.
+   */
+  drainQuietMs: 5,
+  drainTopUpMs: 0.2,
+  drainTopUpBelowBytes: 16 * 1024,
+  drainTellAtBytes: 64 * 1024,
+  drainEndAfterMs: 10_000,
   /** Under a steady trickle the pipe is never idle; seal at least this often. */
   maxBlockAgeMs: 50,
   /** How often the pipe path is checked: deleted or replaced, a fresh pipe is put back. */

@@ -81,26 +81,34 @@ export class Reading {
     for (const source of this.sources) {
       source.onChunk(null);
       source.pause();
+      source.holdStill?.();
     }
   }
 
   private onData(source: Source, chunk: Buffer): void {
     const now = Date.now();
     this.take(source, chunk, now);
-    if (this.pacer.streaming && chunk.length < TOP_UP_BELOW_BYTES) this.topUp();
+    if (this.pacer.streaming && source.readAhead !== true && chunk.length < TOP_UP_BELOW_BYTES) this.topUp();
     if (source.framer.quitRequested) {
       this.deps.quit();
       return;
     }
     this.lastDataAt = now;
     if (!this.pacer.streaming) {
-      this.gather(now);
-      return;
+      // Read ahead by the drain thread, the chunk is a flood's (the thread stops once the pipe
+      // is quiet): no gather, which would wait while the ring fills.
+      if (source.readAhead !== true) {
+        this.gather(now);
+        return;
+      }
+      this.pacer.stream(now);
+      this.floodMode();
     }
     if (this.pendingSince === null && source.framer.pendingBytes > 0) this.pendingSince = now;
     if (this.pendingSince !== null && now - this.pendingSince >= COPY_LIMITS.maxBlockAgeMs) this.flushIdle(now);
     this.armTimer(COPY_LIMITS.idleFlushMs);
     this.applyBackpressure(now);
+    source.flood?.();
   }
 
   /**
@@ -153,9 +161,7 @@ export class Reading {
     const now = Date.now();
     this.flushIdle(now);
     this.pacer.endGather(now, got);
-    this.deps.writer.readingFlood(this.pacer.streaming);
-    youngGenerationMayGrow(this.pacer.streaming);
-    oldGenerationMayGrow(this.pacer.streaming);
+    this.floodMode();
     if (this.pacer.streaming) {
       this.lastDataAt = now;
       this.armTimer(COPY_LIMITS.idleFlushMs);
@@ -164,6 +170,13 @@ export class Reading {
       this.armTimer(COPY_LIMITS.partialLineWaitMs);
     }
     this.applyBackpressure(now);
+  }
+
+  /** The writer and the heap follow the pacer: a flood or not. */
+  private floodMode(): void {
+    this.deps.writer.readingFlood(this.pacer.streaming);
+    youngGenerationMayGrow(this.pacer.streaming);
+    oldGenerationMayGrow(this.pacer.streaming);
   }
 
   private applyBackpressure(now: number): void {

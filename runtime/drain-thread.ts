@@ -1,0 +1,331 @@
+import { Worker } from 'node:worker_threads';
+import { PipesError } from './errors.ts';
+import type { Logger } from './log.ts';
+
+/**
+ * A thread that only drains the pipe, in a flood (issue 14, target 2).
+ *
+ * The copy's event loop both reads the pipe and seals. Whenever it is busy longer than a writer
+ * takes to fill the pipe's 64 KiB (half a millisecond at 140 MB/s), the writer blocks, although
+ * the copy as a whole could keep up. While reading engages it (a flood: runtime/reading.ts), this
+ * thread reads the same pipe into a ring in shared memory and the loop takes the bytes from the
+ * ring when it has time; a writer then waits only when the ring is full, that is when the copy
+ * as a whole falls behind. Under a trickle it is never engaged (it would add a thread wake-up to
+ * every burst) and, once a flood has been over for a while, it ends, so an idle copy holds neither
+ * its thread nor its ring.
+ *
+ * - One reader at a time. The thread reads the copy's own descriptor (same pipe, same
+ *   non-blocking open file description), only while engaged; the loop reads it only while the
+ *   thread is parked. A blocking descriptor of its own (`/proc/self/fd/N`) could not be left
+ *   when the flood ends or the copy stops: a read waiting for a writer cannot be interrupted,
+ *   and a second reader kept open would let writes land after the copy closed its end.
+ * - Pipe order. Bytes enter the ring in the order read(2) returns them and leave it in that order;
+ *   the loop takes the ring empty before it reads the descriptor again. Lines of different
+ *   writers stay apart as they were in the pipe (writes up to PIPE_BUF are atomic there).
+ * - Bounded. The ring's capacity is part of --max-buffer (copy-session.ts takes it out of the
+ *   bound the writer's queue is held to), and the loop takes from the ring only what reading
+ *   admits: paused (backpressure), it takes nothing, the ring fills, the thread stops reading
+ *   and the writers wait on the pipe as before.
+ * - Stop: park() returns once the thread has stopped reading; what it read is in the ring.
+ */
+export interface DrainLimits {
+  /** The thread parks itself after the pipe stayed empty this long. */
+  readonly quietMs: number;
+  /** After a read shorter than topUpBelowBytes (or an empty one), it sleeps this long: one read then takes what the writers added meanwhile. */
+  readonly topUpMs: number;
+  readonly topUpBelowBytes: number;
+  /** The loop is woken for the ring's bytes once it holds this much (or the pipe ran dry). */
+  readonly tellAtBytes: number;
+  /** A parked thread ends after this long; the next flood starts another. */
+  readonly endAfterMs: number;
+}
+
+/** Control words in shared memory (Int32). */
+const STATE = 0;
+/** Bytes written into / taken from the ring since it was made, modulo 2^32. */
+const WRITTEN = 1;
+const TAKEN = 2;
+/** The loop waits (Atomics.waitAsync on SEQ) to be told of bytes or a park. */
+const WANT = 3;
+const SEQ = 4;
+const WORDS = 8;
+
+const PARKED = 0;
+const RUN = 1;
+const PARK_ASKED = 2;
+
+/** ES2024's Atomics.waitAsync (in Node since 16), not yet in this project's TypeScript lib. */
+interface AtomicsWaitAsync {
+  waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}
+
+/** One read at most: the pipe's default buffer. */
+const READ_MAX = 64 * 1024;
+
+/** The thread's whole program (it runs from this string: the copy is one file, with no worker file beside it). */
+const WORKER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { readSync } = require('node:fs');
+const { fd, control, ring, quietMs, topUpMs, topUpBelowBytes, tellAtBytes } = workerData;
+const ctl = new Int32Array(control);
+const buf = Buffer.from(ring);
+const size = buf.length;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+// EAGAIN ends every quiet look at the pipe: its stack trace is never read.
+Error.stackTraceLimit = 0;
+// The loop is told of bytes once a good piece has come (each wake-up costs it a trip through
+// the event loop), or when the pipe has run dry, the ring is full, or the thread parks.
+function tell(held) {
+  if (held < tellAtBytes || Atomics.load(ctl, ${WANT}) === 0) return;
+  Atomics.store(ctl, ${WANT}, 0);
+  Atomics.add(ctl, ${SEQ}, 1);
+  Atomics.notify(ctl, ${SEQ});
+}
+parentPort.postMessage('ready');
+for (;;) {
+  Atomics.wait(ctl, ${STATE}, ${PARKED});
+  let quietSince = performance.now();
+  let failed = null;
+  while (Atomics.load(ctl, ${STATE}) === ${RUN}) {
+    const written = Atomics.load(ctl, ${WRITTEN});
+    const taken = Atomics.load(ctl, ${TAKEN});
+    const free = size - ((written - taken) | 0);
+    if (free === 0) {
+      // Full: the copy is behind. Read nothing more; the writers wait on the pipe.
+      tell(size);
+      Atomics.wait(ctl, ${TAKEN}, taken, 50);
+      quietSince = performance.now();
+      continue;
+    }
+    const at = written & (size - 1);
+    const asked = Math.min(free, size - at, ${READ_MAX});
+    let n = 0;
+    try {
+      n = readSync(fd, buf, at, asked, null);
+    } catch (err) {
+      if (err.code !== 'EAGAIN') {
+        failed = err.code || String(err);
+        break;
+      }
+    }
+    if (n > 0) {
+      Atomics.store(ctl, ${WRITTEN}, (written + n) | 0);
+      tell(size - free + n);
+      quietSince = performance.now();
+      if (n < topUpBelowBytes) Atomics.wait(nap, 0, 0, topUpMs);
+      continue;
+    }
+    if (size - free > 0) tell(size);
+    if (performance.now() - quietSince >= quietMs) break;
+    Atomics.wait(nap, 0, 0, topUpMs);
+  }
+  Atomics.store(ctl, ${STATE}, ${PARKED});
+  Atomics.notify(ctl, ${STATE});
+  Atomics.store(ctl, ${WANT}, 1);
+  tell(size);
+  if (failed !== null) parentPort.postMessage({ failed });
+}
+`;
+
+/** Ring capacity for a --max-buffer: a quarter of it, a power of two (the ring's positions wrap with the counters), 1 MiB at most. */
+export function drainRingBytes(maxBufferBytes: number): number {
+  let size = 64 * 1024;
+  while (size * 2 <= Math.min(1024 * 1024, maxBufferBytes / 4)) size *= 2;
+  return size;
+}
+
+export class DrainThread {
+  private worker: Worker | null = null;
+  private started = false;
+  private control: Int32Array | null = null;
+  private ring: Buffer | null = null;
+  private endTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Where the loop takes next (ahead of TAKEN while a piece is being handed on), and how deep take() is nested. */
+  private cursor = 0;
+  private depth = 0;
+  private failure: ((err: Error) => void) | null = null;
+
+  constructor(
+    private readonly fd: number,
+    readonly ringBytes: number,
+    private readonly limits: DrainLimits,
+    private readonly log: Logger,
+  ) {}
+
+  /** A read error of the thread (the loop's socket would have reported it the same way). */
+  onFailure(handler: (err: Error) => void): void {
+    this.failure = handler;
+  }
+
+  /** The thread may be reading the pipe: the loop must not. */
+  get running(): boolean {
+    return this.control !== null && Atomics.load(this.control, STATE) !== PARKED;
+  }
+
+  /** Bytes read into the ring and not yet taken. */
+  get buffered(): number {
+    const ctl = this.control;
+    return ctl === null ? 0 : (Atomics.load(ctl, WRITTEN) - this.cursor) | 0;
+  }
+
+  /**
+   * Whether the thread is up to be engaged; starts it if it is not there. False while it starts
+   * (a few tens of ms the first time: the loop reads meanwhile) and after close.
+   */
+  get ready(): boolean {
+    if (this.closed) return false;
+    // A thread that died with bytes in its ring: those are taken first, by the loop.
+    if (this.worker === null && this.buffered === 0) this.start();
+    return this.started;
+  }
+
+  /** Lets the thread read the pipe from here on; the caller has stopped reading it and checked `ready`. */
+  engage(): void {
+    const ctl = this.control;
+    if (!this.started || ctl === null) return;
+    if (this.endTimer !== null) clearTimeout(this.endTimer);
+    this.endTimer = null;
+    Atomics.store(ctl, STATE, RUN);
+    Atomics.notify(ctl, STATE);
+  }
+
+  /**
+   * Hands ring bytes to `take` in pipe order, at most `maxBytes` and while `more()` holds (asked
+   * before each piece), as views valid until `take` returns (it copies them: the thread reuses
+   * the space once they are taken).
+   */
+  take(take: (chunk: Buffer) => void, maxBytes: number, more: () => boolean = () => true): number {
+    const ctl = this.control;
+    const ring = this.ring;
+    if (ctl === null || ring === null) return 0;
+    // `take` may call this again (a chunk's quit string stops the copy, whose stop loop pulls
+    // everything): the cursor moves before each piece is handed on, so a nested call goes on
+    // after it, and the space is given back to the thread only by the outermost call, after
+    // its piece was handed on and copied.
+    this.depth += 1;
+    let total = 0;
+    try {
+      while (total < maxBytes && more()) {
+        const from = this.cursor;
+        const held = (Atomics.load(ctl, WRITTEN) - from) | 0;
+        if (held === 0) break;
+        const at = from & (ring.length - 1);
+        const n = Math.min(held, ring.length - at, maxBytes - total);
+        this.cursor = (from + n) | 0;
+        total += n;
+        take(ring.subarray(at, at + n));
+        if (this.depth === 1) {
+          Atomics.store(ctl, TAKEN, this.cursor);
+          Atomics.notify(ctl, TAKEN);
+        }
+      }
+    } finally {
+      this.depth -= 1;
+    }
+    return total;
+  }
+
+  /**
+   * Calls `then` once (on the event loop) when the ring holds `tellAtBytes`, or some bytes and
+   * the pipe ran dry, or the thread has parked; at once if that is already so.
+   */
+  whenReady(then: () => void): void {
+    const ctl = this.control;
+    if (ctl === null) return;
+    Atomics.store(ctl, WANT, 1);
+    const seq = Atomics.load(ctl, SEQ);
+    // As the thread's tell(): a few bytes wait for more, or for the pipe to run dry.
+    if (this.buffered >= this.limits.tellAtBytes || !this.running) {
+      setImmediate(then);
+      return;
+    }
+    const wait = (Atomics as unknown as AtomicsWaitAsync).waitAsync(ctl, SEQ, seq);
+    if (wait.async) void wait.value.then(then);
+    else setImmediate(then);
+  }
+
+  /**
+   * Stops the thread's reads and returns once it has (a read under way finishes first: well
+   * under a millisecond; the thread never blocks in read(2)). What it read stays in the ring.
+   */
+  park(): void {
+    const ctl = this.control;
+    if (ctl === null || this.worker === null) return;
+    if (Atomics.compareExchange(ctl, STATE, RUN, PARK_ASKED) === PARKED) return;
+    Atomics.notify(ctl, TAKEN); // out of a wait for room
+    const deadline = performance.now() + 5000;
+    for (let state = Atomics.load(ctl, STATE); state !== PARKED; state = Atomics.load(ctl, STATE)) {
+      if (performance.now() > deadline) throw new PipesError('DRAIN_STUCK', 'the pipe drain thread did not stop reading within 5 s');
+      Atomics.wait(ctl, STATE, state, 50);
+    }
+  }
+
+  /** Parks the thread for good and ends it; the ring's bytes must have been taken. */
+  close(): void {
+    if (this.closed) return;
+    this.park();
+    this.closed = true;
+    this.end();
+  }
+
+  /** The thread parked itself (the flood is over): it ends unless engaged again soon. */
+  parkedByItself(): void {
+    if (this.endTimer !== null || this.worker === null || this.closed) return;
+    this.endTimer = setTimeout(() => {
+      this.endTimer = null;
+      if (!this.running && this.buffered === 0) this.end();
+    }, this.limits.endAfterMs);
+    this.endTimer.unref();
+  }
+
+  private start(): void {
+    const control = new SharedArrayBuffer(WORDS * 4);
+    const ring = new SharedArrayBuffer(this.ringBytes);
+    const { quietMs, topUpMs, topUpBelowBytes, tellAtBytes } = this.limits;
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: this.fd, control, ring, quietMs, topUpMs, topUpBelowBytes, tellAtBytes } });
+    } catch {
+      this.closed = true; // no threads here: the loop reads, as it always could
+      return;
+    }
+    this.worker = worker;
+    this.control = new Int32Array(control);
+    this.ring = Buffer.from(ring);
+    this.cursor = 0;
+    worker.unref();
+    worker.on('message', (message: 'ready' | { failed: string }) => {
+      if (message === 'ready') {
+        this.started = true;
+        this.log.debug('DRAIN_THREAD', `started: a thread reads the pipe in floods (ring of ${this.ringBytes} bytes)`);
+      }
+      else this.failure?.(Object.assign(new Error(`pipe read failed: ${message.failed}`), { code: message.failed }));
+    });
+    // A thread that dies is not reading: the loop reads on, the ring's bytes are still taken.
+    worker.on('error', () => this.lost(worker));
+    worker.on('exit', () => this.lost(worker));
+  }
+
+  private lost(worker: Worker): void {
+    if (this.worker !== worker) return;
+    this.worker = null;
+    this.started = false;
+    if (this.control !== null) Atomics.store(this.control, STATE, PARKED);
+  }
+
+  private end(): void {
+    if (this.endTimer !== null) clearTimeout(this.endTimer);
+    this.endTimer = null;
+    const worker = this.worker;
+    this.worker = null;
+    if (this.started) this.log.debug('DRAIN_THREAD', 'ended');
+    this.started = false;
+    if (this.control !== null) Atomics.notify(this.control, SEQ); // a pending whenReady settles
+    if (this.buffered === 0) {
+      this.control = null;
+      this.ring = null;
+    }
+    void worker?.terminate();
+  }
+}
