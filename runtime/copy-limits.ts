@@ -16,15 +16,15 @@ export const COPY_LIMITS = {
   /** In a flood, a short read waits this long for the writer to add more, then reads again (reading.ts). */
   floodTopUpMs: 0.3,
   /**
-   * The flood's drain thread (runtime/drain-thread.ts): it parks after the pipe stayed empty this
+   * The flood's drain thread (runtime/drain-thread.ts). It parks after the pipe stayed empty this
    * long (a little longer than idleFlushMs, so a flood's short gaps do not hand the pipe back and
-   * forth), sleeps this long after a read of less than 16 KiB (at 140 MB/s writers add 28 KiB
-   * meanwhile, under the pipe's 64 KiB), wakes the loop once its ring holds 64 KiB (or the pipe
-   * ran dry), and ends once parked this long.
+   * forth); naps this long after a read that emptied the pipe (at 140 MB/s writers add 28 KiB
+   * meanwhile, well under the pipe's 64 KiB; a nap sized from the last read's rate measured
+   * slower, as a writer held back by a full ring looks slow); wakes the loop once its ring holds
+   * 64 KiB (or the pipe ran dry); and ends once parked this long.
    */
   drainQuietMs: 5,
-  drainTopUpMs: 0.2,
-  drainTopUpBelowBytes: 16 * 1024,
+  drainNapMs: 0.2,
   drainTellAtBytes: 64 * 1024,
   drainEndAfterMs: 10_000,
   /** Under a steady trickle the pipe is never idle; seal at least this often. */

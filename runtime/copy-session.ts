@@ -180,7 +180,7 @@ export class CopySession {
 
   private addPipe(fifo: OpenedFifo): void {
     // The first pipe only: a pipe put back after a replacement is read by the loop, so at most one ring is ever held.
-    const drain = this.pipes.length > 0 || this.drainRing === 0 ? null : new DrainThread(fifo.fd, this.drainRing, { quietMs: COPY_LIMITS.drainQuietMs, topUpMs: COPY_LIMITS.drainTopUpMs, topUpBelowBytes: COPY_LIMITS.drainTopUpBelowBytes, tellAtBytes: COPY_LIMITS.drainTellAtBytes, endAfterMs: COPY_LIMITS.drainEndAfterMs }, this.log);
+    const drain = this.pipes.length > 0 || this.drainRing === 0 ? null : new DrainThread(fifo.fd, this.drainRing, { quietMs: COPY_LIMITS.drainQuietMs, napMs: COPY_LIMITS.drainNapMs, tellAtBytes: COPY_LIMITS.drainTellAtBytes, endAfterMs: COPY_LIMITS.drainEndAfterMs }, this.log);
     const pipe = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString }, drain);
     this.pipes.push(pipe);
     pipe.onFailure((err) => {

@@ -31,9 +31,8 @@ import type { Logger } from './log.ts';
 export interface DrainLimits {
   /** The thread parks itself after the pipe stayed empty this long. */
   readonly quietMs: number;
-  /** After a read shorter than topUpBelowBytes (or an empty one), it sleeps this long: one read then takes what the writers added meanwhile. */
-  readonly topUpMs: number;
-  readonly topUpBelowBytes: number;
+  /** After a read that emptied the pipe (shorter than asked, or empty) it naps this long: one read then takes what the writers added meanwhile. */
+  readonly napMs: number;
   /** The loop is woken for the ring's bytes once it holds this much (or the pipe ran dry). */
   readonly tellAtBytes: number;
   /** A parked thread ends after this long; the next flood starts another. */
@@ -66,7 +65,7 @@ const READ_MAX = 64 * 1024;
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const { readSync } = require('node:fs');
-const { fd, control, ring, quietMs, topUpMs, topUpBelowBytes, tellAtBytes } = workerData;
+const { fd, control, ring, quietMs, napMs, tellAtBytes } = workerData;
 const ctl = new Int32Array(control);
 const buf = Buffer.from(ring);
 const size = buf.length;
@@ -108,16 +107,20 @@ for (;;) {
         break;
       }
     }
+    const now = performance.now();
     if (n > 0) {
       Atomics.store(ctl, ${WRITTEN}, (written + n) | 0);
       tell(size - free + n);
-      quietSince = performance.now();
-      if (n < topUpBelowBytes) Atomics.wait(nap, 0, 0, topUpMs);
+      quietSince = now;
+      // A read shorter than asked emptied the pipe: another at once would find little or
+      // nothing (an EAGAIN, whose error costs more than the read). A nap lets the writers refill
+      // it: one read then takes what they wrote meanwhile.
+      if (n < asked) Atomics.wait(nap, 0, 0, napMs);
       continue;
     }
     if (size - free > 0) tell(size);
-    if (performance.now() - quietSince >= quietMs) break;
-    Atomics.wait(nap, 0, 0, topUpMs);
+    if (now - quietSince >= quietMs) break;
+    Atomics.wait(nap, 0, 0, napMs);
   }
   Atomics.store(ctl, ${STATE}, ${PARKED});
   Atomics.notify(ctl, ${STATE});
@@ -282,10 +285,10 @@ export class DrainThread {
   private start(): void {
     const control = new SharedArrayBuffer(WORDS * 4);
     const ring = new SharedArrayBuffer(this.ringBytes);
-    const { quietMs, topUpMs, topUpBelowBytes, tellAtBytes } = this.limits;
+    const { quietMs, napMs, tellAtBytes } = this.limits;
     let worker: Worker;
     try {
-      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: this.fd, control, ring, quietMs, topUpMs, topUpBelowBytes, tellAtBytes } });
+      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: this.fd, control, ring, quietMs, napMs, tellAtBytes } });
     } catch {
       this.closed = true; // no threads here: the loop reads, as it always could
       return;
