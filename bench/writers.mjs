@@ -224,7 +224,8 @@ export async function writerSlowdown({ dir, key, lines = 300_000, many = 8, many
 if (process.argv[1] === new URL(import.meta.url).pathname) {
   const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, lines: { type: 'string', default: '300000' }, many: { type: 'string', default: '8' }, 'many-lines': { type: 'string', default: '100000' }, cli: { type: 'string', multiple: true } } });
   const clis = opts.cli ?? [CLI];
-  const shapes = [[1, Number(opts.lines)], [Number(opts.many), Number(opts['many-lines'])]];
+  // --many-lines 0: the single writer only.
+  const shapes = [[1, Number(opts.lines)], [Number(opts.many), Number(opts['many-lines'])]].filter(([, n]) => n > 0);
   await withBenchKey('pp-writers-', async (dir, key) => {
     const ratios = Object.fromEntries(clis.map((cli) => [cli, shapes.map(() => [])]));
     for (let round = 0; round < Number(opts.rounds); round += 1) {
