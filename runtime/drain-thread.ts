@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { PipesError } from './errors.ts';
 import type { Logger } from './log.ts';
+import { PARK_ASKED, PARKED, RUN, SEQ, STATE, TAKEN, WANT, WORDS, WORKER_SOURCE, WRITTEN } from './drain-worker.ts';
 
 /**
  * A thread that only drains the pipe, in a flood (issue 14, target 2).
@@ -39,96 +40,10 @@ export interface DrainLimits {
   readonly endAfterMs: number;
 }
 
-/** Control words in shared memory (Int32). */
-const STATE = 0;
-/** Bytes written into / taken from the ring since it was made, modulo 2^32. */
-const WRITTEN = 1;
-const TAKEN = 2;
-/** The loop waits (Atomics.waitAsync on SEQ) to be told of bytes or a park. */
-const WANT = 3;
-const SEQ = 4;
-const WORDS = 8;
-
-const PARKED = 0;
-const RUN = 1;
-const PARK_ASKED = 2;
-
 /** ES2024's Atomics.waitAsync (in Node since 16), not yet in this project's TypeScript lib. */
 interface AtomicsWaitAsync {
   waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }
-
-/** One read at most: the pipe's default buffer. */
-const READ_MAX = 64 * 1024;
-
-/** The thread's whole program (it runs from this string: the copy is one file, with no worker file beside it). */
-const WORKER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const { readSync } = require('node:fs');
-const { fd, control, ring, quietMs, napMs, tellAtBytes } = workerData;
-const ctl = new Int32Array(control);
-const buf = Buffer.from(ring);
-const size = buf.length;
-const nap = new Int32Array(new SharedArrayBuffer(4));
-// EAGAIN ends every quiet look at the pipe: its stack trace is never read.
-Error.stackTraceLimit = 0;
-// The loop is told of bytes once a good piece has come (each wake-up costs it a trip through
-// the event loop), or when the pipe has run dry, the ring is full, or the thread parks.
-function tell(held) {
-  if (held < tellAtBytes || Atomics.load(ctl, ${WANT}) === 0) return;
-  Atomics.store(ctl, ${WANT}, 0);
-  Atomics.add(ctl, ${SEQ}, 1);
-  Atomics.notify(ctl, ${SEQ});
-}
-parentPort.postMessage('ready');
-for (;;) {
-  Atomics.wait(ctl, ${STATE}, ${PARKED});
-  let quietSince = performance.now();
-  let failed = null;
-  while (Atomics.load(ctl, ${STATE}) === ${RUN}) {
-    const written = Atomics.load(ctl, ${WRITTEN});
-    const taken = Atomics.load(ctl, ${TAKEN});
-    const free = size - ((written - taken) | 0);
-    if (free === 0) {
-      // Full: the copy is behind. Read nothing more; the writers wait on the pipe.
-      tell(size);
-      Atomics.wait(ctl, ${TAKEN}, taken, 50);
-      quietSince = performance.now();
-      continue;
-    }
-    const at = written & (size - 1);
-    const asked = Math.min(free, size - at, ${READ_MAX});
-    let n = 0;
-    try {
-      n = readSync(fd, buf, at, asked, null);
-    } catch (err) {
-      if (err.code !== 'EAGAIN') {
-        failed = err.code || String(err);
-        break;
-      }
-    }
-    const now = performance.now();
-    if (n > 0) {
-      Atomics.store(ctl, ${WRITTEN}, (written + n) | 0);
-      tell(size - free + n);
-      quietSince = now;
-      // A read shorter than asked emptied the pipe: another at once would find little or
-      // nothing (an EAGAIN, whose error costs more than the read). A nap lets the writers refill
-      // it: one read then takes what they wrote meanwhile.
-      if (n < asked) Atomics.wait(nap, 0, 0, napMs);
-      continue;
-    }
-    if (size - free > 0) tell(size);
-    if (now - quietSince >= quietMs) break;
-    Atomics.wait(nap, 0, 0, napMs);
-  }
-  Atomics.store(ctl, ${STATE}, ${PARKED});
-  Atomics.notify(ctl, ${STATE});
-  Atomics.store(ctl, ${WANT}, 1);
-  tell(size);
-  if (failed !== null) parentPort.postMessage({ failed });
-}
-`;
 
 /** Ring capacity for a --max-buffer: a quarter of it, a power of two (the ring's positions wrap with the counters), 1 MiB at most. */
 export function drainRingBytes(maxBufferBytes: number): number {
