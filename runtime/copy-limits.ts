@@ -23,10 +23,7 @@ export const COPY_LIMITS = {
    * slower, as a writer held back by a full ring looks slow); wakes the loop once its ring holds
    * 64 KiB (or the pipe ran dry); and ends once parked this long.
    */
-  drainQuietMs: 5,
-  drainNapMs: 0.2,
-  drainTellAtBytes: 64 * 1024,
-  drainEndAfterMs: 10_000,
+  drain: { quietMs: 5, napMs: 0.2, tellAtBytes: 64 * 1024, endAfterMs: 10_000 },
   /** Under a steady trickle the pipe is never idle; seal at least this often. */
   maxBlockAgeMs: 50,
   /** How often the pipe path is checked: deleted or replaced, a fresh pipe is put back. */

@@ -44,12 +44,8 @@ export class CopySession {
   private readonly reading: Reading;
   /** Blocks → the writer (filters, overload policy). */
   readonly admission: Admission;
-  /**
-   * --max-buffer less the drain thread's ring: the bound the writer's queue is held to, so the
-   * ring and the queue together stay within --max-buffer.
-   */
+  /** --max-buffer less the drain thread's ring (runtime/drain-thread.ts): ring and writer's queue together stay within it. */
   private readonly overload: BakedOptions['overload'];
-  /** The baked pipe's drain thread in a flood (runtime/drain-thread.ts); null without a pipe. */
   private readonly drainRing: number;
 
   constructor(
@@ -180,7 +176,7 @@ export class CopySession {
 
   private addPipe(fifo: OpenedFifo): void {
     // The first pipe only: a pipe put back after a replacement is read by the loop, so at most one ring is ever held.
-    const drain = this.pipes.length > 0 || this.drainRing === 0 ? null : new DrainThread(fifo.fd, this.drainRing, { quietMs: COPY_LIMITS.drainQuietMs, napMs: COPY_LIMITS.drainNapMs, tellAtBytes: COPY_LIMITS.drainTellAtBytes, endAfterMs: COPY_LIMITS.drainEndAfterMs }, this.log);
+    const drain = this.pipes.length > 0 || this.drainRing === 0 ? null : new DrainThread(fifo.fd, this.drainRing, COPY_LIMITS.drain, this.log);
     const pipe = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString }, drain);
     this.pipes.push(pipe);
     pipe.onFailure((err) => {

@@ -1,5 +1,4 @@
 import { Worker } from 'node:worker_threads';
-import { PipesError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { PARK_ASKED, PARKED, RUN, SEQ, STATE, TAKEN, WANT, WORDS, WORKER_SOURCE, WRITTEN } from './drain-worker.ts';
 
@@ -51,6 +50,9 @@ export function drainRingBytes(maxBufferBytes: number): number {
   while (size * 2 <= Math.min(1024 * 1024, maxBufferBytes / 4)) size *= 2;
   return size;
 }
+
+/** park() waits at most this long: the thread never blocks longer than a nap or a 50 ms wait for room. */
+const PARK_WAIT_MS = 5000;
 
 export class DrainThread {
   private worker: Worker | null = null;
@@ -172,9 +174,16 @@ export class DrainThread {
     if (ctl === null || this.worker === null) return;
     if (Atomics.compareExchange(ctl, STATE, RUN, PARK_ASKED) === PARKED) return;
     Atomics.notify(ctl, TAKEN); // out of a wait for room
-    const deadline = performance.now() + 5000;
+    const deadline = performance.now() + PARK_WAIT_MS;
     for (let state = Atomics.load(ctl, STATE); state !== PARKED; state = Atomics.load(ctl, STATE)) {
-      if (performance.now() > deadline) throw new PipesError('DRAIN_STUCK', 'the pipe drain thread did not stop reading within 5 s');
+      if (performance.now() > deadline) {
+        // Cannot happen short of a thread that no longer runs: it is ended, and the loop reads.
+        this.log.error('DRAIN_STUCK', `the pipe drain thread did not stop reading within ${PARK_WAIT_MS} ms; it is ended`);
+        const worker = this.worker;
+        this.lost(worker);
+        void worker?.terminate();
+        return;
+      }
       Atomics.wait(ctl, STATE, state, 50);
     }
   }
@@ -217,19 +226,24 @@ export class DrainThread {
       if (message === 'ready') {
         this.started = true;
         this.log.debug('DRAIN_THREAD', `started: a thread reads the pipe in floods (ring of ${this.ringBytes} bytes)`);
-      }
-      else this.failure?.(Object.assign(new Error(`pipe read failed: ${message.failed}`), { code: message.failed }));
+      } else this.failure?.(Object.assign(new Error(`pipe read failed: ${message.failed}`), { code: message.failed }));
     });
     // A thread that dies is not reading: the loop reads on, the ring's bytes are still taken.
     worker.on('error', () => this.lost(worker));
     worker.on('exit', () => this.lost(worker));
   }
 
-  private lost(worker: Worker): void {
-    if (this.worker !== worker) return;
+  /**
+   * The thread ended without being asked (it failed to start, or died): it is not reading, the
+   * loop reads from here on (its ring's bytes first), and no other thread is started.
+   */
+  private lost(worker: Worker | null): void {
+    if (worker === null || this.worker !== worker) return;
     this.worker = null;
     this.started = false;
+    this.closed = true;
     if (this.control !== null) Atomics.store(this.control, STATE, PARKED);
+    this.log.warn('DRAIN_THREAD', 'the pipe drain thread ended unexpectedly; the event loop reads the pipe itself from here');
   }
 
   private end(): void {
@@ -241,6 +255,7 @@ export class DrainThread {
     this.started = false;
     if (this.control !== null) Atomics.notify(this.control, SEQ); // a pending whenReady settles
     if (this.buffered === 0) {
+      this.ring?.fill(0); // no log lines left behind in memory that is given back
       this.control = null;
       this.ring = null;
     }
