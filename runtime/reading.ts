@@ -88,7 +88,12 @@ export class Reading {
   private onData(source: Source, chunk: Buffer): void {
     const now = Date.now();
     this.take(source, chunk, now);
-    if (this.pacer.streaming && source.readAhead !== true && chunk.length < TOP_UP_BELOW_BYTES) this.topUp();
+    // A short read in a flood: the writers write a line per write(2) and the loop reads faster
+    // than they write, so a busy loop, not its throughput, is what makes them wait. A pipe's
+    // drain thread takes over (from the next read on); else the read is topped up. Floods of
+    // large writes (reads of 64 KiB) never need the thread and never pay for it.
+    const short = this.pacer.streaming && source.readAhead !== true && chunk.length < TOP_UP_BELOW_BYTES;
+    if (short && !(source.flood?.() ?? false)) this.topUp();
     if (source.framer.quitRequested) {
       this.deps.quit();
       return;
@@ -108,7 +113,6 @@ export class Reading {
     if (this.pendingSince !== null && now - this.pendingSince >= COPY_LIMITS.maxBlockAgeMs) this.flushIdle(now);
     this.armTimer(COPY_LIMITS.idleFlushMs);
     this.applyBackpressure(now);
-    source.flood?.();
   }
 
   /**

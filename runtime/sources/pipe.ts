@@ -65,14 +65,16 @@ export class PipeSource implements Source {
     return this.engaged;
   }
 
-  /** Reading reads a flood: the drain thread takes over the pipe, if there is one and it is up. */
-  flood(): void {
-    if (this.engaged || this.paused || this.drain === null || this.deliver === null || !this.drain.ready) return;
+  /** Reading reads a flood of short reads: the drain thread takes over the pipe, if there is one and it is up. */
+  flood(): boolean {
+    if (this.engaged) return true;
+    if (this.paused || this.drain === null || this.deliver === null || !this.drain.ready) return false;
     // The socket stops first (its last read has been handed on): from here only the thread reads.
     this.socket.pause();
     this.drain.engage();
     this.engaged = true;
     this.watch();
+    return true;
   }
 
   /** From here only pullEverything takes data: the drain thread stops reading (what it read is in its ring). */

@@ -43,8 +43,11 @@ export interface Source {
   originOf(block: Buffer): BlockOrigin | undefined;
   /** True while a thread reads ahead for this source (a pipe in a flood): its chunks need no top-up. */
   readonly readAhead?: boolean;
-  /** Reading reads a flood (said with every chunk meanwhile): a pipe may hand its reads to a drain thread. */
-  flood?(): void;
+  /**
+   * Reading reads a flood of short reads: a pipe may hand its reads to a drain thread. True when
+   * a thread reads ahead from here on (readAhead).
+   */
+  flood?(): boolean;
   /** At stop, before the stop loop: nothing reads on its own any more; only pullEverything takes data. */
   holdStill?(): void;
   /** Closes what it reads. Idempotent. */
