@@ -7,12 +7,13 @@ import { PARK_ASKED, PARKED, RUN, SEQ, STATE, TAKEN, WANT, WORDS, WORKER_SOURCE,
  *
  * The copy's event loop both reads the pipe and seals. Whenever it is busy longer than a writer
  * takes to fill the pipe's 64 KiB (half a millisecond at 140 MB/s), the writer blocks, although
- * the copy as a whole could keep up. While reading engages it (a flood: runtime/reading.ts), this
- * thread reads the same pipe into a ring in shared memory and the loop takes the bytes from the
- * ring when it has time; a writer then waits only when the ring is full, that is when the copy
- * as a whole falls behind. Under a trickle it is never engaged (it would add a thread wake-up to
- * every burst) and, once a flood has been over for a while, it ends, so an idle copy holds neither
- * its thread nor its ring.
+ * the copy as a whole could keep up. While reading engages it (a flood of short reads, writers
+ * writing a line per write(2): runtime/reading.ts), this thread reads the same pipe into a ring in
+ * shared memory and the loop takes the bytes from the ring when it has time; a writer then waits
+ * only when the ring is full, that is when the copy as a whole falls behind. Under a trickle it is
+ * never engaged (it would add a thread wake-up to every burst), nor in a flood of 64 KiB writes
+ * (every read a full pipe: the writer waits for sealing, not for the loop), and once a flood has
+ * been over for a while it ends, so an idle copy holds neither its thread nor its ring.
  *
  * - One reader at a time. The thread reads the copy's own descriptor (same pipe, same
  *   non-blocking open file description), only while engaged; the loop reads it only while the
