@@ -243,7 +243,10 @@ export class DrainThread {
     this.worker = null;
     this.started = false;
     this.closed = true;
-    if (this.control !== null) Atomics.store(this.control, STATE, PARKED);
+    if (this.control !== null) {
+      Atomics.store(this.control, STATE, PARKED);
+      Atomics.notify(this.control, SEQ); // a pending whenReady settles: the loop takes the ring's bytes and reads on
+    }
     this.log.warn('DRAIN_THREAD', 'the pipe drain thread ended unexpectedly; the event loop reads the pipe itself from here');
   }
 

@@ -92,8 +92,7 @@ export class PipeSource implements Source {
       const drain = this.drain as DrainThread;
       total = drain.take(take, maxBytes);
       if (drain.running || drain.buffered > 0) return total;
-      this.engaged = false;
-      if (!this.paused) this.socket.resume();
+      this.disengage();
     }
     return total + drainNow(this.fifo.fd, take, maxBytes - total);
   }
@@ -130,9 +129,16 @@ export class PipeSource implements Source {
       this.watch();
       return;
     }
-    // The thread parked itself (the pipe went quiet) and its ring is empty: the socket reads again.
+    this.disengage();
+  }
+
+  /**
+   * The thread is parked and its ring empty: the socket reads again (unless paused). Whoever
+   * found it so (the pump, or a pull), the parked thread is left to end once idle, its ring zeroed.
+   */
+  private disengage(): void {
     this.engaged = false;
-    drain.parkedByItself();
-    this.socket.resume();
+    this.drain?.parkedByItself();
+    if (!this.paused) this.socket.resume();
   }
 }
