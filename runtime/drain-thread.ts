@@ -36,6 +36,8 @@ export interface DrainLimits {
   readonly napMs: number;
   /** The loop is woken for the ring's bytes once it holds this much (or the pipe ran dry). */
   readonly tellAtBytes: number;
+  /** ... or once bytes have waited this long in the ring (a writer that never lets the pipe run dry). */
+  readonly tellAfterMs: number;
   /** A parked thread ends after this long; the next flood starts another. */
   readonly endAfterMs: number;
 }
@@ -210,10 +212,10 @@ export class DrainThread {
   private start(): void {
     const control = new SharedArrayBuffer(WORDS * 4);
     const ring = new SharedArrayBuffer(this.ringBytes);
-    const { quietMs, napMs, tellAtBytes } = this.limits;
+    const { quietMs, napMs, tellAtBytes, tellAfterMs } = this.limits;
     let worker: Worker;
     try {
-      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: this.fd, control, ring, quietMs, napMs, tellAtBytes } });
+      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: this.fd, control, ring, quietMs, napMs, tellAtBytes, tellAfterMs } });
     } catch {
       this.closed = true; // no threads here: the loop reads, as it always could
       return;

@@ -29,7 +29,7 @@ const READ_MAX = 64 * 1024;
 export const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const { readSync } = require('node:fs');
-const { fd, control, ring, quietMs, napMs, tellAtBytes } = workerData;
+const { fd, control, ring, quietMs, napMs, tellAtBytes, tellAfterMs } = workerData;
 const ctl = new Int32Array(control);
 const buf = Buffer.from(ring);
 const size = buf.length;
@@ -37,9 +37,14 @@ const nap = new Int32Array(new SharedArrayBuffer(4));
 // EAGAIN ends every quiet look at the pipe: its stack trace is never read.
 Error.stackTraceLimit = 0;
 // The loop is told of bytes once a good piece has come (each wake-up costs it a trip through
-// the event loop), or when the pipe has run dry, the ring is full, or the thread parks.
+// the event loop), or when the pipe has run dry, the ring is full, or the thread parks; and
+// once bytes have waited tellAfterMs: a writer adding a little more often than the nap never
+// lets the pipe run dry, and its lines would wait for a ringful (seconds at a few KB/s).
+let untoldSince = -1;
 function tell(held) {
-  if (held < tellAtBytes || Atomics.load(ctl, ${WANT}) === 0) return;
+  if (Atomics.load(ctl, ${WANT}) === 0) return;
+  if (held < tellAtBytes && (untoldSince < 0 || performance.now() - untoldSince < tellAfterMs)) return;
+  untoldSince = -1;
   Atomics.store(ctl, ${WANT}, 0);
   Atomics.add(ctl, ${SEQ}, 1);
   Atomics.notify(ctl, ${SEQ});
@@ -74,6 +79,7 @@ for (;;) {
     const now = performance.now();
     if (n > 0) {
       Atomics.store(ctl, ${WRITTEN}, (written + n) | 0);
+      if (untoldSince < 0) untoldSince = now;
       tell(size - free + n);
       quietSince = now;
       // A read shorter than asked emptied the pipe: another at once would find little or

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { constants, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -42,7 +42,7 @@ describe('a pipe read by its drain thread', () => {
     /** A line written by a child process, as a service would. */
     const write = (line: string) => execFileSync('sh', ['-c', 'printf "%s\\n" "$1" > "$2"', 'sh', line, path]);
     const text = () => Buffer.concat(got).toString();
-    return { drain, pipe, said, write, text };
+    return { drain, pipe, said, write, text, path };
   }
 
   async function until(what: () => boolean, label: string): Promise<void> {
@@ -57,7 +57,7 @@ describe('a pipe read by its drain thread', () => {
   }
 
   it('a thread that dies while engaged: the socket reads the pipe again', async () => {
-    const { drain, pipe, write, text, said } = setup({ quietMs: 60_000, napMs: 0.2, tellAtBytes: 64 * 1024, endAfterMs: 60_000 });
+    const { drain, pipe, write, text, said } = setup({ quietMs: 60_000, napMs: 0.2, tellAtBytes: 64 * 1024, tellAfterMs: 10, endAfterMs: 60_000 });
     await engaged(drain, pipe);
     write('one');
     await until(() => text() === 'one\n', 'the thread read the first line');
@@ -72,7 +72,7 @@ describe('a pipe read by its drain thread', () => {
   });
 
   it('a thread that parked itself, its ring emptied by a pull (not its own pump): it still ends, its ring given back', async () => {
-    const { drain, pipe, write, text, said } = setup({ quietMs: 5, napMs: 0.2, tellAtBytes: 64 * 1024, endAfterMs: 20 });
+    const { drain, pipe, write, text, said } = setup({ quietMs: 5, napMs: 0.2, tellAtBytes: 64 * 1024, tellAfterMs: 10, endAfterMs: 20 });
     await engaged(drain, pipe);
     write('one');
     // Synchronously, so the pump cannot run first: the thread reads the line and parks itself.
@@ -88,5 +88,30 @@ describe('a pipe read by its drain thread', () => {
     // The loop reads on.
     write('two');
     await until(() => text() === 'two\n', 'the socket reads the next line');
+  });
+
+  it('a writer keeping the pipe never quite empty with short writes: the loop is handed the bytes while it writes, not only once 64 KiB have come', async () => {
+    const { drain, pipe, text, path } = setup({ quietMs: 60_000, napMs: 0.2, tellAtBytes: 64 * 1024, endAfterMs: 60_000, tellAfterMs: 10 });
+    await engaged(drain, pipe);
+    // 60 000 writes of a byte (under the 64 KiB that wake the loop), one every ~20 µs for about
+    // a second: more often than the thread's nap, so its reads seldom find the pipe empty. After
+    // 45 000 it says so on stdout, and writes on.
+    const program = `
+      const { openSync, writeSync } = require('node:fs');
+      const fd = openSync(process.argv[1], 'w');
+      for (let i = 1; i <= 60000; i += 1) {
+        writeSync(fd, 'x');
+        if (i === 45000) writeSync(1, 'most\\n');
+        const t = process.hrtime.bigint() + 20000n;
+        while (process.hrtime.bigint() < t);
+      }
+    `;
+    const writer = spawn(process.execPath, ['-e', program, path], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const handedWhileWriting = await new Promise<number>((resolve) => writer.stdout.once('data', () => resolve(text().length)));
+    // Nearly all of it has reached the loop while the writer writes on (10 ms behind: 500 bytes;
+    // before, it waited for a ringful or a lucky empty read: 15 000 to 34 000 of the 45 000).
+    expect(handedWhileWriting).toBeGreaterThan(40_000);
+    await until(() => text().length === 60_000, 'every byte');
+    expect(text()).toBe('x'.repeat(60_000));
   });
 });
