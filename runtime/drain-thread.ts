@@ -193,7 +193,10 @@ export class DrainThread {
 
   /** Parks the thread for good and ends it; the ring's bytes must have been taken. */
   close(): void {
-    if (this.closed) return;
+    if (this.closed) {
+      this.release(); // a thread that died: its ring, now taken, is given back zeroed
+      return;
+    }
     this.park();
     this.closed = true;
     this.end();
@@ -201,6 +204,7 @@ export class DrainThread {
 
   /** The thread parked itself (the flood is over): it ends unless engaged again soon. */
   parkedByItself(): void {
+    if (this.worker === null) this.release(); // it died, and its ring has been taken
     if (this.endTimer !== null || this.worker === null || this.closed) return;
     this.endTimer = setTimeout(() => {
       this.endTimer = null;
@@ -232,7 +236,7 @@ export class DrainThread {
       } else this.failure?.(Object.assign(new Error(`pipe read failed: ${message.failed}`), { code: message.failed }));
     });
     // A thread that dies is not reading: the loop reads on, the ring's bytes are still taken.
-    worker.on('error', () => this.lost(worker));
+    worker.on('error', (err) => this.lost(worker, err.message));
     worker.on('exit', () => this.lost(worker));
   }
 
@@ -240,7 +244,7 @@ export class DrainThread {
    * The thread ended without being asked (it failed to start, or died): it is not reading, the
    * loop reads from here on (its ring's bytes first), and no other thread is started.
    */
-  private lost(worker: Worker | null): void {
+  private lost(worker: Worker | null, why = 'it exited'): void {
     if (worker === null || this.worker !== worker) return;
     this.worker = null;
     this.started = false;
@@ -249,7 +253,7 @@ export class DrainThread {
       Atomics.store(this.control, STATE, PARKED);
       Atomics.notify(this.control, SEQ); // a pending whenReady settles: the loop takes the ring's bytes and reads on
     }
-    this.log.warn('DRAIN_THREAD', 'the pipe drain thread ended unexpectedly; the event loop reads the pipe itself from here');
+    this.log.warn('DRAIN_THREAD', `the pipe drain thread ended unexpectedly (${why}); the event loop reads the pipe itself from here`);
   }
 
   private end(): void {
@@ -260,11 +264,15 @@ export class DrainThread {
     if (this.started) this.log.debug('DRAIN_THREAD', 'ended');
     this.started = false;
     if (this.control !== null) Atomics.notify(this.control, SEQ); // a pending whenReady settles
-    if (this.buffered === 0) {
-      this.ring?.fill(0); // no log lines left behind in memory that is given back
-      this.control = null;
-      this.ring = null;
-    }
+    this.release();
     void worker?.terminate();
+  }
+
+  /** Gives the ring back once it is empty, zeroed: no log lines left behind in memory that is given back. */
+  private release(): void {
+    if (this.buffered !== 0) return;
+    this.ring?.fill(0);
+    this.control = null;
+    this.ring = null;
   }
 }

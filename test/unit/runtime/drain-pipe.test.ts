@@ -61,6 +61,8 @@ describe('a pipe read by its drain thread', () => {
     await engaged(drain, pipe);
     write('one');
     await until(() => text() === 'one\n', 'the thread read the first line');
+    const ring = (drain as unknown as { ring: Buffer }).ring;
+    expect(ring.includes('one\n')).toBe(true);
     const worker = (drain as unknown as { worker: Worker }).worker;
     const exited = new Promise((r) => worker.once('exit', r));
     await worker.terminate();
@@ -69,6 +71,9 @@ describe('a pipe read by its drain thread', () => {
     write('two');
     await until(() => text() === 'one\ntwo\n', 'the line written after the thread died is read');
     expect(pipe.readAhead).toBe(false);
+    // Its ring, emptied, is given back zeroed.
+    expect((drain as unknown as { ring: Buffer | null }).ring).toBeNull();
+    expect(ring.every((byte) => byte === 0)).toBe(true);
   });
 
   it('a thread that parked itself, its ring emptied by a pull (not its own pump): it still ends, its ring given back', async () => {
