@@ -40,7 +40,7 @@ describe('a pipe read by its drain thread', () => {
       dir.removeCallback();
     });
     /** A line written by a child process, as a service would. */
-    const write = (line: string) => execFileSync('sh', ['-c', 'printf "%s\\n" "$1" > "$2"', 'sh', line, path]);
+    const write = (line: string) => execFileSync(process.execPath, ['-e', "require('node:fs').writeFileSync(process.argv[1], process.argv[2] + '\\n')", path, line]);
     const text = () => Buffer.concat(got).toString();
     return { drain, pipe, said, write, text, path };
   }
@@ -77,7 +77,7 @@ describe('a pipe read by its drain thread', () => {
   });
 
   it('a thread that parked itself, its ring emptied by a pull (not its own pump): it still ends, its ring given back', async () => {
-    const { drain, pipe, write, text, said } = setup({ quietMs: 5, napMs: 0.2, tellAtBytes: 64 * 1024, tellAfterMs: 10, endAfterMs: 20 });
+    const { drain, pipe, write, text, said } = setup({ quietMs: 300, napMs: 0.2, tellAtBytes: 64 * 1024, tellAfterMs: 10, endAfterMs: 20 });
     await engaged(drain, pipe);
     write('one');
     // Synchronously, so the pump cannot run first: the thread reads the line and parks itself.
