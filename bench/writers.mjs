@@ -11,9 +11,10 @@
 // the existing FIFO and gets that bigger buffer.
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, constants, fsyncSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
+import { withBenchKey } from './bench-key.mjs';
 import { startCopy } from './copy-process.mjs';
 import { waitForReader } from './copy-flood.mjs';
 import { efficiency } from './efficiency.mjs';
@@ -26,6 +27,7 @@ const execFileAsync = promisify(execFile);
 export const WRITER_TARGET = 1.25;
 const F_SETPIPE_SZ = 1031;
 
+const availableLoad = () => loadavg()[0];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const exited = (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', (code) => resolve(code))));
 
@@ -104,7 +106,7 @@ async function biggerPipe(pipe, bytes) {
   return { release: () => (holder.stdin.end(), exited(holder)) };
 }
 
-async function intoCat(dir, writers, linesEach) {
+export async function intoCat(dir, writers, linesEach) {
   const pipe = join(dir, `w${writers}-cat.pipe`);
   const file = join(dir, `w${writers}-cat.log`);
   rmSync(pipe, { force: true });
@@ -126,13 +128,13 @@ async function intoCat(dir, writers, linesEach) {
   return { ...w, reads: io1.reads - io0.reads, readBytes: io1.bytes - io0.bytes, problem };
 }
 
-async function intoCopy({ dir, key, writers, linesEach, pipeSize }) {
+export async function intoCopy({ dir, key, writers, linesEach, pipeSize, cli = CLI }) {
   const pipe = join(dir, `w${writers}-copy${pipeSize ? '-big' : ''}.pipe`);
   const log = join(dir, `w${writers}-copy.log`);
   const path = join(dir, `w${writers}-copy.mjs`);
   rmSync(pipe, { force: true });
   rmSync(log, { force: true });
-  await execFileAsync(process.execPath, [CLI, 'encrypter', '--recipient-key', key.pub, '--pipe', pipe, '--pipe-mode', '600', '--output', log, '--save-path', path, '--log-level', 'warn', '--force']);
+  await execFileAsync(process.execPath, [cli, 'encrypter', '--recipient-key', key.pub, '--pipe', pipe, '--pipe-mode', '600', '--output', log, '--save-path', path, '--log-level', 'warn', '--force']);
   const holder = pipeSize ? await biggerPipe(pipe, pipeSize) : null;
   const copy = await startCopy(path);
   await waitForReader(pipe);
@@ -215,4 +217,33 @@ export async function writerSlowdown({ dir, key, lines = 300_000, many = 8, many
     }
   }
   return { rows, ratios, perLine, unmerged: rows.every((r) => r.unmerged) };
+}
+
+// Alone, target 2 only, several builds in alternating rounds (each round: cat, then every build):
+//   node bench/writers.mjs --rounds 3 --cli /tmp/base/dist/cli.mjs --cli dist/cli.mjs
+if (process.argv[1] === new URL(import.meta.url).pathname) {
+  const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, lines: { type: 'string', default: '300000' }, many: { type: 'string', default: '8' }, 'many-lines': { type: 'string', default: '100000' }, cli: { type: 'string', multiple: true } } });
+  const clis = opts.cli ?? [CLI];
+  // --many-lines 0: the single writer only.
+  const shapes = [[1, Number(opts.lines)], [Number(opts.many), Number(opts['many-lines'])]].filter(([, n]) => n > 0);
+  await withBenchKey('pp-writers-', async (dir, key) => {
+    const ratios = Object.fromEntries(clis.map((cli) => [cli, shapes.map(() => [])]));
+    for (let round = 0; round < Number(opts.rounds); round += 1) {
+      for (const [s, [writers, linesEach]] of shapes.entries()) {
+        const cat = await intoCat(dir, writers, linesEach);
+        if (cat.problem !== null) throw new Error(`cat: ${cat.problem}`);
+        for (const cli of clis) {
+          const copy = await intoCopy({ dir, key, writers, linesEach, cli });
+          if (copy.problem !== null) throw new Error(`${cli}: ${copy.problem}`);
+          const ratio = +(copy.medianSeconds / cat.medianSeconds).toFixed(2);
+          ratios[cli][s].push(ratio);
+          console.log(JSON.stringify({ round, writers, cli, cat: +cat.medianSeconds.toFixed(3), copy: +copy.medianSeconds.toFixed(3), ratio, blocked: copy.blockedWrites, catBlocked: cat.blockedWrites, reads: copy.reads, kibPerRead: +(copy.readBytes / Math.max(1, copy.reads) / 1024).toFixed(1), copyCpu: +copy.copyCpuSeconds.toFixed(3), load: +availableLoad().toFixed(2) }));
+        }
+      }
+    }
+    for (const cli of clis) for (const [s, [writers]] of shapes.entries()) {
+      const xs = ratios[cli][s];
+      console.log(`${cli}: ${writers} writer(s): median ${median(xs)}, range ${Math.min(...xs)}–${Math.max(...xs)} (${xs.join(', ')})`);
+    }
+  });
 }

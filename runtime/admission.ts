@@ -11,6 +11,8 @@ import type { BlockOrigin, BlockWriter } from './writer.ts';
 
 export interface AdmissionDeps {
   readonly baked: BakedOptions;
+  /** The overload policy, with the bound the writer's queue is held to (--max-buffer less a drain ring). */
+  readonly overload: BakedOptions['overload'];
   readonly streamId: string;
   readonly writer: BlockWriter;
   readonly ledger: SourceLedger;
@@ -64,7 +66,7 @@ export class Admission {
       this.holdMarks(origin);
       return;
     }
-    const { policy, maxBufferBytes } = this.deps.baked.overload;
+    const { policy, maxBufferBytes } = this.deps.overload;
     if (policy === 'drop' && (this.drops.dropping || this.deps.writer.queuedBytes + block.length > maxBufferBytes)) {
       this.drops.drop(block, new Date());
       this.holdMarks(origin);

@@ -59,6 +59,12 @@ export class BurstPacer {
     if (bytes >= this.limits.streamAfterBytes) this.streamingNow = true;
   }
 
+  /** A flood goes on without a gather (a drain thread read ahead: runtime/drain-thread.ts). */
+  stream(now: number): void {
+    this.lastGatherEnd = now;
+    this.streamingNow = true;
+  }
+
   /** The pipe has been idle: a flood is over; the next chunk starts a gather. */
   idle(): void {
     this.streamingNow = false;

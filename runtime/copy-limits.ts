@@ -15,6 +15,16 @@ export const COPY_LIMITS = {
   streamAfterBytes: 32 * 1024,
   /** In a flood, a short read waits this long for the writer to add more, then reads again (reading.ts). */
   floodTopUpMs: 0.3,
+  /**
+   * The flood's drain thread (runtime/drain-thread.ts). It parks after the pipe stayed empty this
+   * long (a little longer than idleFlushMs, so a flood's short gaps do not hand the pipe back and
+   * forth); naps this long after a read that emptied the pipe (at 140 MB/s writers add 28 KiB
+   * meanwhile, well under the pipe's 64 KiB; a nap sized from the last read's rate measured
+   * slower, as a writer held back by a full ring looks slow); wakes the loop once its ring holds
+   * 64 KiB (or the pipe ran dry, or bytes waited 10 ms: well within maxBlockAgeMs, and never
+   * reached in a real flood, where 64 KiB come in half a millisecond); and ends once parked this long.
+   */
+  drain: { quietMs: 5, napMs: 0.2, tellAtBytes: 64 * 1024, tellAfterMs: 10, endAfterMs: 10_000 },
   /** Under a steady trickle the pipe is never idle; seal at least this often. */
   maxBlockAgeMs: 50,
   /** How often the pipe path is checked: deleted or replaced, a fresh pipe is put back. */

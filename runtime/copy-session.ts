@@ -19,6 +19,7 @@ import type { BlockWriter } from './writer.ts';
 import type { ControlRecord } from './metadata.ts';
 import { Admission } from './admission.ts';
 import { Reading } from './reading.ts';
+import { DrainThread, drainRingBytes } from './drain-thread.ts';
 
 /** Something that runs beside the session (--monitor, --report-every): started with it, stopped before stream-end. */
 export interface SessionPart {
@@ -43,6 +44,9 @@ export class CopySession {
   private readonly reading: Reading;
   /** Blocks → the writer (filters, overload policy). */
   readonly admission: Admission;
+  /** --max-buffer less the drain thread's ring (runtime/drain-thread.ts): ring and writer's queue together stay within it. */
+  private readonly overload: BakedOptions['overload'];
+  private readonly drainRing: number;
 
   constructor(
     private readonly baked: BakedOptions,
@@ -58,10 +62,13 @@ export class CopySession {
     /** Sources besides the pipe: watched files, a session directory. */
     private readonly groups: readonly SourceGroup[] = [],
   ) {
+    this.drainRing = baked.pipe === null || fifo === null ? 0 : drainRingBytes(baked.overload.maxBufferBytes);
+    this.overload = { ...baked.overload, maxBufferBytes: baked.overload.maxBufferBytes - this.drainRing };
     this.ledger = new SourceLedger(writer, streamId);
     this.heartbeat = baked.heartbeatMs === null ? null : new Heartbeat(baked.heartbeatMs, (idleMs) => this.recordEvent('heartbeat', `idle for ${Math.round(idleMs / 1000)} s`));
     this.admission = new Admission({
       baked,
+      overload: this.overload,
       streamId,
       writer,
       ledger: this.ledger,
@@ -70,7 +77,7 @@ export class CopySession {
       recordEvent: (event, detail) => this.recordEvent(event, detail),
       recordControl: (make) => this.recordControl(make),
     });
-    this.reading = new Reading({ overload: baked.overload, writer, log, admit: (block, source) => this.admission.admit(block, source), quit: () => void this.stop('quit string') });
+    this.reading = new Reading({ overload: this.overload, writer, log, admit: (block, source) => this.admission.admit(block, source), quit: () => void this.stop('quit string') });
     this.guard = baked.pipe === null || fifo === null ? null : this.guardPipe(baked.pipe, fifo);
   }
 
@@ -168,7 +175,9 @@ export class CopySession {
   }
 
   private addPipe(fifo: OpenedFifo): void {
-    const pipe = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString });
+    // The first pipe only: a pipe put back after a replacement is read by the loop, so at most one ring is ever held.
+    const drain = this.pipes.length > 0 || this.drainRing === 0 ? null : new DrainThread(fifo.fd, this.drainRing, COPY_LIMITS.drain, this.log);
+    const pipe = new PipeSource(fifo, { maxBlockBytes: COPY_LIMITS.maxBlockBytes, partialLineWaitMs: COPY_LIMITS.partialLineWaitMs, quitString: this.baked.quitString }, drain);
     this.pipes.push(pipe);
     pipe.onFailure((err) => {
       this.log.error('PIPE_READ', (err as NodeJS.ErrnoException).code ?? err.message);
@@ -216,7 +225,7 @@ export class CopySession {
 
   /** Reading resumes, and a drop episode ends, once the buffer is half empty again. */
   onWriterProgress(): void {
-    if (this.writer.queuedBytes > this.baked.overload.maxBufferBytes / 2) return;
+    if (this.writer.queuedBytes > this.overload.maxBufferBytes / 2) return;
     this.admission.endDropEpisode();
     if (!this.stopping) this.reading.resume();
   }

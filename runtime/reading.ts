@@ -81,21 +81,33 @@ export class Reading {
     for (const source of this.sources) {
       source.onChunk(null);
       source.pause();
+      source.holdStill?.();
     }
   }
 
   private onData(source: Source, chunk: Buffer): void {
     const now = Date.now();
     this.take(source, chunk, now);
-    if (this.pacer.streaming && chunk.length < TOP_UP_BELOW_BYTES) this.topUp();
+    // A short read in a flood: the writers write a line per write(2) and the loop reads faster
+    // than they write, so a busy loop, not its throughput, is what makes them wait. A pipe's
+    // drain thread takes over (from the next read on); else the read is topped up. Floods of
+    // large writes (reads of 64 KiB) never need the thread and never pay for it.
+    const short = this.pacer.streaming && source.readAhead !== true && chunk.length < TOP_UP_BELOW_BYTES;
+    if (short && !(source.flood?.() ?? false)) this.topUp();
     if (source.framer.quitRequested) {
       this.deps.quit();
       return;
     }
     this.lastDataAt = now;
     if (!this.pacer.streaming) {
-      this.gather(now);
-      return;
+      // Read ahead by the drain thread, the chunk is a flood's (the thread stops once the pipe
+      // is quiet): no gather, which would wait while the ring fills.
+      if (source.readAhead !== true) {
+        this.gather(now);
+        return;
+      }
+      this.pacer.stream(now);
+      this.floodMode();
     }
     if (this.pendingSince === null && source.framer.pendingBytes > 0) this.pendingSince = now;
     if (this.pendingSince !== null && now - this.pendingSince >= COPY_LIMITS.maxBlockAgeMs) this.flushIdle(now);
@@ -153,9 +165,7 @@ export class Reading {
     const now = Date.now();
     this.flushIdle(now);
     this.pacer.endGather(now, got);
-    this.deps.writer.readingFlood(this.pacer.streaming);
-    youngGenerationMayGrow(this.pacer.streaming);
-    oldGenerationMayGrow(this.pacer.streaming);
+    this.floodMode();
     if (this.pacer.streaming) {
       this.lastDataAt = now;
       this.armTimer(COPY_LIMITS.idleFlushMs);
@@ -164,6 +174,13 @@ export class Reading {
       this.armTimer(COPY_LIMITS.partialLineWaitMs);
     }
     this.applyBackpressure(now);
+  }
+
+  /** The writer and the heap follow the pacer: a flood or not. */
+  private floodMode(): void {
+    this.deps.writer.readingFlood(this.pacer.streaming);
+    youngGenerationMayGrow(this.pacer.streaming);
+    oldGenerationMayGrow(this.pacer.streaming);
   }
 
   private applyBackpressure(now: number): void {

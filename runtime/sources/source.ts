@@ -41,6 +41,15 @@ export interface Source {
   finalBlocks(now: number): Buffer[];
   /** What the writer is told of a block this source's framer just made (marks for positions). */
   originOf(block: Buffer): BlockOrigin | undefined;
+  /** True while a thread reads ahead for this source (a pipe in a flood): its chunks need no top-up. */
+  readonly readAhead?: boolean;
+  /**
+   * Reading reads a flood of short reads: a pipe may hand its reads to a drain thread. True when
+   * a thread reads ahead from here on (readAhead).
+   */
+  flood?(): boolean;
+  /** At stop, before the stop loop: nothing reads on its own any more; only pullEverything takes data. */
+  holdStill?(): void;
   /** Closes what it reads. Idempotent. */
   stop(): void;
 }
