@@ -3,6 +3,7 @@ import { appendFileSync, chmodSync, chownSync, existsSync, lstatSync, mkdirSync,
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, has, run, tempDir } from '../helpers/cli.ts';
+import { holdsOpen } from '../../generator/start.ts';
 import { E2eFixture, removeInitScriptLeftovers, waitFor } from '../helpers/e2e.ts';
 
 /**
@@ -98,6 +99,10 @@ describe('a copy without a pipe', () => {
     const pid = Number(/started: pid (\d+), appending to .* \(no pipe\)/.exec(stdout)?.[1]);
     expect(pid).toBeGreaterThan(0);
     try {
+      // --start returns once the log is open; the copy opens the watched file just after. With
+      // --watch-from end (the default), a line appended before that is what the file held before
+      // the copy existed, and is skipped: wait until the copy holds the file too.
+      await waitFor(() => String(holdsOpen(pid, file)), /^true$/, 5000);
       appendFileSync(file, 'one line after --start\n');
       await sleep(800);
     } finally {
