@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import type { GpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
 import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
 import { BATCH_BYTES, OutputBatch } from '../runtime/decrypt/output-batch.ts';
+import { giveBack } from '../runtime/decrypt/open-pool.ts';
 import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
 import { monitorReportPresenter } from '../runtime/decrypt/monitor-report.ts';
 import { textPresenter, type WriteBytes } from '../runtime/decrypt/output-text.ts';
@@ -76,7 +77,10 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
   const out = await openOutput(options, io, trapped.signal, notice, say);
   // On a terminal nothing is held back: a report on stderr must show between the lines before
   // and after it, and a terminal is slower than the writes batching saves.
-  const batch = new OutputBatch(out.write, options.output.kind === 'stdout' && io.outIsTty === true ? 0 : BATCH_BYTES);
+  // A worker's output buffer goes back to it once its block is in the file (`giveBack`): only for
+  // --output, whose write is done with the bytes when it resolves; the stdout an embedder passes
+  // in (io.writeData) may keep them.
+  const batch = new OutputBatch(out.write, options.output.kind === 'stdout' && io.outIsTty === true ? 0 : BATCH_BYTES, options.output.kind === 'file' ? giveBack : undefined);
   const presenter = options.monitorReport
     ? monitorReportPresenter(batch.add, options.format, options.selection)
     : options.format === 'json'

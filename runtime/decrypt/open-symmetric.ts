@@ -1,5 +1,6 @@
 import type * as crypto from 'node:crypto';
 import type * as zlib from 'node:zlib';
+import type { InflateInto } from './reused-inflate.ts';
 
 /**
  * The symmetric half of opening one of the copy's messages, once its session key is known:
@@ -20,6 +21,8 @@ export interface Natives {
   readonly timingSafeEqual: typeof crypto.timingSafeEqual;
   readonly inflateSync: typeof zlib.inflateSync;
   readonly inflateRawSync: typeof zlib.inflateRawSync;
+  /** A worker's inflate into buffers used again (reused-inflate.ts); inflateSync without it. */
+  readonly inflateInto?: InflateInto;
 }
 
 export interface SymmetricOpened {
@@ -97,7 +100,8 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
     // goes by the blocks before), and a piece much larger than needed would count against the
     // memory that sets off garbage collection. A small block gets a small buffer.
     const zopts = { maxOutputLength: MAX_INFLATED, chunkSize: Math.min(4 * 1024 * 1024, Math.max(16 * 1024, Math.ceil(compressed.length * ratio))) };
-    if (algorithm === 2) inner = m.inflateSync(compressed, zopts);
+    if ((algorithm === 1 || algorithm === 2) && m.inflateInto !== undefined) inner = m.inflateInto(algorithm, compressed, zopts.chunkSize, MAX_INFLATED);
+    else if (algorithm === 2) inner = m.inflateSync(compressed, zopts);
     else if (algorithm === 1) inner = m.inflateRawSync(compressed, zopts);
     else if (algorithm !== 0) return null; // BZip2 and the like: left to openpgp.js
     else inner = compressed;
