@@ -73,6 +73,8 @@ const openSymmetric = ${openSymmetric.toString()};
 const decodeArmored = ${decodeArmored.toString()};
 // Output buffers the main thread gave back once it wrote their block: inflated into again.
 const free = [];
+// The binary of the armored block being opened (decodeArmored): one buffer, used again.
+const decoded = { buffer: null };
 const inflateInto = (${reusedInflater.toString()})(zlib, free);
 if (inflateInto !== null) m.inflateInto = inflateInto;
 // A little above the largest inflate ratio of the last blocks: one output piece, not much larger.
@@ -84,7 +86,7 @@ parentPort.on('message', ({ id, message, start, end, key, head, give }) => {
   }
   let opened;
   try {
-    const binary = head === undefined ? message : decodeArmored(message, head, end);
+    const binary = head === undefined ? message : decodeArmored(message, head, end, decoded);
     opened = binary === null ? null : openSymmetric(m, binary, start, end, key, ratio);
     // An uncompressed block (ratio 1) says nothing of the next compressed one.
     if (opened !== null && opened.ratio > 1) ratio = Math.min(8, Math.max(ratio * 0.9, opened.ratio * 1.1));

@@ -123,7 +123,7 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
  * that head (`head`) and ends where the SEIPD packet's length says (`end`). Otherwise null, and
  * the main thread reads the message the usual way. Self-contained, as `openSymmetric`.
  */
-export function decodeArmored(body: Uint8Array, head: Uint8Array, end: number): Buffer | null {
+export function decodeArmored(body: Uint8Array, head: Uint8Array, end: number, scratch?: { buffer: Buffer | null }): Buffer | null {
   const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   // Node's base64 decoder skips the line breaks itself. It needs a string, and a string of a
   // whole block's lines (~350 KiB for 1 MiB of text) is made in fresh pages of its own every
@@ -139,7 +139,12 @@ export function decodeArmored(body: Uint8Array, head: Uint8Array, end: number): 
   const step = (firstBreak + 1) * Math.floor((96 * 1024) / (firstBreak + 1));
   let binary: Buffer;
   if (firstBreak > 0 && lineChars % 4 === 0 && step > 0 && bytes.length > step) {
-    binary = Buffer.allocUnsafe(Math.ceil((bytes.length * 3) / 4) + 3);
+    // A worker decodes every block into the same buffer (`scratch`): what is opened from it is
+    // deciphered into buffers of its own, so nothing refers to it once the block is opened.
+    const need = Math.ceil((bytes.length * 3) / 4) + 3;
+    const kept = scratch?.buffer;
+    binary = kept != null && kept.length >= need ? kept : Buffer.allocUnsafeSlow(need);
+    if (scratch !== undefined && binary !== kept && need <= 8 * 1024 * 1024) scratch.buffer = binary;
     let written = 0;
     for (let at = 0; at < bytes.length; at += step) {
       const cut = Math.min(bytes.length, at + step);
