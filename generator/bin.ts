@@ -32,4 +32,6 @@ process.exitCode = await main(process.argv.slice(2), {
     new Promise<void>((resolve, reject) => {
       process.stdout.write(bytes, (err) => (err ? reject(err) : resolve()));
     }),
+  // The write callback comes once the bytes are written: their buffer may be used again then.
+  writeDataReleases: true,
 });

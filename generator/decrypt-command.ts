@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import type { GpgSessionKeys } from '../runtime/decrypt/gpg-session-keys.ts';
 import { resolveInputs, type Input } from '../runtime/decrypt/inputs.ts';
 import { BATCH_BYTES, OutputBatch } from '../runtime/decrypt/output-batch.ts';
+import { giveBack } from '../runtime/decrypt/open-pool.ts';
 import { jsonPresenter } from '../runtime/decrypt/output-json.ts';
 import { monitorReportPresenter } from '../runtime/decrypt/monitor-report.ts';
 import { textPresenter, type WriteBytes } from '../runtime/decrypt/output-text.ts';
@@ -32,6 +33,12 @@ export interface DecryptIo extends CommandIo {
   /** Standard input as it comes (read when "-" or no input is named). */
   readonly stdinStream?: () => AsyncIterable<Uint8Array>;
   readonly writeData: (bytes: Uint8Array) => Promise<void>;
+  /**
+   * True when writeData's promise resolves only once the bytes are written and nothing reads
+   * them any more (process.stdout's write callback): a worker's output buffer can then go back
+   * to it to inflate into again. An embedder that keeps the bytes leaves it unset.
+   */
+  readonly writeDataReleases?: boolean;
   readonly env: NodeJS.ProcessEnv;
   /** Whether stderr / stdout are terminals (progress is drawn only for a terminal). */
   readonly errIsTty?: boolean;
@@ -76,7 +83,11 @@ export async function runDecryptCommand(files: readonly string[], raw: RawDecryp
   const out = await openOutput(options, io, trapped.signal, notice, say);
   // On a terminal nothing is held back: a report on stderr must show between the lines before
   // and after it, and a terminal is slower than the writes batching saves.
-  const batch = new OutputBatch(out.write, options.output.kind === 'stdout' && io.outIsTty === true ? 0 : BATCH_BYTES);
+  // A worker's output buffer goes back to it once its block is written (`giveBack`): for --output,
+  // whose write is done with the bytes when it resolves, and for a stdout that says so (not
+  // --to-pipe, whose write resolves when a reader goes away mid-write).
+  const releases = options.output.kind === 'file' || (options.output.kind === 'stdout' && io.writeDataReleases === true);
+  const batch = new OutputBatch(out.write, options.output.kind === 'stdout' && io.outIsTty === true ? 0 : BATCH_BYTES, releases ? giveBack : undefined);
   const presenter = options.monitorReport
     ? monitorReportPresenter(batch.add, options.format, options.selection)
     : options.format === 'json'

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import { decodeArmored, openSymmetric, type Natives, type SymmetricOpened } from './open-symmetric.ts';
+import { reusedInflater } from './reused-inflate.ts';
 
 /**
  * Worker threads that open large messages (AES, SHA-1 and inflating a flood's 1 MiB blocks)
@@ -33,19 +34,59 @@ const WORKERS = availableParallelism() < 2 ? 0 : Math.min(4, availableParallelis
 /** Messages opened on a worker thread, and those of them decoded from armor there (for the tests and the bench). */
 export const poolStats = { opened: 0, fromArmor: 0 };
 
+/**
+ * Buffers a worker keeps for inflating into: a few, as the main thread holds at most the blocks
+ * opened ahead and the two output batches, and gives each back after its write. None past 8
+ * MiB (a block's text is at most 1 MiB): a crafted block's huge buffer is not kept.
+ */
+const FREE_BUFFERS = 6;
+const FREE_BUFFER_MAX = 8 * 1024 * 1024;
+
+/**
+ * Output buffers handed over by a worker, until given back: the whole block's view (offset and
+ * length) and its worker. Weak: a block never written (not selected, a duplicate, filtered
+ * lines) is simply collected.
+ */
+const lent = new WeakMap<ArrayBufferLike, { readonly offset: number; readonly length: number; readonly give: (buffer: ArrayBuffer) => void }>();
+
+/**
+ * Gives a block's output buffer back to the worker that inflated it, to inflate into again. Only
+ * for the whole block's bytes as opened, once their write is done and nothing else holds them
+ * (OutputBatch calls it after a write succeeded); anything else is ignored. After this the
+ * bytes are gone from this thread (their buffer is detached).
+ */
+export function giveBack(bytes: Uint8Array): void {
+  const owner = lent.get(bytes.buffer);
+  if (owner === undefined || owner.offset !== bytes.byteOffset || owner.length !== bytes.byteLength) return;
+  lent.delete(bytes.buffer);
+  owner.give(bytes.buffer as ArrayBuffer);
+}
+
 const WORKER_SOURCE = `
+const FREE_BUFFERS = ${FREE_BUFFERS};
+const FREE_BUFFER_MAX = ${FREE_BUFFER_MAX};
 const { parentPort } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const zlib = require('node:zlib');
 const m = { createCipheriv: crypto.createCipheriv, createDecipheriv: crypto.createDecipheriv, createHash: crypto.createHash, timingSafeEqual: crypto.timingSafeEqual, inflateSync: zlib.inflateSync, inflateRawSync: zlib.inflateRawSync };
 const openSymmetric = ${openSymmetric.toString()};
 const decodeArmored = ${decodeArmored.toString()};
+// Output buffers the main thread gave back once it wrote their block: inflated into again.
+const free = [];
+// The binary of the armored block being opened (decodeArmored): one buffer, used again.
+const decoded = { buffer: null };
+const inflateInto = (${reusedInflater.toString()})(zlib, free);
+if (inflateInto !== null) m.inflateInto = inflateInto;
 // A little above the largest inflate ratio of the last blocks: one output piece, not much larger.
 let ratio = 8;
-parentPort.on('message', ({ id, message, start, end, key, head }) => {
+parentPort.on('message', ({ id, message, start, end, key, head, give }) => {
+  if (give !== undefined) {
+    if (free.length < FREE_BUFFERS && give.byteLength <= FREE_BUFFER_MAX) free.push(give);
+    return;
+  }
   let opened;
   try {
-    const binary = head === undefined ? message : decodeArmored(message, head, end);
+    const binary = head === undefined ? message : decodeArmored(message, head, end, decoded);
     opened = binary === null ? null : openSymmetric(m, binary, start, end, key, ratio);
     // An uncompressed block (ratio 1) says nothing of the next compressed one.
     if (opened !== null && opened.ratio > 1) ratio = Math.min(8, Math.max(ratio * 0.9, opened.ratio * 1.1));
@@ -62,7 +103,7 @@ parentPort.on('message', ({ id, message, start, end, key, head }) => {
   // Inflated output has a buffer of its own: handed over, not copied. A small one may sit in
   // node's shared buffer pool, which must not be taken away from this thread.
   const own = opened.data.buffer.byteLength > Buffer.poolSize;
-  parentPort.postMessage({ id, opened }, own ? [opened.data.buffer] : []);
+  parentPort.postMessage({ id, opened, lent: own }, own ? [opened.data.buffer] : []);
 });
 `;
 
@@ -144,7 +185,10 @@ export class OpenPool {
       return null; // no workers here: the caller opens on the main thread
     }
     const slot: Slot = { worker, jobs: new Map() };
-    worker.on('message', (reply: { id: number; opened?: SymmetricOpened | null; error?: string }) => {
+    const give = (buffer: ArrayBuffer) => {
+      if (this.slots.includes(slot)) worker.postMessage({ give: buffer }, [buffer]);
+    };
+    worker.on('message', (reply: { id: number; opened?: SymmetricOpened | null; error?: string; lent?: boolean }) => {
       const job = slot.jobs.get(reply.id);
       if (job === undefined) return;
       slot.jobs.delete(reply.id);
@@ -153,6 +197,8 @@ export class OpenPool {
       else {
         poolStats.opened += 1;
         if (job.head !== undefined && reply.opened != null) poolStats.fromArmor += 1;
+        const data = reply.opened?.data;
+        if (reply.lent === true && data !== undefined) lent.set(data.buffer, { offset: data.byteOffset, length: data.byteLength, give });
         job.resolve(reply.opened ?? null);
       }
     });

@@ -1,5 +1,6 @@
 import type * as crypto from 'node:crypto';
 import type * as zlib from 'node:zlib';
+import type { InflateInto } from './reused-inflate.ts';
 
 /**
  * The symmetric half of opening one of the copy's messages, once its session key is known:
@@ -20,6 +21,8 @@ export interface Natives {
   readonly timingSafeEqual: typeof crypto.timingSafeEqual;
   readonly inflateSync: typeof zlib.inflateSync;
   readonly inflateRawSync: typeof zlib.inflateRawSync;
+  /** A worker's inflate into buffers used again (reused-inflate.ts); inflateSync without it. */
+  readonly inflateInto?: InflateInto;
 }
 
 export interface SymmetricOpened {
@@ -97,7 +100,8 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
     // goes by the blocks before), and a piece much larger than needed would count against the
     // memory that sets off garbage collection. A small block gets a small buffer.
     const zopts = { maxOutputLength: MAX_INFLATED, chunkSize: Math.min(4 * 1024 * 1024, Math.max(16 * 1024, Math.ceil(compressed.length * ratio))) };
-    if (algorithm === 2) inner = m.inflateSync(compressed, zopts);
+    if ((algorithm === 1 || algorithm === 2) && m.inflateInto !== undefined) inner = m.inflateInto(algorithm, compressed, zopts.chunkSize, MAX_INFLATED);
+    else if (algorithm === 2) inner = m.inflateSync(compressed, zopts);
     else if (algorithm === 1) inner = m.inflateRawSync(compressed, zopts);
     else if (algorithm !== 0) return null; // BZip2 and the like: left to openpgp.js
     else inner = compressed;
@@ -119,7 +123,7 @@ export function openSymmetric(m: Natives, message: Uint8Array, start: number, en
  * that head (`head`) and ends where the SEIPD packet's length says (`end`). Otherwise null, and
  * the main thread reads the message the usual way. Self-contained, as `openSymmetric`.
  */
-export function decodeArmored(body: Uint8Array, head: Uint8Array, end: number): Buffer | null {
+export function decodeArmored(body: Uint8Array, head: Uint8Array, end: number, scratch?: { buffer: Buffer | null }): Buffer | null {
   const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   // Node's base64 decoder skips the line breaks itself. It needs a string, and a string of a
   // whole block's lines (~350 KiB for 1 MiB of text) is made in fresh pages of its own every
@@ -135,7 +139,12 @@ export function decodeArmored(body: Uint8Array, head: Uint8Array, end: number): 
   const step = (firstBreak + 1) * Math.floor((96 * 1024) / (firstBreak + 1));
   let binary: Buffer;
   if (firstBreak > 0 && lineChars % 4 === 0 && step > 0 && bytes.length > step) {
-    binary = Buffer.allocUnsafe(Math.ceil((bytes.length * 3) / 4) + 3);
+    // A worker decodes every block into the same buffer (`scratch`): what is opened from it is
+    // deciphered into buffers of its own, so nothing refers to it once the block is opened.
+    const need = Math.ceil((bytes.length * 3) / 4) + 3;
+    const kept = scratch?.buffer;
+    binary = kept != null && kept.length >= need ? kept : Buffer.allocUnsafeSlow(need);
+    if (scratch !== undefined && binary !== kept && need <= 8 * 1024 * 1024) scratch.buffer = binary;
     let written = 0;
     for (let at = 0; at < bytes.length; at += step) {
       const cut = Math.min(bytes.length, at + step);

@@ -21,6 +21,8 @@ export class OutputBatch {
   constructor(
     private readonly write: WriteBytes,
     private readonly limit = BATCH_BYTES,
+    /** Told of every piece once its write succeeded (a worker's output buffer goes back to it). */
+    private readonly afterWrite?: (bytes: Uint8Array) => void,
   ) {}
 
   /**
@@ -56,6 +58,8 @@ export class OutputBatch {
     this.size = 0;
     const bytes = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
     const written = this.written.then(() => this.write(bytes));
+    const done = this.afterWrite;
+    if (done !== undefined) written.then(() => parts.forEach(done), () => {});
     // Nobody may be waiting on this write when it fails (the reader is busy with the next
     // blocks): marked as handled here, so that is no unhandled rejection, which would end the
     // process without its clean-up. The failure still reaches the next add or flush, which

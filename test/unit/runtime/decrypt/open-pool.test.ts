@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OFFLOAD_MIN_BYTES, poolStats } from '../../../../runtime/decrypt/open-pool.ts';
+import { giveBack, OFFLOAD_MIN_BYTES, poolStats } from '../../../../runtime/decrypt/open-pool.ts';
+import { LogDecrypter } from '../../../../runtime/decrypt/reader.ts';
 import { decryptCollect, decryptWindowed } from '../../../helpers/decrypt.ts';
-import { makeKey, testEncryptor, type TestKey } from '../../../helpers/keys.ts';
+import { decryptionKeyOf, makeKey, testEncryptor, type TestKey } from '../../../helpers/keys.ts';
 
 /**
  * Large blocks (a flood's) open on worker threads: same bytes, same order, same reports as on
@@ -91,5 +92,31 @@ describe('opening large blocks on worker threads', () => {
     expect(Buffer.concat(data).equals(Buffer.concat(blocks))).toBe(true);
     expect(poolStats.fromArmor).toBe(before.fromArmor);
     expect(poolStats.opened - before.opened).toBeGreaterThanOrEqual(workers * (blocks.length - 1));
+  });
+
+  it('takes back a block\'s output buffer only whole, and inflates the next blocks into it unchanged', async () => {
+    const blocks = Array.from({ length: 16 }, (_, i) => bigBlock(i));
+    const log = Buffer.concat(await logOf(blocks, 'zlib', false));
+    const data: Buffer[] = [];
+    let givenBack = 0;
+    let keptWhole = 0;
+    const decrypter = new LogDecrypter([decryptionKeyOf(admin.privateKey)], {
+      data: (b) => {
+        data.push(Buffer.from(b));
+        const length = b.byteLength;
+        // A part of a block is never taken (something may still read the rest of it).
+        giveBack(b.subarray(1));
+        if (b.byteLength === length) keptWhole += 1;
+        giveBack(b);
+        if (b.byteLength === 0) givenBack += 1; // handed to its worker: gone from this thread
+      },
+      control: () => {},
+      problem: () => {},
+    });
+    await decrypter.decryptBuffer(log, 'log');
+    expect(Buffer.concat(data).equals(Buffer.concat(blocks))).toBe(true);
+    expect(keptWhole).toBe(blocks.length);
+    // Every block opened on a worker goes back; the first of the process may open here.
+    expect(givenBack).toBeGreaterThanOrEqual(workers * (blocks.length - 1));
   });
 });

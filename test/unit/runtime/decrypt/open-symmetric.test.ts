@@ -76,6 +76,21 @@ describe('decodeArmored', () => {
     }
   });
 
+  it('decodes block after block into one scratch buffer, a larger block into a larger one, to exactly the bytes', () => {
+    const scratch: { buffer: Buffer | null } = { buffer: null };
+    const smaller = data.subarray(0, 500_000);
+    const first = decodeArmored(lines(data, 64), head, data.length, scratch);
+    expect(first?.equals(data)).toBe(true);
+    const kept = scratch.buffer;
+    expect(kept).not.toBeNull();
+    const second = decodeArmored(lines(smaller, 76), head, smaller.length, scratch);
+    expect(second?.equals(smaller)).toBe(true);
+    expect(second?.buffer).toBe(kept!.buffer); // the same memory: the first block's bytes are gone
+    const larger = Buffer.concat([data, data]);
+    expect(decodeArmored(lines(larger, 64), head, larger.length, scratch)?.equals(larger)).toBe(true);
+    expect(scratch.buffer).not.toBe(kept);
+  });
+
   it('decodes whole when a line does not hold a multiple of 4 characters', () => {
     expect(decodeArmored(lines(data, 66), head, data.length)?.equals(data)).toBe(true);
   });

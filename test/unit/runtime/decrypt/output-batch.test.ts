@@ -118,3 +118,41 @@ describe('OutputBatch', () => {
     expect(writes).toEqual(['a', 'bc']);
   });
 });
+
+describe('OutputBatch afterWrite', () => {
+  it('is told of each piece only once the write holding it succeeded, not of a failed one', async () => {
+    const told: string[] = [];
+    const writes: string[] = [];
+    let fail = false;
+    let release: () => void = () => {};
+    const batch = new OutputBatch(
+      async (b) => {
+        await new Promise<void>((r) => (release = r));
+        if (fail) throw new Error('disk full');
+        writes.push(Buffer.from(b).toString());
+      },
+      4,
+      (b) => told.push(Buffer.from(b).toString()),
+    );
+    const big = batch.add(bytes('large')); // a piece past the limit: written by itself
+    await new Promise((r) => setTimeout(r, 0));
+    expect(told).toEqual([]); // its write is still running
+    release();
+    await big;
+    await batch.add(bytes('a'));
+    await batch.add(bytes('b'));
+    const done = batch.flush();
+    await new Promise((r) => setTimeout(r, 0));
+    release();
+    await done;
+    expect(writes).toEqual(['large', 'ab']);
+    expect(told).toEqual(['large', 'a', 'b']);
+    fail = true;
+    await batch.add(bytes('cc'));
+    const failed = batch.flush();
+    await new Promise((r) => setTimeout(r, 0));
+    release();
+    await expect(failed).rejects.toThrow('disk full');
+    expect(told).toEqual(['large', 'a', 'b']);
+  });
+});
