@@ -12,6 +12,23 @@ afterAll(() => fx.dispose());
 /** Said (at --log-level debug) once the flood's drain thread is up and reads the pipe. */
 const DRAIN_STARTED = /debug DRAIN_THREAD: started/;
 
+/**
+ * Starts writers `ids` flooding the pipe with 2,000,000 lines each (far more than a test lets
+ * them write) and returns once each has begun and the copy's drain thread has read for 300 ms;
+ * `accepted`: how many lines each writer got into the pipe, once they end.
+ */
+async function floodWithThread(pipe: string, ids: readonly string[], stderr: () => string, tag: string): Promise<{ accepted: Promise<number[]> }> {
+  const ready = (id: string) => join(fx.tmp.path, `${tag}-ready-${id}`);
+  const writing = ids.map((id) => writerProcess(pipe, id, 2_000_000, 40, 0, ready(id)));
+  for (const id of ids) {
+    for (let i = 0; i < 1000 && !existsSync(ready(id)); i += 1) await new Promise((r) => setTimeout(r, 10));
+    expect(existsSync(ready(id))).toBe(true);
+  }
+  await waitFor(stderr, DRAIN_STARTED, 20_000);
+  await new Promise((r) => setTimeout(r, 300));
+  return { accepted: Promise.all(writing) };
+}
+
 /** Every line of the output is one writer's whole line (`writer=ID seq=N len=L x{L}`, as writer.mjs writes `varied`). */
 function wholeVariedLines(text: string): void {
   for (const line of text.split('\n')) {
@@ -60,19 +77,12 @@ describe('the flood drain thread', () => {
     await waitForReader(paths.pipe, 10_000);
     const before = await Promise.all(['a', 'b'].map((id) => writerProcess(paths.pipe, id, 2000)));
     expect(before).toEqual([2000, 2000]);
-    const ready = (id: string) => join(fx.tmp.path, `drain-ready-${id}`);
     const flooders = ['p', 'q', 'r', 's'];
-    const writing = flooders.map((id) => writerProcess(paths.pipe, id, 2_000_000, 40, 0, ready(id)));
-    for (const id of flooders) {
-      for (let i = 0; i < 1000 && !existsSync(ready(id)); i += 1) await new Promise((r) => setTimeout(r, 10));
-      expect(existsSync(ready(id))).toBe(true);
-    }
     // Stop while the thread reads: it has started, and the writers are still far from done.
-    await waitFor(copy.stderr, DRAIN_STARTED, 20_000);
-    await new Promise((r) => setTimeout(r, 300));
+    const flood = await floodWithThread(paths.pipe, flooders, copy.stderr, 'drain');
     copy.child.kill('SIGTERM');
     expect(await copy.exited).toBe(0);
-    const accepted = await Promise.all(writing);
+    const accepted = await flood.accepted;
     for (const n of accepted) expect(n).toBeLessThan(2_000_000);
 
     const r = await fx.decrypt([paths.output]);
@@ -98,20 +108,13 @@ describe('the flood drain thread', () => {
     const paths = await fx.generate(['--log-level', 'debug', '--quit-string', QUIT]);
     const copy = fx.start(paths);
     await waitForReader(paths.pipe, 10_000);
-    const ready = (id: string) => join(fx.tmp.path, `quit-ready-${id}`);
     const flooders = ['p', 'q', 'r', 's'];
-    const writing = flooders.map((id) => writerProcess(paths.pipe, id, 2_000_000, 40, 0, ready(id)));
-    for (const id of flooders) {
-      for (let i = 0; i < 1000 && !existsSync(ready(id)); i += 1) await new Promise((r) => setTimeout(r, 10));
-      expect(existsSync(ready(id))).toBe(true);
-    }
-    await waitFor(copy.stderr, DRAIN_STARTED, 20_000);
-    await new Promise((r) => setTimeout(r, 300));
+    const flood = await floodWithThread(paths.pipe, flooders, copy.stderr, 'quit');
     // The quit line lands among the flood's lines: the copy finds it in what the thread read,
     // with more lines behind it in the ring and the pipe.
     sendQuit(paths.pipe);
     expect(await copy.exited).toBe(0);
-    const accepted = await Promise.all(writing);
+    const accepted = await flood.accepted;
 
     const r = await fx.decrypt([paths.output], ['--show-control']);
     expect(r.code).toBe(0);
