@@ -93,10 +93,11 @@ export class DrainThread {
   }
 
   /**
-   * Whether the thread is up to be engaged; starts it if it is not there. False while it starts
-   * (a few tens of ms the first time: the loop reads meanwhile) and after close.
+   * Whether the thread is up to be engaged; starts it if it is not there (a method, not a
+   * getter, for that side effect). False while it starts (a few tens of ms the first time: the
+   * loop reads meanwhile) and after close.
    */
-  get ready(): boolean {
+  readyOrStart(): boolean {
     if (this.closed) return false;
     // A thread that died with bytes in its ring: those are taken first, by the loop.
     if (this.worker === null && this.buffered === 0) this.start();

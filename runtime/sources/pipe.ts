@@ -68,7 +68,7 @@ export class PipeSource implements Source {
   /** Reading reads a flood of short reads: the drain thread takes over the pipe, if there is one and it is up. */
   flood(): boolean {
     if (this.engaged) return true;
-    if (this.paused || this.drain === null || this.deliver === null || !this.drain.ready) return false;
+    if (this.paused || this.drain === null || this.deliver === null || !this.drain.readyOrStart()) return false;
     // The socket stops first (its last read has been handed on): from here only the thread reads.
     this.socket.pause();
     this.drain.engage();

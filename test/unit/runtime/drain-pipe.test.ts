@@ -51,7 +51,7 @@ describe('a pipe read by its drain thread', () => {
   }
 
   async function engaged(drain: DrainThread, pipe: PipeSource): Promise<void> {
-    await until(() => drain.ready, 'the thread is up');
+    await until(() => drain.readyOrStart(), 'the thread is up');
     expect(pipe.flood()).toBe(true);
     expect(pipe.readAhead).toBe(true);
   }
